@@ -1,0 +1,175 @@
+"""Cinematographer: beats → shots with self-contained prompts; applies the critic's repairs.
+
+Whatever wrote the `ShotDesign` (an LLM or the offline director), the prompt is composed here from the show file:
+every character and place in shot is described in full, camera and subject motion are spelled out, and camera,
+lens and brand words are taken out, so these rules hold by construction rather than by asking nicely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from studio.agents.prompts import BASE_NEGATIVE, CAMERA_AND_BRAND_WORDS
+from studio.plan import MotionSpec, Shot
+
+if TYPE_CHECKING:
+    from langgraph.runtime import Runtime
+
+    from studio.graph import EpisodeState, StudioContext
+    from studio.plan import Repair, ShotDesign
+    from studio.show import Show
+
+
+def shot_seed(base_seed: int, shot_id: str, attempt: int) -> int:
+    digest = hashlib.sha256(f"{base_seed}|{shot_id}|{attempt}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def strip_words(text: str, words: list[str] | tuple[str, ...]) -> str:
+    """Remove whole-word, case-insensitive occurrences of `words` (longest first) and tidy the punctuation."""
+    for word in sorted(set(words), key=len, reverse=True):
+        text = re.sub(rf"(?i)(?<![\w-]){re.escape(word)}(?![\w-])", "", text)
+    text = re.sub(r"\s+([,.;:])", r"\1", text)
+    text = re.sub(r"([,;:])(\s*[,;:])+", r"\1", text)
+    return re.sub(r"\s{2,}", " ", text).strip(" ,;")
+
+
+def banned_words(show: Show, lessons: list[str]) -> list[str]:
+    return [*CAMERA_AND_BRAND_WORDS, *(w.lower() for w in show.avoid_words), *lessons]
+
+
+def compose_prompt(
+    design: ShotDesign, show: Show, *, avoid: list[str], remove: list[str] = (), emphasise_motion: bool = False
+) -> str:
+    """The full prompt for one shot. Free text from the design is cleaned of `avoid` and `remove` words; the
+    canonical descriptions from the show file are kept whole (show validation keeps brand words out of them)."""
+    free_avoid = [*avoid, *remove]
+    motion = MotionSpec(camera=design.camera, subjects=design.subjects).describe()
+    parts = [
+        f"{strip_words(show.visual_style, CAMERA_AND_BRAND_WORDS)}",
+        f"{strip_words(design.framing, free_avoid)} of {strip_words(design.action, free_avoid)}",
+    ]
+    if emphasise_motion:
+        parts.insert(0, f"Motion, exactly as described: {motion}")
+    for name in design.characters:
+        parts.append(show.character(name).full_description())
+    for name in design.props:
+        prop = next(p for p in show.props if p.name.casefold() == name.casefold())
+        parts.append(f"the {prop.name}, {prop.description}")
+    parts.append(f"setting: {show.place(design.place).full_description()}")
+    parts.append(motion)
+    return ". ".join(part.rstrip(".") for part in parts if part) + "."
+
+
+def compose_negative(extra: list[str] = ()) -> str:
+    return ", ".join(dict.fromkeys([*BASE_NEGATIVE, *extra]))
+
+
+def make_shot(
+    design: ShotDesign, show: Show, *, shot_id: str, segment_index: int, base_seed: int, avoid: list[str]
+) -> Shot:
+    return Shot(
+        id=shot_id,
+        segment_index=segment_index,
+        beat_index=design.beat_index,
+        prompt=compose_prompt(design, show, avoid=avoid),
+        negative_prompt=compose_negative(),
+        motion=MotionSpec(camera=design.camera, subjects=design.subjects),
+        characters=design.characters,
+        place=design.place,
+        props=design.props,
+        seed=shot_seed(base_seed, shot_id, 0),
+        seconds=design.seconds,
+        design=design,
+    )
+
+
+def apply_repair(shot: Shot, repair: Repair, show: Show, *, base_seed: int, avoid: list[str]) -> Shot:
+    """The next attempt of a shot after the critic's verdict."""
+    attempt = shot.attempt + 1
+    if repair.action == "reverse":
+        return shot.model_copy(update={"attempt": attempt, "reverse_only": True})
+    negatives = [part.strip() for part in shot.negative_prompt.split(",") if part.strip()]
+    removed = list(dict.fromkeys([*shot.removed_words, *repair.remove_words]))
+    prompt = compose_prompt(shot.design, show, avoid=avoid, remove=removed, emphasise_motion=repair.restate_motion)
+    return shot.model_copy(
+        update={
+            "attempt": attempt,
+            "reverse_only": False,
+            "removed_words": removed,
+            "prompt": prompt,
+            "negative_prompt": compose_negative([*negatives, *repair.add_negative]),
+            "seed": shot_seed(base_seed, shot.id, attempt) if repair.new_seed else shot.seed,
+        }
+    )
+
+
+def shot_id(episode: int, segment_index: int, index: int) -> str:
+    return f"e{episode:04d}-s{segment_index + 1:02d}-sh{index + 1:02d}"
+
+
+def cinematographer(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]:
+    """Design the current segment's shots, or apply the critic's repairs to the shots it sent back."""
+    ctx = runtime.context
+    show, episode, segment_index = ctx.show, state["episode_number"], state["segment_index"]
+    avoid = banned_words(show, ctx.station.lessons(ctx.show_key))
+    verdicts = state.get("verdicts", {})
+    shots: list[Shot] = list(state.get("shots", []))
+    if not shots:
+        started = time.perf_counter()
+        shot_list, backend = ctx.director.design_shots(
+            show, state["script"], seed=ctx.seed, segment_index=segment_index, avoid=avoid
+        )
+        designs = [_validated(design, show, state) for design in shot_list.shots]
+        shots = [
+            make_shot(d, show, shot_id=shot_id(episode, segment_index, i), segment_index=segment_index,
+                      base_seed=ctx.seed, avoid=avoid)
+            for i, d in enumerate(designs)
+        ]  # fmt: skip
+        ctx.record(
+            "cinematographer", "shots_designed", backend=backend, episode=episode, segment=segment_index,
+            summary=f"{len(shots)} shots for {state['script'].title!r}",
+            output={"shots": [s.model_dump(mode="json", exclude={"design"}) for s in shots]},
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )  # fmt: skip
+        return {"shots": shots, "pending": [s.id for s in shots]}
+    pending: list[str] = []
+    repaired: list[Shot] = []
+    for shot in shots:
+        verdict = verdicts.get(shot.id)
+        if verdict is None or verdict.passed or verdict.repair is None or verdict.repair.action == "drop":
+            repaired.append(shot)
+            continue
+        new_shot = apply_repair(shot, verdict.repair, show, base_seed=ctx.seed, avoid=avoid)
+        repaired.append(new_shot)
+        pending.append(new_shot.id)
+        ctx.record(
+            "cinematographer", "shot_repaired", backend="rules", episode=episode, segment=segment_index, shot=shot.id,
+            summary=f"attempt {new_shot.attempt}: {verdict.repair.action} ({verdict.repair.note})",
+            output={"prompt": new_shot.prompt, "negative_prompt": new_shot.negative_prompt, "seed": new_shot.seed,
+                    "reverse_only": new_shot.reverse_only},
+        )  # fmt: skip
+    return {"shots": repaired, "pending": pending}
+
+
+def _validated(design: ShotDesign, show: Show, state: EpisodeState) -> ShotDesign:
+    """Keep only names the show file knows, so an LLM's invention can't break a prompt or a render."""
+    script = state["script"]
+    beat = script.beats[min(design.beat_index, len(script.beats) - 1)]
+    known_chars = {c.name.casefold(): c.name for c in show.characters}
+    known_props = {p.name.casefold(): p.name for p in show.props}
+    known_places = {p.name.casefold(): p.name for p in show.places}
+    characters = [known_chars[n.casefold()] for n in design.characters if n.casefold() in known_chars]
+    subjects = [s for s in design.subjects if s.subject.casefold() in known_chars | known_props]
+    return design.model_copy(
+        update={
+            "characters": list(dict.fromkeys(characters)),
+            "props": [known_props[n.casefold()] for n in design.props if n.casefold() in known_props],
+            "place": known_places.get(design.place.casefold(), known_places.get(beat.place.casefold(), show.places[0].name)),
+            "subjects": subjects,
+            "seconds": design.seconds if design.seconds > 0 else beat.seconds,
+        }
+    )

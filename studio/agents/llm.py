@@ -1,0 +1,155 @@
+"""Two writers behind one contract: an OpenAI-compatible chat model, or the offline director.
+
+`LLMDirector` asks the chat model for the same structured outputs the offline director writes. When a call fails
+(endpoint down, invalid output) the decision is written by the offline director instead, and the returned backend
+label says so, so the log always tells who wrote what.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from studio.agents import prompts
+from studio.agents.offline import OfflineDirector
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from langchain_core.language_models import BaseChatModel
+
+    from studio.config import Settings
+    from studio.plan import EpisodePlan, SegmentOutline, SegmentScript, ShotList
+    from studio.show import Show
+
+log = logging.getLogger(__name__)
+T = TypeVar("T", bound=BaseModel)
+
+
+class Director(Protocol):
+    """What the agents call. Each method returns (output, backend label)."""
+
+    backend: str
+
+    def plan_episode(
+        self, show: Show, number: int, *, seed: int, recent_topics: list[str], steering: list[str]
+    ) -> tuple[EpisodePlan, str]: ...
+
+    def write_segment(
+        self, show: Show, episode: EpisodePlan, outline: SegmentOutline, *, seed: int
+    ) -> tuple[SegmentScript, str]: ...
+
+    def design_shots(
+        self, show: Show, script: SegmentScript, *, seed: int, segment_index: int, avoid: list[str]
+    ) -> tuple[ShotList, str]: ...
+
+
+class OfflineBackedDirector:
+    """The offline director behind the `Director` contract."""
+
+    def __init__(self) -> None:
+        self.offline = OfflineDirector()
+        self.backend = self.offline.backend
+
+    def plan_episode(
+        self, show: Show, number: int, *, seed: int, recent_topics: list[str], steering: list[str]
+    ) -> tuple[EpisodePlan, str]:
+        plan = self.offline.plan_episode(show, number, seed=seed, recent_topics=recent_topics, steering=steering)
+        return plan, self.backend
+
+    def write_segment(
+        self, show: Show, episode: EpisodePlan, outline: SegmentOutline, *, seed: int
+    ) -> tuple[SegmentScript, str]:
+        return self.offline.write_segment(show, episode, outline, seed=seed), self.backend
+
+    def design_shots(
+        self, show: Show, script: SegmentScript, *, seed: int, segment_index: int, avoid: list[str]
+    ) -> tuple[ShotList, str]:
+        return self.offline.design_shots(show, script, seed=seed, segment_index=segment_index), self.backend
+
+
+class LLMDirector(OfflineBackedDirector):
+    """Structured outputs from a LangChain chat model (ChatOpenAI in production, a scripted fake in tests)."""
+
+    def __init__(self, chat_model: BaseChatModel, *, label: str, method: str = "json_schema") -> None:
+        super().__init__()
+        self.chat_model = chat_model
+        self.method = method
+        self.backend = label
+
+    def _ask(self, schema: type[T], system: str, user: str, fallback: Callable[[], T]) -> tuple[T, str]:
+        try:
+            runnable = self.chat_model.with_structured_output(schema, method=self.method)
+            result = runnable.invoke([("system", system), ("human", user)])
+            if isinstance(result, dict):
+                result = schema.model_validate(result)
+            if not isinstance(result, schema):
+                raise TypeError(f"expected {schema.__name__}, got {type(result).__name__}")
+            return result, self.backend
+        except Exception as error:  # noqa: BLE001 - any endpoint failure degrades to the offline director
+            reason = f"{type(error).__name__}: {str(error)[:160]}"
+            log.warning("%s failed (%s); the offline director writes this %s", self.backend, reason, schema.__name__)
+            return fallback(), f"{self.offline.backend} (fallback from {self.backend}: {reason})"
+
+    def plan_episode(
+        self, show: Show, number: int, *, seed: int, recent_topics: list[str], steering: list[str]
+    ) -> tuple[EpisodePlan, str]:
+        from studio.plan import EpisodePlan
+
+        format_names = [show.formats[i % len(show.formats)].name for i in range(show.channel.episode_segments)]
+        plan, backend = self._ask(
+            EpisodePlan,
+            prompts.SHOWRUNNER_SYSTEM,
+            prompts.showrunner_user(show, number, format_names, recent_topics, steering),
+            lambda: self.offline.plan_episode(show, number, seed=seed, recent_topics=recent_topics, steering=steering),
+        )
+        return plan.model_copy(update={"number": number}), backend
+
+    def write_segment(
+        self, show: Show, episode: EpisodePlan, outline: SegmentOutline, *, seed: int
+    ) -> tuple[SegmentScript, str]:
+        from studio.plan import SegmentScript
+
+        fmt = next(f for f in show.formats if f.name == outline.format)
+        return self._ask(
+            SegmentScript,
+            prompts.SCREENWRITER_SYSTEM,
+            prompts.screenwriter_user(show, episode, outline, fmt.seconds),
+            lambda: self.offline.write_segment(show, episode, outline, seed=seed),
+        )
+
+    def design_shots(
+        self, show: Show, script: SegmentScript, *, seed: int, segment_index: int, avoid: list[str]
+    ) -> tuple[ShotList, str]:
+        from studio.plan import ShotList
+
+        return self._ask(
+            ShotList,
+            prompts.CINEMATOGRAPHER_SYSTEM,
+            prompts.cinematographer_user(show, script, avoid),
+            lambda: self.offline.design_shots(show, script, seed=seed, segment_index=segment_index),
+        )
+
+
+def llm_configured(settings: Settings) -> bool:
+    return bool(settings.openai_api_key or settings.openai_base_url)
+
+
+def make_director(settings: Settings) -> Director:
+    """ChatOpenAI when an endpoint is configured (OPENAI_API_KEY and/or OPENAI_BASE_URL), else the offline director."""
+    if not llm_configured(settings):
+        return OfflineBackedDirector()
+    from langchain_openai import ChatOpenAI
+
+    chat = ChatOpenAI(
+        model=settings.llm_model,
+        api_key=settings.openai_api_key or "not-needed",  # local servers (Ollama, llama.cpp) accept any key
+        base_url=settings.openai_base_url,
+        timeout=settings.llm_timeout_s,
+        max_retries=1,
+        temperature=0.8,
+    )
+    where = settings.openai_base_url or "api.openai.com"
+    return LLMDirector(chat, label=f"openai-compatible:{settings.llm_model}@{where}", method=settings.llm_structured_method)

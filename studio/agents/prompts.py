@@ -1,0 +1,89 @@
+"""Prompts for the LLM-backed agents, and the words no video prompt may carry.
+
+The rules here follow what the AI WebTV write-up learned: describe every character and place in full in every
+shot, state camera and subject motion explicitly (direction, speed, orientation), and keep camera, lens and brand
+words out of prompts because text-to-video models paint them into the picture.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from studio.plan import EpisodePlan, SegmentOutline, SegmentScript
+    from studio.show import Show
+
+# Words text-to-video models render as text or as objects ("IMAX" as letters, "Canon EOS" as a camera in shot).
+CAMERA_AND_BRAND_WORDS: tuple[str, ...] = (
+    "imax", "canon eos", "canon", "nikon", "sony a7", "arri alexa", "red epic", "dji phantom 4 pro", "dji phantom",
+    "dji", "gopro", "drone footage", "drone shot", "go pro", "4k", "8k", "16k", "uhd", "hdr",
+    "trending on artstation", "artstation", "unreal engine", "octane render", "35mm film", "film grain",
+)  # fmt: skip
+
+# Always in the negative prompt: what the critic fails most often.
+BASE_NEGATIVE: tuple[str, ...] = (
+    "text", "letters", "words", "captions", "subtitles", "watermark", "logo", "signature", "blurry", "low quality",
+    "deformed", "distorted", "flickering", "vertical lines", "frame border", "camera equipment",
+)  # fmt: skip
+
+SHOWRUNNER_SYSTEM = """You are the showrunner of a TV channel made entirely of AI-generated video.
+You plan one episode at a time from the show bible. Keep the show's tone. Pick a fresh topic (not one of the
+recent episodes), write a short title and a one-sentence logline, and lay out the rundown: one segment per slot,
+using ONLY the segment format names given, in the order given. Follow the steering notes from the producer when
+there are any."""
+
+SCREENWRITER_SYSTEM = """You are the screenwriter. Turn one segment outline into beats a video model can show.
+Each beat is ONE concrete, visible action in one place, with the characters on screen named exactly as in the
+show bible, lasting the seconds given (the beats' seconds must add up to the segment length). No dialogue, no
+on-screen text, no signs, no captions. Also write the music mood for the segment as a few words."""
+
+CINEMATOGRAPHER_SYSTEM = """You are the cinematographer. For each beat design one shot for a text-to-video model.
+- framing: shot size and angle in plain words ("wide shot at eye level").
+- action: what visibly happens, in plain visual words. Never name cameras, lenses, brands, resolutions or
+  platforms (no "IMAX", "Canon EOS", "drone footage", "4K", "trending on artstation"): the model paints them in.
+- camera: one move with an explicit direction and speed (pan left/right, tilt up/down, dolly in/out, zoom
+  in/out, truck left/right, pedestal up/down, or static).
+- subjects: every moving character or prop with the direction it moves in the picture and its speed.
+- characters, place and props: names exactly as in the show bible (their full descriptions are added for you).
+- seconds: the beat's length."""
+
+
+def show_brief(show: Show) -> str:
+    """The show bible as compact JSON for a system prompt."""
+    return json.dumps(show.model_dump(mode="json", exclude={"channel"}), ensure_ascii=False)
+
+
+def showrunner_user(
+    show: Show, number: int, format_names: list[str], recent_topics: list[str], steering: list[str]
+) -> str:
+    lines = [
+        f"Show bible: {show_brief(show)}",
+        f"Plan episode {number}. Segment formats, in order: {json.dumps(format_names)}.",
+        f"Recent topics to avoid repeating: {json.dumps(recent_topics)}.",
+    ]
+    if steering:
+        lines.append(f"Steering notes from the producer (follow them): {json.dumps(steering)}")
+    return "\n".join(lines)
+
+
+def screenwriter_user(show: Show, episode: EpisodePlan, outline: SegmentOutline, seconds: float) -> str:
+    fmt = next(f for f in show.formats if f.name == outline.format)
+    return "\n".join([
+        f"Show bible: {show_brief(show)}",
+        f"Episode: {episode.title} — {episode.logline} (topic: {episode.topic}).",
+        f"Segment: {outline.title} — {outline.summary}. Format {fmt.name!r}: {fmt.description}.",
+        f"Beat templates of this format: {json.dumps(fmt.beats)}.",
+        f"Cast for this segment: {json.dumps(fmt.characters or [c.name for c in show.characters])}; "
+        f"place: {json.dumps(fmt.place or show.places[0].name)}. Segment length: {seconds:g} seconds.",
+    ])  # fmt: skip
+
+
+def cinematographer_user(show: Show, script: SegmentScript, avoid: list[str]) -> str:
+    return "\n".join([
+        f"Show visual style: {show.visual_style}.",
+        f"Characters: {json.dumps([c.name for c in show.characters])}; places: "
+        f"{json.dumps([p.name for p in show.places])}; props: {json.dumps([p.name for p in show.props])}.",
+        f"Segment beats: {script.model_dump_json()}",
+        f"Words never to use: {json.dumps(avoid)}.",
+    ])  # fmt: skip

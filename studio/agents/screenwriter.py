@@ -1,0 +1,32 @@
+"""Screenwriter: one segment outline → beats with characters, place and timing."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langgraph.runtime import Runtime
+
+    from studio.graph import EpisodeState, StudioContext
+
+
+def screenwriter(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    plan, index = state["plan"], state["segment_index"]
+    outline = plan.segments[index]
+    started = time.perf_counter()
+    script, backend = ctx.director.write_segment(ctx.show, plan, outline, seed=ctx.seed)
+    fmt = next(f for f in ctx.show.formats if f.name == outline.format)
+    # Beats are scaled so the segment lasts what its format says, whatever the writer's arithmetic.
+    total = sum(beat.seconds for beat in script.beats)
+    scale = fmt.seconds / total if total else 1.0
+    script = script.model_copy(
+        update={"beats": [b.model_copy(update={"seconds": round(b.seconds * scale, 3)}) for b in script.beats]}
+    )
+    ctx.record(
+        "screenwriter", "segment_written", backend=backend, episode=plan.number, segment=index,
+        summary=f"{script.title!r}: {len(script.beats)} beats, {fmt.seconds:g} s, mood {script.mood!r}",
+        output=script.model_dump(mode="json"), duration_ms=(time.perf_counter() - started) * 1000,
+    )  # fmt: skip
+    return {"script": script, "shots": [], "verdicts": {}, "clips": {}, "pending": []}

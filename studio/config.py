@@ -1,0 +1,90 @@
+"""Settings: `STUDIO_*` environment variables, overridden by command-line flags.
+
+The OpenAI-compatible endpoint is read from the standard `OPENAI_API_KEY` / `OPENAI_BASE_URL` variables so the
+same environment works for OpenAI, vLLM, Ollama and llama.cpp server.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "studio"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STUDIO_", extra="forbid", validate_default=True)
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    """Where the station keeps everything it writes: station.sqlite, checkpoints, media/, hls/."""
+
+    openai_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "STUDIO_OPENAI_API_KEY")
+    )
+    """Key for the OpenAI-compatible endpoint. Without a key or a base URL the offline director writes the plans."""
+
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "STUDIO_OPENAI_BASE_URL")
+    )
+    """Base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp server). Local servers need no key."""
+
+    llm_model: str = "gpt-4o-mini"
+    """Chat model name sent to the endpoint."""
+
+    llm_structured_method: Literal["json_schema", "function_calling", "json_mode"] = "json_schema"
+    """How structured outputs are requested; `function_calling` suits servers without JSON-schema support."""
+
+    llm_timeout_s: float = 120.0
+    """Seconds before one LLM call is abandoned (the agent then falls back to the offline director)."""
+
+    device: Literal["auto", "cuda", "cpu"] = "auto"
+    """Device for the model backends. `auto` picks CUDA when present."""
+
+    video_backend: Literal["auto", "procedural", "zeroscope"] = "auto"
+    """Text-to-video backend. `auto`: Zeroscope when CUDA, diffusers and its weights are present, else procedural."""
+
+    upscale_backend: Literal["auto", "ffmpeg", "zeroscope_xl"] = "auto"
+    """Second pass to the house size. `auto`: Zeroscope XL when usable, else ffmpeg lanczos scaling."""
+
+    extend_backend: Literal["auto", "procedural", "streamingt2v"] = "auto"
+    """Extender for shots longer than one generated clip."""
+
+    interpolate_backend: Literal["auto", "ffmpeg", "film"] = "auto"
+    """Frame interpolation to the house frame rate. `auto`: FILM when its weights are present, else ffmpeg."""
+
+    music_backend: Literal["auto", "synth", "musicgen"] = "auto"
+    """Score backend. `auto`: MusicGen when usable, else the embedded synthesiser."""
+
+    max_repairs: int = Field(default=2, ge=0, le=10)
+    """How many times the critic may send one shot back before it is dropped from its segment."""
+
+    buffer_target_s: float = Field(default=120.0, gt=0)
+    """Approved seconds the showrunner keeps queued ahead of the playhead before it pauses production."""
+
+    port: int = Field(default=8090, ge=0, le=65535)
+    """Port of the local web player (HLS). 0 picks a free port."""
+
+    bind: str = "127.0.0.1"
+    """Address the web player listens on. Loopback by default; use 0.0.0.0 to share on your network."""
+
+    rtmp_url: str | None = None
+    """Also push the channel as FLV to this RTMP URL (e.g. rtmp://127.0.0.1/live/studio)."""
+
+    playout_realtime: bool = True
+    """Stream at real-time rate, as a channel does. Off only for tests and dry runs."""
+
+    filler_seconds: float = Field(default=2.0, gt=0.2)
+    """Length of the ident card that airs whenever no approved segment is ready, so the channel never goes dark."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit (non-None) overrides from the command line."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**given)  # type: ignore[arg-type]

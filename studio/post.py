@@ -1,0 +1,116 @@
+"""Post: score the segment, mux and conform it to the house format, approve it; assemble the episode file."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from studio.broadcast import commands
+from studio.errors import ToolError
+from studio.tools.base import MusicRequest
+from studio.tools.media import probe, run_ffmpeg
+
+if TYPE_CHECKING:
+    from langgraph.runtime import Runtime
+
+    from studio.graph import EpisodeState, StudioContext
+
+# A conformed file must match its planned length this closely, video and audio alike.
+DURATION_TOLERANCE_S = 0.1
+
+
+def frame_seconds(seconds: float, fps: int) -> float:
+    """`seconds` rounded to whole frames: what a conformed file can actually last."""
+    return round(seconds * fps) / fps
+
+
+def post(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    episode, index = state["episode_number"], state["segment_index"]
+    segment_id = ctx.segment_id(episode, index)
+    verdicts = state.get("verdicts", {})
+    approved = [shot for shot in state["shots"] if (v := verdicts.get(shot.id)) is not None and v.passed]
+    dropped = [shot.id for shot in state["shots"] if shot not in approved]
+    done = {"segment_index": index + 1, "shots": [], "verdicts": {}, "clips": {}, "pending": [], "render_errors": {}}
+    if not approved:
+        note = f"every shot failed the critic ({', '.join(dropped)})"
+        ctx.station.drop_segment(segment_id, note)
+        ctx.record("post", "segment_dropped", episode=episode, segment=index, summary=note)
+        return done
+    started = time.perf_counter()
+    channel = ctx.show.channel
+    seconds = frame_seconds(sum(frame_seconds(shot.seconds, channel.fps) for shot in approved), channel.fps)
+    music_path = ctx.work_dir / f"{segment_id}_music.wav"
+    try:
+        track = ctx.toolkit.music.generate(
+            MusicRequest(prompt=state["script"].mood, seconds=seconds, seed=ctx.seed + episode * 100 + index),
+            music_path,
+        )
+        output_path = ctx.episode_dir(episode) / "segments" / f"{segment_id}.mp4"
+        output_path.parent.mkdir(parents=True, exist_ok=True)
+        partial_path = output_path.with_name(f".{output_path.stem}.partial.mp4")
+        run_ffmpeg(
+            ["-y", *commands.conform_segment_argv(
+                [Path(state["clips"][shot.id]) for shot in approved], track.path, partial_path,
+                width=channel.width, height=channel.height, fps=channel.fps, seconds=seconds,
+            )]
+        )  # fmt: skip
+        info = probe(partial_path)
+        if abs(info.video_seconds - seconds) > DURATION_TOLERANCE_S or abs(info.audio_seconds - seconds) > DURATION_TOLERANCE_S:
+            raise ToolError(
+                f"conformed {segment_id} lasts {info.video_seconds:.3f} s video / {info.audio_seconds:.3f} s audio,"
+                f" planned {seconds:.3f} s"
+            )
+        os.replace(partial_path, output_path)  # approved files appear whole or not at all
+    except ToolError as error:
+        ctx.station.drop_segment(segment_id, f"post failed: {error}")
+        ctx.record("post", "segment_dropped", episode=episode, segment=index, summary=f"post failed: {error}")
+        return done
+    finally:
+        music_path.unlink(missing_ok=True)
+    note = f"dropped shots: {', '.join(dropped)}" if dropped else ""
+    ctx.station.approve_segment(segment_id, output_path, seconds, note)
+    ctx.record(
+        "post", "segment_approved", backend=f"music:{track.backend}", episode=episode, segment=index,
+        summary=f"{segment_id}: {len(approved)} shots, {seconds:.2f} s" + (f" ({note})" if note else ""),
+        output={"path": str(output_path), "seconds": seconds, "video_seconds": round(info.video_seconds, 3),
+                "audio_seconds": round(info.audio_seconds, 3), "music_backend": track.backend, "dropped": dropped},
+        duration_ms=(time.perf_counter() - started) * 1000,
+    )  # fmt: skip
+    return {**done, "approved_segments": [*state.get("approved_segments", []), str(output_path)]}
+
+
+def route_after_post(state: EpisodeState) -> Literal["screenwriter", "wrap"]:
+    return "screenwriter" if state["segment_index"] < len(state["plan"].segments) else "wrap"
+
+
+def wrap(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]:
+    """Assemble the episode file from its approved segments (stream copy: they share the house format)."""
+    ctx = runtime.context
+    episode = state["episode_number"]
+    plan = state["plan"]
+    segments = [Path(path) for path in state.get("approved_segments", [])]
+    if not segments:
+        ctx.station.set_episode(ctx.show_key, episode, title=plan.title, status="empty")
+        ctx.record("post", "episode_empty", episode=episode, summary="no segment was approved")
+        return {"episode_path": ""}
+    episode_path = ctx.episode_dir(episode) / f"episode-{episode:04d}.mp4"
+    list_path = ctx.work_dir / f"episode-{episode:04d}.ffconcat"
+    partial_path = episode_path.with_name(f".{episode_path.stem}.partial.mp4")
+    commands.write_ffconcat(segments, list_path)
+    try:
+        run_ffmpeg(["-y", *commands.concat_episode_argv(list_path, partial_path)])
+        os.replace(partial_path, episode_path)
+    finally:
+        list_path.unlink(missing_ok=True)
+    info = probe(episode_path)
+    ctx.station.set_episode(ctx.show_key, episode, title=plan.title, status="done", path=episode_path)
+    ctx.record(
+        "post", "episode_assembled", episode=episode,
+        summary=f"episode {episode} {plan.title!r}: {len(segments)} segments, {info.video_seconds:.2f} s",
+        output={"path": str(episode_path), "video_seconds": round(info.video_seconds, 3),
+                "audio_seconds": round(info.audio_seconds, 3)},
+    )  # fmt: skip
+    return {"episode_path": str(episode_path)}

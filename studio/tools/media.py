@@ -1,0 +1,196 @@
+"""ffmpeg and PyAV helpers: find the binary, run an argv, move frames and samples in and out of files.
+
+Everything that runs ffmpeg goes through `run_ffmpeg`; argv lists come from pure builders, never a shell string.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from studio.errors import BackendUnavailable, ToolError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    import numpy as np
+
+# Intermediate clips: lossless, fast to write and to decode frame-exactly.
+INTERMEDIATE_SUFFIX = ".mkv"
+
+
+@functools.cache
+def ffmpeg_exe() -> str:
+    """ffmpeg on PATH when there is one, else the static build from the imageio-ffmpeg wheel."""
+    on_path = shutil.which("ffmpeg")
+    if on_path:
+        return on_path
+    try:
+        import imageio_ffmpeg
+    except ImportError:  # pragma: no cover - imageio-ffmpeg is a core dependency
+        raise BackendUnavailable("no ffmpeg found: install ffmpeg or `pip install imageio-ffmpeg`") from None
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def run_ffmpeg(argv: Sequence[str], *, timeout: float = 600.0, input_bytes: bytes | None = None) -> None:
+    """Run ffmpeg with `argv` (without the binary). Raises `ToolError` with the end of stderr on failure."""
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *argv]
+    if input_bytes is not None:
+        command.remove("-nostdin")
+    try:
+        completed = subprocess.run(command, input=input_bytes, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"ffmpeg took longer than {timeout:.0f} s: {' '.join(argv[-1:])}") from None
+    if completed.returncode != 0:
+        tail = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-5:]
+        raise ToolError(f"ffmpeg failed ({completed.returncode}): {' | '.join(tail) or 'no message'}")
+
+
+def video_encode_args(output_path: Path) -> list[str]:
+    """Codec arguments for an intermediate (lossless) or a delivery file, chosen by suffix."""
+    if output_path.suffix == INTERMEDIATE_SUFFIX:
+        return ["-c:v", "ffv1", "-level", "3", "-pix_fmt", "yuv444p"]
+    return ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"]
+
+
+def write_video(frames: Iterable[np.ndarray], fps: float, output_path: Path, *, width: int, height: int) -> int:
+    """Encode RGB uint8 frames of width x height to `output_path`. Returns the number of frames written."""
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "pipe:0",
+        *video_encode_args(output_path), "-r", f"{fps:g}", str(output_path),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdin is not None and process.stderr is not None
+    count = 0
+    try:
+        for frame in frames:
+            if frame.shape != (height, width, 3):
+                raise ToolError(f"frame {count} has shape {frame.shape}, expected {(height, width, 3)}")
+            process.stdin.write(frame.tobytes())
+            count += 1
+    except BrokenPipeError:
+        pass
+    finally:
+        process.stdin.close()
+    stderr = process.stderr.read().decode("utf-8", "replace")
+    if process.wait() != 0:
+        raise ToolError(f"ffmpeg could not write {output_path.name}: {stderr.strip()[-400:]}")
+    if count == 0:
+        raise ToolError(f"no frames to write to {output_path.name}")
+    return count
+
+
+def read_video(path: Path, *, width: int | None = None, height: int | None = None) -> tuple[np.ndarray, float]:
+    """Decode every frame as RGB uint8 (T, H, W, 3), optionally resized. Returns (frames, fps)."""
+    import numpy as np
+
+    info = probe(path)
+    if info.width == 0:
+        raise ToolError(f"{path.name} has no video stream")
+    out_w, out_h = width or info.width, height or info.height
+    command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path)]
+    if (out_w, out_h) != (info.width, info.height):
+        command += ["-vf", f"scale={out_w}:{out_h}:flags=area"]
+    command += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+    completed = subprocess.run(command, capture_output=True, check=False)
+    if completed.returncode != 0:
+        raise ToolError(f"cannot decode {path.name}: {completed.stderr.decode('utf-8', 'replace').strip()[-300:]}")
+    frame_size = out_w * out_h * 3
+    count = len(completed.stdout) // frame_size
+    frames = np.frombuffer(completed.stdout[: count * frame_size], dtype=np.uint8).reshape(count, out_h, out_w, 3)
+    return frames, info.fps
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    width: int
+    height: int
+    fps: float
+    video_frames: int
+    video_seconds: float
+    video_codec: str
+    pix_fmt: str
+    audio_seconds: float
+    audio_rate: int
+    audio_channels: int
+    audio_codec: str
+
+
+def probe(path: Path) -> MediaInfo:
+    """Stream facts measured from the packets (not the container's claim) with PyAV."""
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, FileNotFoundError) as error:
+        raise ToolError(f"cannot open {path}: {error}") from None
+    with container:
+        video = container.streams.video[0] if container.streams.video else None
+        audio = container.streams.audio[0] if container.streams.audio else None
+        video_ends: list[float] = []
+        video_starts: list[float] = []
+        audio_end = audio_start = None
+        frames = 0
+        for packet in container.demux():
+            if packet.pts is None or packet.time_base is None:
+                continue
+            start = float(packet.pts * packet.time_base)
+            end = start + float((packet.duration or 0) * packet.time_base)
+            if video is not None and packet.stream.index == video.index:
+                frames += 1
+                video_starts.append(start)
+                video_ends.append(end)
+            elif audio is not None and packet.stream.index == audio.index:
+                audio_start = start if audio_start is None else min(audio_start, start)
+                audio_end = end if audio_end is None else max(audio_end, end)
+        fps = float(video.average_rate or video.guessed_rate or 0) if video is not None else 0.0
+        video_seconds = (max(video_ends) - min(video_starts)) if video_ends else 0.0
+        if video_ends and fps and video_seconds == 0:
+            video_seconds = frames / fps
+        return MediaInfo(
+            width=video.codec_context.width if video is not None else 0,
+            height=video.codec_context.height if video is not None else 0,
+            fps=fps,
+            video_frames=frames,
+            video_seconds=video_seconds,
+            video_codec=video.codec_context.name if video is not None else "",
+            pix_fmt=(video.codec_context.pix_fmt or "") if video is not None else "",
+            audio_seconds=(audio_end - audio_start) if audio_end is not None and audio_start is not None else 0.0,
+            audio_rate=audio.codec_context.sample_rate if audio is not None else 0,
+            audio_channels=audio.codec_context.channels if audio is not None else 0,
+            audio_codec=audio.codec_context.name if audio is not None else "",
+        )
+
+
+def write_wav(samples: np.ndarray, sample_rate: int, output_path: Path) -> None:
+    """Write float samples in [-1, 1] of shape (n, channels) as 16-bit PCM WAV."""
+    import numpy as np
+
+    if samples.ndim == 1:
+        samples = samples[:, None]
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(output_path), "wb") as handle:
+        handle.setnchannels(pcm.shape[1])
+        handle.setsampwidth(2)
+        handle.setframerate(sample_rate)
+        handle.writeframes(pcm.tobytes())
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """16-bit PCM WAV as float32 (n, channels) and its sample rate."""
+    import numpy as np
+
+    with wave.open(str(path), "rb") as handle:
+        rate = handle.getframerate()
+        channels = handle.getnchannels()
+        raw = handle.readframes(handle.getnframes())
+    samples = np.frombuffer(raw, dtype="<i2").astype(np.float32).reshape(-1, channels) / 32767.0
+    return samples, rate

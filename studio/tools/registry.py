@@ -1,0 +1,128 @@
+"""Pick one backend per tool kind from settings and availability; import lazily; record why.
+
+A backend is a class with a `name` class attribute, `__init__(self, settings)` and a classmethod
+`availability(settings) -> (bool, reason)` that is cheap (no weights loaded, heavy imports only via find_spec).
+For each kind the list below is in order of preference for `auto`: GPU backends first, the embedded one last.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from studio.errors import BackendUnavailable
+from studio.tools.base import BackendStatus, Toolkit
+
+if TYPE_CHECKING:
+    from studio.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    kind: str
+    name: str
+    """The value of the kind's setting that selects it (`video_backend = "zeroscope"`)."""
+    target: str
+    """`module:Class`."""
+    embedded: bool = False
+    """Embedded CPU backends are always available and are the fallback for `auto`."""
+
+
+BACKENDS: tuple[BackendSpec, ...] = (
+    BackendSpec("video", "zeroscope", "studio.tools.video_zeroscope:ZeroscopeVideoGenerator"),
+    BackendSpec("video", "procedural", "studio.tools.video_procedural:ProceduralVideoGenerator", embedded=True),
+    BackendSpec("upscale", "zeroscope_xl", "studio.tools.video_zeroscope:ZeroscopeXLUpscaler"),
+    BackendSpec("upscale", "ffmpeg", "studio.tools.interpolate_ffmpeg:FFmpegUpscaler", embedded=True),
+    BackendSpec("extend", "streamingt2v", "studio.tools.extend_streamingt2v:StreamingT2VExtender"),
+    BackendSpec("extend", "procedural", "studio.tools.video_procedural:ProceduralExtender", embedded=True),
+    BackendSpec("interpolate", "film", "studio.tools.interpolate_film:FilmInterpolator"),
+    BackendSpec("interpolate", "ffmpeg", "studio.tools.interpolate_ffmpeg:FFmpegInterpolator", embedded=True),
+    BackendSpec("music", "musicgen", "studio.tools.music_musicgen:MusicgenGenerator"),
+    BackendSpec("music", "synth", "studio.tools.music_synth:SynthMusicGenerator", embedded=True),
+)
+
+KIND_SETTING = {
+    "video": "video_backend",
+    "upscale": "upscale_backend",
+    "extend": "extend_backend",
+    "interpolate": "interpolate_backend",
+    "music": "music_backend",
+}
+
+
+def _load(spec: BackendSpec) -> type[Any] | None:
+    module_name, _, class_name = spec.target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name and error.name.startswith("studio."):
+            return None  # backend not part of this build
+        raise
+    return getattr(module, class_name)
+
+
+def backend_statuses(settings: Settings) -> list[BackendStatus]:
+    """Every known backend with whether it can run here and why (for `studio doctor`)."""
+    statuses: list[BackendStatus] = []
+    for spec in BACKENDS:
+        cls = _load(spec)
+        if cls is None:
+            statuses.append(BackendStatus(spec.kind, spec.name, False, "not implemented in this build"))
+            continue
+        available, reason = cls.availability(settings)
+        statuses.append(BackendStatus(spec.kind, spec.name, available, reason))
+    return _mark_selected(statuses, settings)
+
+
+def _mark_selected(statuses: list[BackendStatus], settings: Settings) -> list[BackendStatus]:
+    marked: list[BackendStatus] = []
+    chosen: dict[str, str] = {}
+    for status in statuses:
+        wanted = getattr(settings, KIND_SETTING[status.kind])
+        if status.kind in chosen or not status.available:
+            continue
+        if wanted in ("auto", status.name):
+            chosen[status.kind] = status.name
+    for status in statuses:
+        selected = chosen.get(status.kind) == status.name
+        marked.append(BackendStatus(status.kind, status.name, status.available, status.reason, selected))
+    return marked
+
+
+def build_toolkit(settings: Settings) -> Toolkit:
+    """Instantiate the selected backend of each kind. An explicitly requested backend that cannot run is an error;
+    under `auto` the embedded backend takes over and the reason is logged."""
+    from studio.tools.checks import default_checks
+
+    statuses = backend_statuses(settings)
+    instances: dict[str, Any] = {}
+    for kind, setting in KIND_SETTING.items():
+        wanted = getattr(settings, setting)
+        if wanted != "auto":
+            status = next(s for s in statuses if s.kind == kind and s.name == wanted)
+            if not status.available:
+                raise BackendUnavailable(f"{setting}={wanted} cannot run here: {status.reason}")
+        selected = next((s for s in statuses if s.kind == kind and s.selected), None)
+        if selected is None:  # pragma: no cover - embedded backends are always available
+            raise BackendUnavailable(f"no {kind} backend can run here")
+        for status in statuses:
+            if status.kind == kind and not status.selected and wanted == "auto":
+                log.info("%s: %s not used (%s)", kind, status.name, status.reason)
+        spec = next(s for s in BACKENDS if s.kind == kind and s.name == selected.name)
+        cls = _load(spec)
+        assert cls is not None
+        instances[kind] = cls(settings)
+        log.info("%s backend: %s (%s)", kind, selected.name, selected.reason)
+    return Toolkit(
+        video=instances["video"],
+        upscaler=instances["upscale"],
+        extender=instances["extend"],
+        interpolator=instances["interpolate"],
+        music=instances["music"],
+        checks=default_checks(),
+        statuses=statuses,
+    )

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+
+from studio.agents.critic import route_after_critic
+from studio.plan import CheckResult, EpisodePlan, Repair, SegmentOutline, Verdict
+from studio.post import route_after_post
+
+
+def _verdict(passed: bool, action: str | None) -> Verdict:
+    check = CheckResult(check="black", passed=passed, score=1.0 if passed else 0.0, detail="")
+    repair = Repair(action=action) if action else None  # type: ignore[arg-type]
+    return Verdict(shot_id="a", passed=passed, score=check.score, checks=[check], repair=repair)
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "pending", "expected"),
+    [
+        ({"a": _verdict(True, None)}, ["a"], "post"),
+        ({"a": _verdict(False, "rerender")}, ["a"], "cinematographer"),
+        ({"a": _verdict(False, "reverse")}, ["a"], "cinematographer"),
+        ({"a": _verdict(False, "drop")}, ["a"], "post"),
+        ({"a": _verdict(False, "rerender")}, [], "post"),
+    ],
+)
+def test_route_after_critic(verdicts: dict[str, Verdict], pending: list[str], expected: str) -> None:
+    assert route_after_critic({"verdicts": verdicts, "pending": pending}) == expected
+
+
+@pytest.mark.parametrize(("index", "expected"), [(1, "screenwriter"), (2, "wrap")])
+def test_route_after_post(index: int, expected: str) -> None:
+    outline = SegmentOutline(format="f", title="t", summary="s")
+    plan = EpisodePlan(number=1, title="t", topic="x", logline="l", segments=[outline, outline])
+    assert route_after_post({"segment_index": index, "plan": plan}) == expected
