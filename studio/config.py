@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     interpolate_backend: Literal["auto", "ffmpeg", "film"] = "auto"
     """Frame interpolation to the house frame rate. `auto`: FILM when its weights are present, else ffmpeg."""
 
+    interpolate_mode: Literal["blend", "mci_fast", "mci"] = "blend"
+    """ffmpeg interpolation: `blend` (real-time on a laptop), or motion-compensated `mci_fast` / `mci` (3-6x slower
+    than real time on 2 cores, sharper on pans)."""
+
     music_backend: Literal["auto", "synth", "musicgen"] = "auto"
     """Score backend. `auto`: MusicGen when usable, else the embedded synthesiser."""
 
