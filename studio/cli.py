@@ -37,7 +37,8 @@ examples:
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    # Soft wrap: long log lines stay whole when piped or copied; the terminal wraps them.
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
@@ -53,6 +54,8 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from studio.agents.llm import make_director
     from studio.broadcast.playout import PlayoutSupervisor, QueuedSegment
     from studio.broadcast.web import PlayerServer, check_rtmp_reachable
@@ -68,7 +71,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def say(message: str) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
-        console.print(f"[dim]{stamp}[/dim] {message}", markup=interactive, highlight=False)
+        if interactive:
+            console.print(f"[dim]{stamp}[/dim] {escape(message)}", highlight=False)
+        else:
+            print(f"{stamp} {message}", flush=True)
 
     station = open_station(settings)
     if settings.rtmp_url:
@@ -98,7 +104,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         station.log(show=production.show_key, agent="broadcast", kind="aired", shot=None, summary=segment.segment_id)
 
     def on_event(kind: str, detail: dict[str, Any]) -> None:
-        station.log(show=production.show_key, agent="broadcast", kind=kind, summary=json.dumps(detail, default=str)[:500])
+        station.log(
+            show=production.show_key, agent="broadcast", kind=kind, summary=json.dumps(detail, default=str)[:500]
+        )
         if kind not in {"segment_started", "filler_started"}:
             say(f"broadcast: {kind} {detail}")
 
@@ -285,7 +293,9 @@ def cmd_critique(args: argparse.Namespace) -> int:
             motion = MotionSpec.model_validate_json(args.motion)
         except ValueError as error:
             raise ConfigError(f"--motion is not a valid motion spec JSON: {str(error).splitlines()[0]}") from None
-    verdict = critique_file(clip, args.prompt, motion, contact_sheet=Path(args.contact_sheet) if args.contact_sheet else None)
+    verdict = critique_file(
+        clip, args.prompt, motion, contact_sheet=Path(args.contact_sheet) if args.contact_sheet else None
+    )
     payload = verdict_json(verdict)
     if args.json:
         print(json.dumps(payload, indent=2, default=str))
@@ -330,7 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def data_dir_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--data-dir", type=Path, help="station data directory (default: $STUDIO_DATA_DIR or ~/.local/share/studio)")
+        p.add_argument(
+            "--data-dir", type=Path, help="station data directory (default: $STUDIO_DATA_DIR or ~/.local/share/studio)"
+        )
 
     run = sub.add_parser(
         "run", help="make a show and stream it",
@@ -359,7 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--json", action="store_true", help="one JSON object per line")
     log.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     log.add_argument("--show", help="only this show (its slug, e.g. kitchen-quest)")
-    log.add_argument("--agent", help="only this agent (showrunner, screenwriter, cinematographer, critic, render, post, broadcast)")
+    log.add_argument(
+        "--agent", help="only this agent (showrunner, screenwriter, cinematographer, critic, render, post, broadcast)"
+    )
     log.add_argument("--limit", type=int, help="only the last N events")
     log.add_argument("--verbose", "-v", action="store_true", help="print each decision's full output")
     data_dir_arg(log)
@@ -378,7 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     critique.add_argument("clip")
     critique.add_argument("--prompt", required=True, help="the prompt the clip was made from")
-    critique.add_argument("--motion", help='motion spec JSON, e.g. \'{"camera": {"kind": "pan", "direction": "right"}}\'')
+    critique.add_argument(
+        "--motion", help='motion spec JSON, e.g. \'{"camera": {"kind": "pan", "direction": "right"}}\''
+    )
     critique.add_argument("--json", action="store_true", help="print the verdict as JSON")
     critique.add_argument("--contact-sheet", metavar="PNG", help="write the evidence picture here")
     critique.set_defaults(func=cmd_critique)

@@ -5,17 +5,15 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
+
+from langgraph.runtime import Runtime  # noqa: TC002 - LangGraph reads node and router hints at runtime
 
 from studio.broadcast import commands
 from studio.errors import ToolError
+from studio.state import EpisodeState, StudioContext  # noqa: TC001
 from studio.tools.base import MusicRequest
 from studio.tools.media import probe, run_ffmpeg
-
-if TYPE_CHECKING:
-    from langgraph.runtime import Runtime
-
-    from studio.graph import EpisodeState, StudioContext
 
 # A conformed file must match its planned length this closely, video and audio alike.
 DURATION_TOLERANCE_S = 0.1
@@ -58,7 +56,10 @@ def post(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]
             )]
         )  # fmt: skip
         info = probe(partial_path)
-        if abs(info.video_seconds - seconds) > DURATION_TOLERANCE_S or abs(info.audio_seconds - seconds) > DURATION_TOLERANCE_S:
+        if (
+            abs(info.video_seconds - seconds) > DURATION_TOLERANCE_S
+            or abs(info.audio_seconds - seconds) > DURATION_TOLERANCE_S
+        ):
             raise ToolError(
                 f"conformed {segment_id} lasts {info.video_seconds:.3f} s video / {info.audio_seconds:.3f} s audio,"
                 f" planned {seconds:.3f} s"

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.errors import ConfigError
-from studio.graph import StudioContext, build_graph, slug
+from studio.graph import build_graph
+from studio.state import StudioContext, slug
 from studio.station import Station
 
 if TYPE_CHECKING:
@@ -24,6 +25,15 @@ if TYPE_CHECKING:
     from studio.config import Settings
     from studio.show import Show
     from studio.tools.base import Toolkit
+
+
+CHECKPOINT_TYPES = [
+    ("studio.plan", name)
+    for name in (
+        "EpisodePlan", "SegmentOutline", "SegmentScript", "Beat", "ShotDesign", "ShotList", "Shot", "MotionSpec",
+        "CameraMove", "SubjectMotion", "CheckResult", "Repair", "Verdict",
+    )
+]  # fmt: skip
 
 
 def ensure_data_dir(data_dir: Path) -> None:
@@ -64,9 +74,12 @@ class Production:
             station=self.station, seed=self.seed, progress=self.progress,
         )  # fmt: skip
         connection = sqlite3.connect(self.settings.data_dir / "checkpoints.sqlite", check_same_thread=False)
+        from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
         from langgraph.checkpoint.sqlite import SqliteSaver
 
-        self.checkpointer = SqliteSaver(connection)
+        # Only our own plan types may be revived from a checkpoint.
+        serde = JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES)
+        self.checkpointer = SqliteSaver(connection, serde=serde)
         self.graph = build_graph(self.checkpointer)
 
     @property

@@ -12,14 +12,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from langgraph.runtime import Runtime  # noqa: TC002 - LangGraph reads node and router hints at runtime
+
 from studio.errors import ToolError
+from studio.state import EpisodeState, StudioContext  # noqa: TC001
 from studio.tools.base import Figure, SceneHint, VideoRequest
 from studio.tools.media import INTERMEDIATE_SUFFIX, read_video, write_video
 
 if TYPE_CHECKING:
-    from langgraph.runtime import Runtime
-
-    from studio.graph import EpisodeState, StudioContext
     from studio.plan import Shot
     from studio.show import Show
     from studio.tools.base import Clip, Toolkit
@@ -86,7 +86,9 @@ def render_shot(
         first = clip
         clip = stage(
             "extend",
-            lambda: toolkit.extender.extend(first, request, total_frames, work_dir / f"{stem}_ext{INTERMEDIATE_SUFFIX}"),
+            lambda: toolkit.extender.extend(
+                first, request, total_frames, work_dir / f"{stem}_ext{INTERMEDIATE_SUFFIX}"
+            ),
         )
     channel = show.channel
     if (clip.width, clip.height) != (channel.width, channel.height):

@@ -18,7 +18,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from studio.colours import parse_colour, to_hex
 from studio.errors import ShowFileError
 
-
 BEAT_PLACEHOLDERS = frozenset({"topic", "host", "cohost", "place"})
 
 
@@ -95,7 +94,6 @@ class SegmentFormat(_Strict):
     place: str | None = None
     """Where it happens (a name from `places`); empty means the screenwriter chooses."""
 
-
     @field_validator("beats")
     @classmethod
     def _known_placeholders(cls, beats: list[str]) -> list[str]:
@@ -165,7 +163,10 @@ class Show(_Strict):
     @model_validator(mode="after")
     def _references_exist(self) -> Show:
         problems: list[str] = []
-        for kind, names in (("characters", [c.name for c in self.characters]), ("places", [p.name for p in self.places])):
+        for kind, names in (
+            ("characters", [c.name for c in self.characters]),
+            ("places", [p.name for p in self.places]),
+        ):
             seen: set[str] = set()
             for name in names:
                 if name.casefold() in seen:
@@ -191,7 +192,10 @@ class Show(_Strict):
         banned = [*CAMERA_AND_BRAND_WORDS, *(word.casefold() for word in self.avoid_words)]
         texts: list[tuple[str, str]] = [("visual_style", self.visual_style)]
         for index, character in enumerate(self.characters):
-            texts += [(f"characters.{index}.look", character.look), (f"characters.{index}.wardrobe", character.wardrobe)]
+            texts += [
+                (f"characters.{index}.look", character.look),
+                (f"characters.{index}.wardrobe", character.wardrobe),
+            ]
         for index, place in enumerate(self.places):
             texts += [(f"places.{index}.description", place.description), (f"places.{index}.lighting", place.lighting)]
         for index, prop in enumerate(self.props):

@@ -12,13 +12,13 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
+from langgraph.runtime import Runtime  # noqa: TC002 - LangGraph reads node and router hints at runtime
+
 from studio.agents.prompts import BASE_NEGATIVE, CAMERA_AND_BRAND_WORDS
 from studio.plan import MotionSpec, Shot
+from studio.state import EpisodeState, StudioContext  # noqa: TC001
 
 if TYPE_CHECKING:
-    from langgraph.runtime import Runtime
-
-    from studio.graph import EpisodeState, StudioContext
     from studio.plan import Repair, ShotDesign
     from studio.show import Show
 
@@ -168,7 +168,9 @@ def _validated(design: ShotDesign, show: Show, state: EpisodeState) -> ShotDesig
         update={
             "characters": list(dict.fromkeys(characters)),
             "props": [known_props[n.casefold()] for n in design.props if n.casefold() in known_props],
-            "place": known_places.get(design.place.casefold(), known_places.get(beat.place.casefold(), show.places[0].name)),
+            "place": known_places.get(
+                design.place.casefold(), known_places.get(beat.place.casefold(), show.places[0].name)
+            ),
             "subjects": subjects,
             "seconds": design.seconds if design.seconds > 0 else beat.seconds,
         }

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
+
+from langgraph.runtime import Runtime  # noqa: TC002 - LangGraph reads node and router hints at runtime
 
 from studio.plan import CheckResult, Repair, Verdict
-
-if TYPE_CHECKING:
-    from langgraph.runtime import Runtime
-
-    from studio.graph import EpisodeState, StudioContext
+from studio.state import EpisodeState, StudioContext  # noqa: TC001
 
 
 def critic(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]:
@@ -32,7 +30,9 @@ def critic(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, An
             verdict, backend = ctx.critique(state["clips"][shot_id], shot)
         if not verdict.passed and shot.attempt >= ctx.settings.max_repairs:
             verdict = verdict.model_copy(
-                update={"repair": Repair(action="drop", new_seed=False, note=f"still failing after {shot.attempt} repairs")}
+                update={
+                    "repair": Repair(action="drop", new_seed=False, note=f"still failing after {shot.attempt} repairs")
+                }
             )
         for word in ctx.lessons_from(verdict):
             ctx.station.add_lesson(ctx.show_key, word, f"leaked as text in {shot_id}")
@@ -52,6 +52,11 @@ def route_after_critic(state: EpisodeState) -> Literal["cinematographer", "post"
     verdicts = state.get("verdicts", {})
     for shot_id in state.get("pending", []):
         verdict = verdicts.get(shot_id)
-        if verdict is not None and not verdict.passed and verdict.repair is not None and verdict.repair.action != "drop":
+        if (
+            verdict is not None
+            and not verdict.passed
+            and verdict.repair is not None
+            and verdict.repair.action != "drop"
+        ):
             return "cinematographer"
     return "post"

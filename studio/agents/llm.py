@@ -152,4 +152,6 @@ def make_director(settings: Settings) -> Director:
         temperature=0.8,
     )
     where = settings.openai_base_url or "api.openai.com"
-    return LLMDirector(chat, label=f"openai-compatible:{settings.llm_model}@{where}", method=settings.llm_structured_method)
+    return LLMDirector(
+        chat, label=f"openai-compatible:{settings.llm_model}@{where}", method=settings.llm_structured_method
+    )

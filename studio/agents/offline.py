@@ -143,7 +143,9 @@ def _format(show: Show, name: str) -> SegmentFormat:
 def _pair(show: Show, cast: list[str], rng: random.Random) -> tuple[str, str]:
     names = cast or [c.name for c in show.characters]
     host = names[0]
-    cohost = names[1] if len(names) > 1 else (rng.choice([c.name for c in show.characters]) if show.characters else host)
+    cohost = (
+        names[1] if len(names) > 1 else (rng.choice([c.name for c in show.characters]) if show.characters else host)
+    )
     return host, cohost
 
 
@@ -176,9 +178,7 @@ def _subject_motions(beat: Beat, rng: random.Random) -> list[SubjectMotion]:
             continue
         # The subject is the named character nearest before the verb (else the first one on screen).
         before = text[: match.start()]
-        subject = max(
-            beat.characters + beat.props, key=lambda name: before.rfind(name.lower()), default=None
-        )
+        subject = max(beat.characters + beat.props, key=lambda name: before.rfind(name.lower()), default=None)
         if subject is None:
             break
         chosen = direction or rng.choice(("left", "right"))

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from langgraph.runtime import Runtime
+from langgraph.runtime import Runtime  # noqa: TC002 - LangGraph reads node and router hints at runtime
 
-    from studio.graph import EpisodeState, StudioContext
+from studio.state import EpisodeState, StudioContext  # noqa: TC001
 
 
 def screenwriter(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from langgraph.runtime import Runtime
+from langgraph.runtime import Runtime  # noqa: TC002 - LangGraph reads node and router hints at runtime
 
-    from studio.graph import EpisodeState, StudioContext
+from studio.state import EpisodeState, StudioContext  # noqa: TC001
 
 
 def showrunner(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]:
@@ -17,11 +16,13 @@ def showrunner(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str
     steering = ctx.station.take_commands(ctx.show_key) + list(state.get("steering", []))
     recent = [episode["title"] for episode in ctx.station.episodes(ctx.show_key)]
     started = time.perf_counter()
-    plan, backend = ctx.director.plan_episode(
-        ctx.show, number, seed=ctx.seed, recent_topics=recent, steering=steering
-    )
+    plan, backend = ctx.director.plan_episode(ctx.show, number, seed=ctx.seed, recent_topics=recent, steering=steering)
     known = {fmt.name.casefold(): fmt.name for fmt in ctx.show.formats}
-    segments = [s.model_copy(update={"format": known[s.format.casefold()]}) for s in plan.segments if s.format.casefold() in known]
+    segments = [
+        s.model_copy(update={"format": known[s.format.casefold()]})
+        for s in plan.segments
+        if s.format.casefold() in known
+    ]
     if not segments:
         # An LLM that named no real format: fall back to the show's formats in order.
         segments = [

@@ -1,0 +1,127 @@
+"""The `studio` command as a person runs it: real subprocesses, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from studio.show import load_show
+from studio.tools.media import ffmpeg_exe, probe
+from tests.conftest import SHOWS, TEST_SHOWS
+
+
+def studio(*args: str, data_dir: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if data_dir is not None:
+        env["STUDIO_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "studio.cli", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def _one_clean_error_line(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("studio: error: "), lines
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_missing_show_file(tmp_path: Path) -> None:
+    _one_clean_error_line(studio("run", str(tmp_path / "nope.yaml"), "--headless"), "nope.yaml", "no such show file")
+
+
+def test_bad_show_file_names_line_and_field() -> None:
+    result = studio("run", str(TEST_SHOWS / "bad_unknown_key.yaml"), "--headless")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "bad_unknown_key.yaml:10: characters.0.colour_scheme: unknown key" in result.stderr
+
+
+def test_validate_reports_each_file() -> None:
+    result = studio("validate", str(SHOWS / "cooking.yaml"), str(TEST_SHOWS / "bad_colour.yaml"))
+    assert result.returncode == 1
+    assert "cooking.yaml: ok" in result.stdout
+    assert "bad_colour.yaml:13: places.0.palette.1: unknown colour 'blurple'" in result.stderr
+
+
+def test_unwritable_data_dir(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = studio("run", str(TEST_SHOWS / "minimal.yaml"), "--headless", "--data-dir", str(blocker / "data"))
+    _one_clean_error_line(result, "not writable", "--data-dir")
+
+
+def test_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = studio("run", str(TEST_SHOWS / "minimal.yaml"), "--headless", "--port", str(port), data_dir=tmp_path)
+    _one_clean_error_line(result, str(port))
+
+
+def test_unreachable_rtmp(tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    result = studio(
+        "run", str(TEST_SHOWS / "minimal.yaml"), "--headless", "--port", "0", "--rtmp", f"rtmp://127.0.0.1:{port}/live/x",
+        data_dir=tmp_path,
+    )  # fmt: skip
+    _one_clean_error_line(result, f"127.0.0.1:{port}")
+
+
+def test_doctor_names_every_tool(tmp_path: Path) -> None:
+    result = studio("doctor", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for word in ("video", "upscale", "extend", "interpolate", "music", "procedural", "synth", "offline director"):
+        assert word in result.stdout
+
+
+@pytest.mark.slow
+def test_cooking_show_end_to_end(tmp_path: Path) -> None:
+    """The README's main job: one episode of the cooking show made, conformed, streamed and logged."""
+    data_dir = tmp_path / "station"
+    result = studio(
+        "run", str(SHOWS / "cooking.yaml"), "--episodes", "1", "--headless", "--port", "0", data_dir=data_dir
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    show = load_show(SHOWS / "cooking.yaml")
+    planned = sum(show.formats[i % len(show.formats)].seconds for i in range(show.channel.episode_segments))
+    [episode] = sorted((data_dir / "media").rglob("episode-0001.mp4"))
+    info = probe(episode)
+    assert abs(info.video_seconds - planned) <= 0.1, info
+    assert abs(info.audio_seconds - planned) <= 0.1, info
+    assert (info.width, info.height, round(info.fps)) == (show.channel.width, show.channel.height, show.channel.fps)
+    assert (info.video_codec, info.pix_fmt, info.audio_codec, info.audio_rate, info.audio_channels) == (
+        "h264", "yuv420p", "aac", 48000, 2,
+    )  # fmt: skip
+
+    playlist = data_dir / "hls" / "index.m3u8"
+    assert playlist.exists()
+    decoded = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(playlist), "-f", "null", "-"], capture_output=True, text=True
+    )
+    assert decoded.returncode == 0 and decoded.stderr.strip() == "", decoded.stderr
+    hls_seconds = sum(
+        float(line.split(":")[1].rstrip(","))
+        for line in playlist.read_text().splitlines()
+        if line.startswith("#EXTINF:")
+    )
+    assert hls_seconds > 0  # a live window: the playlist keeps only the last few HLS segments
+
+    log = studio("log", "--json", data_dir=data_dir)
+    events = [json.loads(line) for line in log.stdout.splitlines()]
+    agents = {event["agent"] for event in events}
+    assert {"showrunner", "screenwriter", "cinematographer", "critic"} <= agents
+    assert all(event["backend"] for event in events if event["agent"] in {"showrunner", "critic", "render"})
+    aired = [event for event in events if event["kind"] == "aired"]
+    assert len(aired) == show.channel.episode_segments
