@@ -318,8 +318,14 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     console = _console()
     if args.action == "list":
+        from rich.table import Table
+
+        table = Table(title="models in the Hugging Face cache")
+        for column in ("name", "repo", "present", "size"):
+            table.add_column(column)
         for row in models.list_models():
-            console.print(row, markup=False)
+            table.add_row(row.name, row.repo_id, "yes" if row.present else "no", row.size_text if row.size_bytes else "-")
+        console.print(table)
         return 0
     names = args.names or ["all"]
     models.pull(names, progress=lambda message: console.print(message, markup=False))

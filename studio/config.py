@@ -66,6 +66,63 @@ class Settings(BaseSettings):
     music_backend: Literal["auto", "synth", "musicgen"] = "auto"
     """Score backend. `auto`: MusicGen when usable, else the embedded synthesiser."""
 
+    zeroscope_model: str | None = None
+    """Hub id or local diffusers directory of the first pass. Default: cerspense/zeroscope_v2_576w."""
+
+    zeroscope_xl_model: str | None = None
+    """Hub id or local diffusers directory of the upscale pass. Default: cerspense/zeroscope_v2_XL."""
+
+    zeroscope_steps: int = Field(default=40, ge=1, le=200)
+    """Denoising steps of each Zeroscope pass."""
+
+    zeroscope_guidance: float = Field(default=9.0, ge=1.0)
+    """Classifier-free guidance of both Zeroscope passes."""
+
+    zeroscope_xl_strength: float = Field(default=0.7, gt=0.0, le=1.0)
+    """How much of the 576w clip the XL pass re-noises (model card: 0.66-0.85)."""
+
+    zeroscope_max_frames: int = Field(default=24, ge=2, le=64)
+    """Most frames in one Zeroscope clip; longer shots are extended (~7.9 GB VRAM for 30 frames at 576x320)."""
+
+    zeroscope_cpu_offload: bool = False
+    """Model CPU offload for cards too small for the XL pass (slower)."""
+
+    zeroscope_attention_slicing: bool = False
+    """Sliced attention: less VRAM, slower."""
+
+    zeroscope_vae_slicing: bool = True
+    """Decode frames one at a time, which bounds the VAE's peak VRAM."""
+
+    film_model_path: Path | None = None
+    """A FILM TorchScript file (film_net_fp32.pt). Unset: the one `studio models pull film` put in the HF cache."""
+
+    film_timing: Literal["nearest", "linear"] = "nearest"
+    """Non-power-of-two fps ratios: snap to the nearest bisection point, or pass the exact time to FILM."""
+
+    musicgen_model: Literal["small", "medium", "large", "melody"] = "small"
+    """MusicGen size (melody needs torchaudio)."""
+
+    musicgen_guidance: float = Field(default=3.0, ge=1.0)
+    """Classifier-free guidance of MusicGen."""
+
+    musicgen_chunk_s: float = Field(default=30.0, gt=1.0, le=30.0)
+    """Longest single MusicGen generation; longer scores continue in chunks."""
+
+    musicgen_context_s: float = Field(default=10.0, gt=0.0, lt=30.0)
+    """Tail of the score so far used as the audio prompt of the next chunk."""
+
+    streamingt2v_dir: Path | None = None
+    """A StreamingT2V checkout (branch StreamingModelscope) with its own Python environment."""
+
+    streamingt2v_python: Path | None = None
+    """Python of StreamingT2V's environment. Unset: <dir>/venv/bin/python or <dir>/.venv/bin/python."""
+
+    streamingt2v_entry: Path | None = None
+    """A script keeping studio's StreamingT2V command-line contract. Unset: studio's built-in adapter."""
+
+    streamingt2v_timeout_s: float = Field(default=1800.0, gt=0)
+    """Seconds before a StreamingT2V run is killed."""
+
     max_repairs: int = Field(default=2, ge=0, le=10)
     """How many times the critic may send one shot back before it is dropped from its segment."""
 
