@@ -7,6 +7,7 @@ shots, the upscaling second pass with the same prompt, then frame interpolation 
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph.runtime import Runtime  # noqa: TC002 - LangGraph reads node and router hints at runtime
 
+from studio.colours import NAMED_COLOURS, to_hex
 from studio.errors import ToolError
 from studio.state import EpisodeState, StudioContext  # noqa: TC001
 from studio.tools.base import Figure, SceneHint, VideoRequest
@@ -28,13 +30,35 @@ if TYPE_CHECKING:
 GENERATION_WIDTH, GENERATION_HEIGHT, GENERATION_FPS, CLIP_FRAMES = 576, 320, 8, 24
 
 
+def look_colour(look: str) -> str | None:
+    """The first colour named in a character's look ("warm brown skin", "a cream-coloured llama"), as hex."""
+    for match in re.finditer(r"[a-z]+", look.lower()):
+        if match.group(0) in NAMED_COLOURS:
+            return to_hex(NAMED_COLOURS[match.group(0)])
+    return None
+
+
 def scene_hint(show: Show, shot: Shot) -> SceneHint:
+    """Structured scene facts for the procedural renderer. A character's second colour (skin, fur, face) is the
+    colour their look names, so a renderer that cannot read prompts still draws a brown fox brown."""
     place = show.place(shot.place)
-    figures = [Figure(name=c.name, palette=tuple(c.palette)) for c in (show.character(n) for n in shot.characters)]
+    figures = []
+    for character in (show.character(name) for name in shot.characters):
+        palette = list(character.palette)
+        body = look_colour(character.look)
+        if body is not None:
+            palette.insert(1, body)
+        figures.append(Figure(name=character.name, palette=tuple(palette)))
     for name in shot.props:
         prop = next(p for p in show.props if p.name.casefold() == name.casefold())
         figures.append(Figure(name=prop.name, palette=(prop.colour,), kind="prop"))
-    return SceneHint(place=place.name, place_palette=tuple(place.palette), figures=tuple(figures))
+    style = look_colour(show.visual_style)
+    return SceneHint(
+        place=place.name,
+        place_palette=tuple(place.palette),
+        figures=tuple(figures),
+        style_palette=(style,) if style else (),
+    )
 
 
 def video_request(show: Show, shot: Shot, num_frames: int) -> VideoRequest:

