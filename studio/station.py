@@ -169,9 +169,18 @@ class Station:
             params.append(limit)
         return [
             Event(
-                id=row["id"], ts=row["ts"], show=row["show"], episode=row["episode"], segment=row["segment"],
-                shot=row["shot"], agent=row["agent"], kind=row["kind"], backend=row["backend"],
-                summary=row["summary"], output=json.loads(row["output"]), duration_ms=row["duration_ms"],
+                id=row["id"],
+                ts=row["ts"],
+                show=row["show"],
+                episode=row["episode"],
+                segment=row["segment"],
+                shot=row["shot"],
+                agent=row["agent"],
+                kind=row["kind"],
+                backend=row["backend"],
+                summary=row["summary"],
+                output=json.loads(row["output"]),
+                duration_ms=row["duration_ms"],
             )  # fmt: skip
             for row in self._query(sql, tuple(params))
         ]

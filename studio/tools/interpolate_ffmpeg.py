@@ -94,7 +94,7 @@ class FFmpegInterpolator:
 
     def __init__(self, settings: Settings, mode: InterpolationMode | None = None) -> None:
         self.settings = settings
-        chosen = mode or getattr(settings, "interpolate_mode", None) or DEFAULT_INTERPOLATION_MODE
+        chosen = mode or settings.interpolate_mode or DEFAULT_INTERPOLATION_MODE
         if chosen not in get_args(InterpolationMode):
             raise ToolError(
                 f"unknown interpolation mode {chosen!r}: use one of {', '.join(get_args(InterpolationMode))}"

@@ -23,5 +23,11 @@ def test_agents_never_import_backends_or_subprocess() -> None:
     agents = Path(studio.__file__).parent / "agents"
     for source in agents.glob("*.py"):
         text = source.read_text()
-        for forbidden in ("import torch", "import chromadb", "import subprocess", "studio.tools.video_", "import diffusers"):
+        for forbidden in (
+            "import torch",
+            "import chromadb",
+            "import subprocess",
+            "studio.tools.video_",
+            "import diffusers",
+        ):
             assert forbidden not in text, f"{source.name} imports {forbidden}"

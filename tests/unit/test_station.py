@@ -8,7 +8,9 @@ from studio.station import Station
 def test_rundown_lifecycle_and_playout_order(tmp_path: Path) -> None:
     station = Station(tmp_path / "station.sqlite")
     for index in range(3):
-        station.plan_segment(segment_id=f"s{index}", show="x", episode=1, segment_index=index, title=f"t{index}", format="f")
+        station.plan_segment(
+            segment_id=f"s{index}", show="x", episode=1, segment_index=index, title=f"t{index}", format="f"
+        )
     station.plan_segment(segment_id="s0", show="x", episode=1, segment_index=0, title="again", format="f")
     assert [e.segment_id for e in station.rundown("x")] == ["s0", "s1", "s2"]
     station.approve_segment("s1", tmp_path / "s1.mp4", 4.0)
