@@ -1,0 +1,158 @@
+"""The local web player: serves the player page and the live HLS files; checks an RTMP server is reachable."""
+
+from __future__ import annotations
+
+import errno
+import html
+import socket
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from studio.broadcast.commands import HLS_PLAYLIST_NAME
+from studio.errors import BroadcastError, ConfigError
+
+HLS_ROUTE = "/hls/"
+_MIME_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t"}
+_RTMP_DEFAULT_PORT = 1935
+
+
+def _player_page(title: str) -> bytes:
+    template = resources.files("studio.broadcast").joinpath("player.html").read_text(encoding="utf-8")
+    page = template.replace("{{title}}", html.escape(title)).replace("{{playlist}}", HLS_ROUTE + HLS_PLAYLIST_NAME)
+    return page.encode("utf-8")
+
+
+class PlayerServer:
+    """Serves `/` (the player page) and `/hls/<file>` (playlist and segments from `hls_dir`) on a thread.
+
+    Only plain file names with an HLS suffix are served from `hls_dir`: no directories, no traversal.
+    """
+
+    def __init__(self, hls_dir: Path, *, bind: str = "127.0.0.1", port: int = 8090, title: str = "studio") -> None:
+        self.hls_dir = hls_dir
+        self.bind = bind
+        self.port = port
+        self.title = title
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Listen and serve in the background. Raises `ConfigError` when the address cannot be used."""
+        handler = _handler_class(self.hls_dir, _player_page(self.title))
+        try:
+            server = ThreadingHTTPServer((self.bind, self.port), handler)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"port {self.port} on {self.bind} is already in use: stop the program using it or choose"
+                    " another with --port (0 picks a free port)"
+                ) from None
+            raise ConfigError(
+                f"cannot serve the web player on {self.bind}:{self.port}: {error.strerror or error}"
+                " (check --bind and --port)"
+            ) from None
+        server.daemon_threads = True
+        self._server = server
+        self.port = server.server_address[1]
+        self._thread = threading.Thread(target=server.serve_forever, name="player-server", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """Address of the player page (loopback when listening on every interface)."""
+        host = "127.0.0.1" if self.bind in {"", "0.0.0.0"} else ("[::1]" if self.bind == "::" else self.bind)
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}/"
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+        self._server = None
+
+
+def _handler_class(hls_dir: Path, page: bytes) -> type[BaseHTTPRequestHandler]:
+    root = hls_dir.absolute()
+
+    class PlayerRequestHandler(BaseHTTPRequestHandler):
+        server_version = "studio"
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            self._respond(send_body=True)
+
+        def do_HEAD(self) -> None:  # noqa: N802
+            self._respond(send_body=False)
+
+        def _respond(self, *, send_body: bool) -> None:
+            path = urlsplit(self.path).path
+            if path in {"/", "/index.html"}:
+                self._send(HTTPStatus.OK, page, "text/html; charset=utf-8", "no-cache", send_body)
+                return
+            file_path = _hls_file(root, path)
+            if file_path is None:
+                self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", "no-store", send_body)
+                return
+            try:
+                body = file_path.read_bytes()
+            except OSError:  # not written yet, or deleted by the muxer's rolling window
+                self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", "no-store", send_body)
+                return
+            live_playlist = file_path.suffix == ".m3u8"
+            cache = "no-cache, no-store, must-revalidate" if live_playlist else "public, max-age=60"
+            self._send(HTTPStatus.OK, body, _MIME_TYPES[file_path.suffix], cache, send_body)
+
+        def _send(self, status: HTTPStatus, body: bytes, content_type: str, cache: str, send_body: bool) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", cache)
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.end_headers()
+            if send_body:
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
+            return
+
+    return PlayerRequestHandler
+
+
+def _hls_file(root: Path, request_path: str) -> Path | None:
+    """The file under `root` that `request_path` names, or None unless it is a plain HLS file name."""
+    if not request_path.startswith(HLS_ROUTE):
+        return None
+    name = unquote(request_path[len(HLS_ROUTE) :])
+    if not name or "/" in name or "\\" in name or "\0" in name or name.startswith("."):
+        return None
+    file_path = root / name
+    if file_path.suffix not in _MIME_TYPES or file_path.parent != root:
+        return None
+    return file_path
+
+
+def check_rtmp_reachable(url: str, timeout: float = 3.0) -> None:
+    """Raise `BroadcastError` unless `url` is rtmp://HOST[:PORT]/… and a TCP connection to it opens."""
+    parts = urlsplit(url)
+    if parts.scheme != "rtmp" or not parts.hostname:
+        raise BroadcastError(f"not an RTMP URL: {url!r} (expected rtmp://host[:port]/app/key)")
+    try:
+        port = parts.port or _RTMP_DEFAULT_PORT
+    except ValueError:
+        raise BroadcastError(f"bad port in RTMP URL {url!r}") from None
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            pass
+    except OSError as error:
+        reason = "timed out" if isinstance(error, TimeoutError) else (error.strerror or str(error))
+        raise BroadcastError(
+            f"cannot reach the RTMP server at {parts.hostname}:{port} ({reason}): start it or fix --rtmp"
+        ) from None
