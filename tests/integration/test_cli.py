@@ -125,3 +125,43 @@ def test_cooking_show_end_to_end(tmp_path: Path) -> None:
     assert all(event["backend"] for event in events if event["agent"] in {"showrunner", "critic", "render"})
     aired = [event for event in events if event["kind"] == "aired"]
     assert len(aired) == show.channel.episode_segments
+
+
+@pytest.mark.slow
+def test_sigterm_stops_cleanly_and_a_new_run_resumes(tmp_path: Path) -> None:
+    """SIGTERM mid-run: exit 0, no partial file, no ffmpeg left; the next run airs nothing twice."""
+    import signal
+    import time
+
+    from studio.station import Station
+
+    data_dir = tmp_path / "station"
+    env = dict(os.environ, STUDIO_DATA_DIR=str(data_dir))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studio.cli", "run", str(TEST_SHOWS / "minimal.yaml"), "--headless", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 240
+    station_path = data_dir / "station.sqlite"
+    while time.monotonic() < deadline:
+        if station_path.exists() and any(e.status == "aired" for e in Station(station_path).rundown()):
+            break
+        time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("nothing aired within 240 s")
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output
+    assert "stopping" in output
+    assert not list(data_dir.rglob("*.partial*"))
+    leftover = subprocess.run(["pgrep", "-f", str(data_dir)], capture_output=True, text=True).stdout.split()
+    assert leftover == [], "ffmpeg processes left behind"
+
+    again = studio("run", str(TEST_SHOWS / "minimal.yaml"), "--headless", "--port", "0", "--episodes", "1", data_dir=data_dir)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    events = [json.loads(line) for line in studio("log", "--json", data_dir=data_dir).stdout.splitlines()]
+    aired = [event["summary"] for event in events if event["kind"] == "aired"]
+    assert len(aired) == len(set(aired)) >= 2, aired
+    entries = Station(station_path).rundown()
+    assert all(entry.path is not None and entry.path.exists() for entry in entries if entry.status in {"approved", "aired"})
