@@ -225,6 +225,8 @@ class Repair(_Model):
     """Words to add to the negative prompt."""
     restate_motion: bool = False
     """Spell out the intended direction again, more emphatically."""
+    emphasise: list[str] = []
+    """Phrases the render ignored, to state again more emphatically ("green pumpkin" when it came out orange)."""
     new_seed: bool = True
     note: str = ""
     """Why, for the log."""

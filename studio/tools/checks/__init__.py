@@ -8,8 +8,35 @@ if TYPE_CHECKING:
     from studio.tools.base import Check
 
 
-def default_checks() -> list[Check]:
-    """The checks every rendered clip goes through, in the order they are reported."""
-    from studio.tools.checks.artifacts import BlackFramesCheck, DurationCheck, FrozenFramesCheck
+def default_checks(*, text: bool = True) -> list[Check]:
+    """The checks every rendered clip goes through, in the order they are reported.
 
-    return [DurationCheck(), BlackFramesCheck(), FrozenFramesCheck()]
+    The motion-based checks share one optical-flow analysis per clip. `text=False` leaves out OCR (about a
+    second per sampled frame) for callers that cannot afford it."""
+    from studio.tools.checks.artifacts import (
+        BlackFramesCheck,
+        DurationCheck,
+        DynamicDegreeCheck,
+        FlickerCheck,
+        FrozenFramesCheck,
+        MovingLinesCheck,
+    )
+    from studio.tools.checks.colour import ColourCheck
+    from studio.tools.checks.motion import DirectionCheck, ReversalCheck
+
+    checks: list[Check] = [
+        DurationCheck(),
+        BlackFramesCheck(),
+        FrozenFramesCheck(),
+        ReversalCheck(),
+        DirectionCheck(),
+        ColourCheck(),
+        MovingLinesCheck(),
+        FlickerCheck(),
+        DynamicDegreeCheck(),
+    ]
+    if text:
+        from studio.tools.checks.text import TextCheck
+
+        checks.append(TextCheck())
+    return checks

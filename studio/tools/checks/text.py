@@ -1,0 +1,214 @@
+"""Leaked text: OCR on a few sampled frames with an offline engine, and the prompt words that leaked.
+
+The engine is RapidOCR 3.x on onnxruntime; its wheel carries the PP-OCR detection and recognition models, so
+nothing is downloaded at run time. It is imported lazily; without it the check reports itself unavailable and
+passes, saying what to install.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from studio.plan import CheckResult
+
+if TYPE_CHECKING:
+    from studio.plan import Shot
+
+INSTALL_HINT = "pip install 'rapidocr>=3.10,<4' 'onnxruntime>=1.18'"
+
+STOPWORDS = frozenset(
+    """a an the and or but of in on at to from by with for into onto over under as is are was were be been its it
+    this that these those his her their our your my very slowly quickly steady steadily pace speed shot camera frame
+    across toward towards away while then than who which what when where there here some any each every one two
+    medium slow fast wide close up down left right naturally moving forward time""".split()
+)
+
+# OCR confuses these glyphs; leaked-word matching folds them together.
+_CONFUSABLE = str.maketrans({"1": "l", "i": "l", "|": "l", "!": "l", "0": "o", "5": "s", "$": "s", "8": "b"})
+
+
+@dataclass(frozen=True)
+class TextFound:
+    """One line of text read in one frame."""
+
+    frame: int
+    text: str
+    score: float
+    box: list[list[float]]
+    """Four corner points (x, y) in the frame's pixels."""
+
+
+_engine_lock = threading.Lock()
+_engine: Any = None
+
+
+def ocr_engine() -> Any:
+    """The process-wide RapidOCR engine (built on first use). Raises ImportError when it is not installed."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            from rapidocr import RapidOCR
+
+            # Detection at the frame's own size: upscaling to RapidOCR's default 736 px short side costs 6x the
+            # time and adds false readings on texture, and text 16 px high is found without it.
+            _engine = RapidOCR(
+                params={
+                    "Global.log_level": "error",
+                    "Global.use_cls": False,
+                    "Det.limit_type": "max",
+                    "Det.limit_side_len": 1024,
+                }
+            )
+        return _engine
+
+
+def ocr_available() -> tuple[bool, str]:
+    """Whether the OCR engine can be imported, and why not."""
+    try:
+        ocr_engine()
+    except ImportError as error:
+        return False, f"{error.name or 'rapidocr'} is not installed: {INSTALL_HINT}"
+    except Exception as error:  # noqa: BLE001 - a broken engine must not take the critic down
+        return False, f"OCR engine failed to start: {error}"
+    return True, "rapidocr"
+
+
+def read_text(frame: np.ndarray, frame_index: int = 0, *, min_score: float = 0.5) -> list[TextFound]:
+    """Every text line RapidOCR reads in one RGB frame, with its confidence and box."""
+    output = ocr_engine()(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    if output.txts is None:
+        return []
+    found: list[TextFound] = []
+    for text, score, box in zip(output.txts, output.scores, output.boxes, strict=True):
+        if float(score) >= min_score and text.strip():
+            found.append(TextFound(frame_index, text.strip(), float(score), np.asarray(box, float).tolist()))
+    return found
+
+
+def prompt_words(prompt: str) -> list[str]:
+    """Content words of a prompt that could be rendered as text (3+ letters, no stopwords), in prompt order."""
+    seen: dict[str, str] = {}
+    for word in re.findall(r"[A-Za-z0-9][A-Za-z0-9'\-]*[A-Za-z0-9]", prompt):
+        key = word.lower()
+        if len(key) >= 3 and key not in STOPWORDS and key not in seen:
+            seen[key] = word
+    return list(seen.values())
+
+
+def allowed_text(prompt: str) -> list[str]:
+    """Text the prompt asks to see: quoted strings and what a sign "says" or "reads"."""
+    allowed = re.findall(r"[\"“']([^\"”']{2,})[\"”']", prompt)
+    allowed += re.findall(r"\b(?:says|saying|reads|reading|spelling|spells)\s+([A-Za-z0-9][\w\- ]{1,30})", prompt)
+    return [text.strip() for text in allowed if text.strip()]
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"[^a-z]", "", text.lower().translate(_CONFUSABLE).replace("rn", "m"))
+
+
+def leaked_words(texts: list[str], prompt: str) -> list[str]:
+    """The prompt's words that appear (allowing for OCR's look-alike glyphs and small misreads) in `texts`."""
+    read = [_fold(token) for text in texts for token in re.split(r"[\s,.;:]+", text) if _fold(token)]
+    joined = [_fold(text) for text in texts]
+    leaked: list[str] = []
+    for word in prompt_words(prompt):
+        target = _fold(word)
+        if len(target) < 3:
+            continue
+        hit = any(token == target for token in read)
+        if not hit and len(target) >= 4:
+            hit = any(target in text for text in joined) or any(
+                difflib.SequenceMatcher(None, token, target).ratio() >= 0.8 for token in read
+            )
+        if hit:
+            leaked.append(word)
+    return leaked
+
+
+def _is_allowed(text: str, allowed: list[str]) -> bool:
+    folded = _fold(text)
+    return bool(folded) and any(folded in _fold(wanted) or _fold(wanted) in folded for wanted in allowed)
+
+
+def is_legible(text: str) -> bool:
+    """Two or more letters or digits, not all of them bare vertical strokes (posts and planks read as "II")."""
+    characters = re.sub(r"[^A-Za-z0-9]", "", text)
+    return len(characters) >= 2 and bool(re.sub(r"[Iil1]", "", characters))
+
+
+def sample_indices(count: int, samples: int) -> list[int]:
+    """`samples` frame indices spread over the clip, away from the very first and last frames."""
+    if count <= 0:
+        return []
+    if samples >= count:
+        return list(range(count))
+    return sorted({int(round(position)) for position in np.linspace(0.12, 0.88, samples) * (count - 1)})
+
+
+class TextCheck:
+    """Fails when legible text (a line of 2+ letters or digits read with confidence ≥ `min_score`) appears in
+    any of `samples` frames, unless the prompt asked for that text; names the prompt words that leaked."""
+
+    name = "text"
+
+    def __init__(self, samples: int = 4, min_score: float = 0.75, max_width: int = 1024) -> None:
+        self.samples = samples
+        self.min_score = min_score
+        self.max_width = max_width
+
+    def run(self, frames: np.ndarray, fps: float, shot: Shot) -> CheckResult:
+        available, reason = ocr_available()
+        if not available:
+            return CheckResult(
+                check="text",
+                passed=True,
+                score=1.0,
+                detail=f"unavailable, text not checked: {reason}",
+                evidence={"available": False, "reason": reason},
+            )
+        indices = sample_indices(len(frames), self.samples)
+        found: list[TextFound] = []
+        for index in indices:
+            frame = frames[index]
+            scale = 1.0
+            if frame.shape[1] > self.max_width:
+                scale = self.max_width / frame.shape[1]
+                frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            for item in read_text(frame, index, min_score=self.min_score):
+                box = [[x / scale, y / scale] for x, y in item.box]
+                found.append(TextFound(item.frame, item.text, item.score, box))
+        allowed = allowed_text(shot.prompt)
+        legible = [item for item in found if is_legible(item.text)]
+        unwanted = [item for item in legible if not _is_allowed(item.text, allowed)]
+        leaked = leaked_words([item.text for item in unwanted], shot.prompt)
+        frames_with_text = sorted({item.frame for item in unwanted})
+        if unwanted:
+            lines = ", ".join(f"{item.text!r} ({item.score:.2f}) in frame {item.frame}" for item in unwanted[:6])
+            words = f"; prompt words leaked: {', '.join(leaked)}" if leaked else ""
+            detail = f"text in the picture: {lines}{words}"
+        else:
+            detail = f"no legible text in frames {indices}"
+        return CheckResult(
+            check="text",
+            passed=not unwanted,
+            score=1.0 - len(frames_with_text) / max(len(indices), 1),
+            detail=detail,
+            evidence={
+                "available": True,
+                "frames_read": indices,
+                "texts": [
+                    {"frame": item.frame, "text": item.text, "score": round(item.score, 3),
+                     "box": [[round(x, 1), round(y, 1)] for x, y in item.box]}
+                    for item in legible
+                ],
+                "leaked": leaked,
+                "allowed": allowed,
+            },
+        )  # fmt: skip
