@@ -81,7 +81,7 @@ class StudioContext:
         from studio.critique import judge
         from studio.tools.media import read_video
 
-        frames, fps = read_video(Path(clip_path), width=384, height=216)
+        frames, fps = read_video(Path(clip_path), width=576, height=320)
         verdict = judge(frames, fps, shot, self.toolkit.checks)
         return verdict, "measured checks: " + ", ".join(check.name for check in self.toolkit.checks)
 

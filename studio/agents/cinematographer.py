@@ -42,7 +42,13 @@ def banned_words(show: Show, lessons: list[str]) -> list[str]:
 
 
 def compose_prompt(
-    design: ShotDesign, show: Show, *, avoid: list[str], remove: list[str] = (), emphasise_motion: bool = False
+    design: ShotDesign,
+    show: Show,
+    *,
+    avoid: list[str],
+    remove: list[str] = (),
+    emphasise_motion: bool = False,
+    emphasise: list[str] = (),
 ) -> str:
     """The full prompt for one shot. Free text from the design is cleaned of `avoid` and `remove` words; the
     canonical descriptions from the show file are kept whole (show validation keeps brand words out of them)."""
@@ -54,6 +60,8 @@ def compose_prompt(
     ]
     if emphasise_motion:
         parts.insert(0, f"Motion, exactly as described: {motion}")
+    if emphasise:
+        parts.insert(0, "Clearly and unmistakably " + ", ".join(strip_words(p, free_avoid) for p in emphasise))
     for name in design.characters:
         parts.append(show.character(name).full_description())
     for name in design.props:
@@ -94,7 +102,10 @@ def apply_repair(shot: Shot, repair: Repair, show: Show, *, base_seed: int, avoi
         return shot.model_copy(update={"attempt": attempt, "reverse_only": True})
     negatives = [part.strip() for part in shot.negative_prompt.split(",") if part.strip()]
     removed = list(dict.fromkeys([*shot.removed_words, *repair.remove_words]))
-    prompt = compose_prompt(shot.design, show, avoid=avoid, remove=removed, emphasise_motion=repair.restate_motion)
+    prompt = compose_prompt(
+        shot.design, show, avoid=avoid, remove=removed, emphasise_motion=repair.restate_motion,
+        emphasise=repair.emphasise,
+    )  # fmt: skip
     return shot.model_copy(
         update={
             "attempt": attempt,

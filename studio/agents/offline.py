@@ -51,7 +51,16 @@ _MOTION_CUES: tuple[tuple[str, str], ...] = (
     (r"\b(rises?|jumps?|lifts?|climbs?|floats? up)\b", "up"),
     (r"\b(steps? out|comes? toward|approaches|walks? toward|peeks? in)\b", "toward_camera"),
     (r"\b(walks? away|leaves|retreats)\b", "away_from_camera"),
-    (r"\b(walks?|runs?|trots?|carries|crosses|slides?|glides?|sprays?)\b", ""),
+    (r"\b(walks?|runs?|rolls?|trots?|carries|crosses|slides?|glides?|sprays?)\b", ""),
+)
+# Directions a beat may state outright; they win over the verb's default.
+_EXPLICIT_DIRECTIONS: tuple[tuple[str, str], ...] = (
+    (r"from left to right|to the right|rightward", "right"),
+    (r"from right to left|to the left|leftward", "left"),
+    (r"toward the camera|towards the camera", "toward_camera"),
+    (r"away from the camera", "away_from_camera"),
+    (r"\bupward|\bup into\b", "up"),
+    (r"\bdownward|\bdown onto\b|\bdown into\b", "down"),
 )
 
 
@@ -181,7 +190,8 @@ def _subject_motions(beat: Beat, rng: random.Random) -> list[SubjectMotion]:
         subject = max(beat.characters + beat.props, key=lambda name: before.rfind(name.lower()), default=None)
         if subject is None:
             break
-        chosen = direction or rng.choice(("left", "right"))
+        stated = next((d for pattern, d in _EXPLICIT_DIRECTIONS if re.search(pattern, text)), None)
+        chosen = stated or direction or rng.choice(("left", "right"))
         speed = rng.choice(_SPEEDS)
         motions.append(SubjectMotion(subject=subject, action=match.group(1), direction=chosen, speed=speed))  # type: ignore[arg-type]
         break

@@ -1,0 +1,149 @@
+"""The compiled production graph with a fresh checkpointer, the embedded CPU tools and the real critic.
+
+Two video models that fail the way the AI WebTV write-up describes stand in for Zeroscope: one paints a prompt
+word into the picture, one plays the shot backwards. The critic must catch each, and the repair must fix it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+from langgraph.checkpoint.memory import InMemorySaver
+
+from studio.agents.llm import OfflineBackedDirector
+from studio.config import load_settings
+from studio.graph import build_graph
+from studio.show import parse_show
+from studio.station import Station
+from studio.state import StudioContext
+from studio.tools.media import read_video, write_video
+from studio.tools.registry import build_toolkit
+from studio.tools.video_procedural import ProceduralVideoGenerator
+
+if TYPE_CHECKING:
+    from studio.tools.base import Clip, VideoRequest
+
+SHOW = """\
+title: Repair Lab
+premise: a robot tidies a lab
+tone: dry
+visual_style: flat bright colours
+characters:
+  - name: Bo
+    species: robot
+    look: a small round orange robot with one big eye
+    palette: [orange, white]
+places:
+  - name: Lab
+    description: a white lab with blue tiles
+    palette: [white, blue]
+formats:
+  - name: only
+    description: Bo does one thing
+    beats: ["{host} {topic}"]
+    seconds: 3
+topics: [{topic}]
+music:
+  mood: calm
+channel:
+  width: 384
+  height: 216
+  fps: 12
+  episode_segments: 1
+  seed: 5
+"""
+
+
+class LeakyGenerator(ProceduralVideoGenerator):
+    """Paints WORD into every frame while the prompt still contains it, as text-to-video models do."""
+
+    name = "leaky-test-model"
+
+    def __init__(self, settings: Any, word: str) -> None:
+        super().__init__(settings)
+        self.word = word
+        self.prompts: list[str] = []
+
+    def generate(self, request: VideoRequest, output_path: Path) -> Clip:
+        self.prompts.append(request.prompt)
+        clip = super().generate(request, output_path)
+        if self.word.lower() not in request.prompt.lower():
+            return clip
+        frames, fps = read_video(clip.path)
+        frames = frames.copy()
+        for frame in frames:
+            cv2.putText(frame, self.word.upper(), (40, 140), cv2.FONT_HERSHEY_SIMPLEX, 2.2, (20, 20, 20), 6, cv2.LINE_AA)
+        write_video(frames, fps, clip.path, width=clip.width, height=clip.height)
+        return clip
+
+
+class BackwardsGenerator(ProceduralVideoGenerator):
+    """Renders the shot, then plays it backwards: the seed's "clip seems to be played in reverse"."""
+
+    name = "backwards-test-model"
+
+    def generate(self, request: VideoRequest, output_path: Path) -> Clip:
+        clip = super().generate(request, output_path)
+        frames, fps = read_video(clip.path)
+        write_video(frames[::-1].copy(), fps, clip.path, width=clip.width, height=clip.height)
+        return clip
+
+
+def _run(tmp_path: Path, topic: str, video: ProceduralVideoGenerator | None = None) -> tuple[dict[str, Any], Station]:
+    settings = load_settings(data_dir=tmp_path / "data", max_repairs=2)
+    show = parse_show(SHOW.replace("{topic}]", f"{topic}]"), "repair_lab.yaml")
+    toolkit = build_toolkit(settings)
+    if video is not None:
+        toolkit.video = video
+    station = Station(settings.data_dir / "station.sqlite")
+    context = StudioContext(
+        show=show, settings=settings, toolkit=toolkit, director=OfflineBackedDirector(), station=station, seed=5
+    )
+    graph = build_graph(InMemorySaver())
+    config: dict[str, Any] = {"configurable": {"thread_id": "t1"}}
+    final = graph.invoke({"episode_number": 1, "approved_segments": []}, config, context=context)
+    return final, station
+
+
+def test_one_episode_through_the_compiled_graph(tmp_path: Path) -> None:
+    final, station = _run(tmp_path, "rolls from left to right across the lab")
+    assert Path(final["episode_path"]).exists()
+    agents = {event.agent for event in station.events()}
+    assert {"showrunner", "screenwriter", "cinematographer", "render", "critic", "post"} <= agents
+    [entry] = station.rundown()
+    assert entry.status == "approved" and entry.seconds == 3.0
+
+
+def test_leaked_word_is_removed_and_the_shot_passes(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "data")
+    leaky = LeakyGenerator(settings, "zebra")
+    final, station = _run(tmp_path, "polishes the zebra statue", leaky)
+    verdicts = [event for event in station.events() if event.kind == "verdict"]
+    first, last = verdicts[0], verdicts[-1]
+    assert first.output["passed"] is False
+    text_failure = next(check for check in first.output["checks"] if check["check"] == "text")
+    assert text_failure["passed"] is False and "zebra" in str(text_failure).lower()
+    repaired = next(event for event in station.events() if event.kind == "shot_repaired")
+    assert "zebra" not in repaired.output["prompt"].lower()
+    assert last.output["passed"] is True
+    assert "zebra" in leaky.prompts[0].lower() and "zebra" not in leaky.prompts[-1].lower()
+    assert "zebra" in station.lessons("repair-lab")
+    assert station.rundown()[0].status == "approved"
+    assert Path(final["episode_path"]).exists()
+
+
+def test_reversed_clip_is_fixed_by_playing_it_forwards(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "data")
+    final, station = _run(tmp_path, "falls down onto the floor", BackwardsGenerator(settings))
+    verdicts = [event for event in station.events() if event.kind == "verdict"]
+    assert verdicts[0].output["passed"] is False
+    assert verdicts[0].output["repair"]["action"] == "reverse"
+    renders = [event for event in station.events() if event.kind == "clip_rendered"]
+    assert renders[-1].output["stages"] == {"reverse": renders[-1].output["stages"]["reverse"]}
+    assert verdicts[-1].output["passed"] is True
+    assert len(renders) == 2, "fixed by reversal, not by rendering again"
+    frames, _ = read_video(Path(final["episode_path"]))
+    assert frames.shape[0] == 36 and np.isfinite(frames.mean())
