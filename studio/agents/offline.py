@@ -124,6 +124,8 @@ class OfflineDirector:
             rng = _rng(show.title, seed, "shot", script.title, segment_index, index)
             kinds, weights = zip(*_CAMERA_WEIGHTS, strict=True)
             kind = rng.choices(kinds, weights=weights)[0]
+            if kind == "static" and not beat.characters:
+                kind = "pan"  # an empty locked-off shot is a still picture, not television
             camera = CameraMove(kind=kind, direction=rng.choice(CAMERA_DIRECTIONS[kind]), speed=rng.choice(_SPEEDS))  # type: ignore[arg-type]
             subjects = _subject_motions(beat, rng)
             shots.append(

@@ -64,20 +64,29 @@ class BlackFramesCheck:
 
 class FrozenFramesCheck:
     """Fails when the picture stops changing: more than `max_ratio` of consecutive pairs differ by less than
-    `threshold` grey levels on average, or the whole clip is one still."""
+    `threshold` grey levels on average with less than `min_changed_area` of pixels changing by more than
+    `noise_levels`, or the whole clip is one still."""
 
     name = "frozen"
 
-    def __init__(self, threshold: float = 0.25, max_ratio: float = 0.5) -> None:
+    def __init__(
+        self, threshold: float = 0.25, max_ratio: float = 0.5, noise_levels: float = 6.0, min_changed_area: float = 0.003
+    ) -> None:
         self.threshold = threshold
         self.max_ratio = max_ratio
+        self.noise_levels = noise_levels
+        self.min_changed_area = min_changed_area
 
     def run(self, frames: np.ndarray, fps: float, shot: Shot) -> CheckResult:
         if len(frames) < 2:
             return CheckResult(check="frozen", passed=False, score=0.0, detail="fewer than two frames")
         small = _luma(frames[:, ::4, ::4].astype(np.float32))
-        steps = np.abs(np.diff(small, axis=0)).reshape(len(frames) - 1, -1).mean(axis=1)
-        frozen = np.flatnonzero(steps < self.threshold)
+        differences = np.abs(np.diff(small, axis=0)).reshape(len(frames) - 1, -1)
+        steps = differences.mean(axis=1)
+        # A small subject moving in a still frame barely moves the mean; a pair is frozen only when, besides a
+        # low mean, almost no pixel changes by more than codec noise.
+        changed_area = (differences > self.noise_levels).mean(axis=1)
+        frozen = np.flatnonzero((steps < self.threshold) & (changed_area < self.min_changed_area))
         ratio = len(frozen) / len(steps)
         return CheckResult(
             check="frozen",

@@ -32,7 +32,8 @@ class ColourClaim:
 
 def colour_claims(shot: Shot) -> list[ColourClaim]:
     """Colours attached to the shot's moving subjects: from their names ("green pumpkin"), else from the prompt
-    words right before a subject's noun, else the first colour + noun in the prompt."""
+    words right before a subject's noun, else — for a free prompt with no cast, as `studio critique` gets — the
+    first colour + noun in the prompt."""
     claims: list[ColourClaim] = []
     for motion in shot.motion.subjects:
         for word in re.findall(r"[a-z]+", motion.subject.lower()):
@@ -52,7 +53,11 @@ def colour_claims(shot: Shot) -> list[ColourClaim]:
         if following and following[0] not in NAMED_COLOURS:
             pairs.append(ColourClaim(token, following[0]))
     matching = [pair for pair in pairs if pair.subject in nouns]
-    return matching or pairs[:1]
+    if matching or shot.characters or shot.props:
+        # A composed prompt describes every character and the topic too ("green pea falafel"): only colours
+        # attached to a named moving subject are that subject's colour.
+        return matching
+    return pairs[:1]
 
 
 def _hue_name(hue_deg: float, saturation: float, value: float) -> str:

@@ -137,10 +137,16 @@ def _is_allowed(text: str, allowed: list[str]) -> bool:
     return bool(folded) and any(folded in _fold(wanted) or _fold(wanted) in folded for wanted in allowed)
 
 
-def is_legible(text: str) -> bool:
-    """Two or more letters or digits, not all of them bare vertical strokes (posts and planks read as "II")."""
+def is_legible(text: str, prompt_words: frozenset[str] = frozenset()) -> bool:
+    """Three or more letters or digits, not all bare vertical strokes (posts and planks read as "II") nor one
+    repeated round glyph (a pair of eyes reads as "oo" or "00"); two characters only when they spell a prompt word
+    ("4K")."""
     characters = re.sub(r"[^A-Za-z0-9]", "", text)
-    return len(characters) >= 2 and bool(re.sub(r"[Iil1]", "", characters))
+    if not re.sub(r"[Iil1]", "", characters):
+        return False
+    if len(characters) == 2:
+        return characters.casefold() in prompt_words
+    return len(characters) >= 3 and len(set(_fold(characters))) >= 2
 
 
 def sample_indices(count: int, samples: int) -> list[int]:
@@ -153,7 +159,7 @@ def sample_indices(count: int, samples: int) -> list[int]:
 
 
 class TextCheck:
-    """Fails when legible text (a line of 2+ letters or digits read with confidence ≥ `min_score`) appears in
+    """Fails when legible text (a line of 3+ letters or digits read with confidence ≥ `min_score`) appears in
     any of `samples` frames, unless the prompt asked for that text; names the prompt words that leaked."""
 
     name = "text"
@@ -185,7 +191,8 @@ class TextCheck:
                 box = [[x / scale, y / scale] for x, y in item.box]
                 found.append(TextFound(item.frame, item.text, item.score, box))
         allowed = allowed_text(shot.prompt)
-        legible = [item for item in found if is_legible(item.text)]
+        prompt_words = frozenset(re.findall(r"[a-z0-9]+", shot.prompt.casefold()))
+        legible = [item for item in found if is_legible(item.text, prompt_words)]
         unwanted = [item for item in legible if not _is_allowed(item.text, allowed)]
         leaked = leaked_words([item.text for item in unwanted], shot.prompt)
         frames_with_text = sorted({item.frame for item in unwanted})
