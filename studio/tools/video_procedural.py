@@ -485,6 +485,8 @@ def _subject_pose(placed: _Placed, t: float, width: int, height: int, world: _Wo
     squash, gait, facing, airborne = 0.0, math.nan, 0.0, False
     walker = placed.figure.kind == "character"
     stride = 0.42 * placed.size
+    if (motion is None or motion.direction == "none") and not walker:
+        return _Pose(x, feet_y, scale, squash, gait, facing, airborne)
     if motion is None or motion.direction == "none":
         # Nobody on camera stands perfectly still: breathing, a slow sway and a working arm keep an idle shot alive
         # (a frame-exact still is what the critic's frozen check rejects).
