@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,7 +20,14 @@ from studio.tools.checks.artifacts import (
     MovingLinesCheck,
 )
 from studio.tools.checks.colour import ColourCheck, colour_claims
-from studio.tools.checks.motion import DirectionCheck, ReversalCheck, arrow_of_time
+from studio.tools.checks.motion import (
+    FORWARD_ARROW,
+    DirectionCheck,
+    ReversalCheck,
+    arrow_of_time,
+    assess,
+    change_arrow,
+)
 from studio.tools.checks.text import TextCheck, allowed_text, leaked_words, ocr_available
 from tests.unit.critic_fixtures import (
     CameraMove,
@@ -109,6 +119,56 @@ def test_arrow_of_time_reads_impacts_and_launches() -> None:
     # A sudden start at the frame's edge is the subject entering the picture, not a launch.
     edge = np.tile(np.array([[0.03, 0.5]], np.float32), (20, 1))
     assert arrow_of_time(kick, "is kicked and rolls", edge) == 0.0
+
+
+def test_change_arrow_reads_a_fall_past_its_squash_wobble() -> None:
+    # Changed share of the frame per pair: rest, a fall speeding up, the impact, a squash wobble, rest.
+    fall = np.concatenate([np.zeros(4), np.linspace(0.002, 0.03, 10), [0.012, 0.016, 0.008, 0.004], np.zeros(5)])
+    assert change_arrow(fall, "falls") > 0.3
+    assert change_arrow(fall[::-1], "falls") < -0.3
+    assert change_arrow(fall, "walks") == 0.0
+    assert change_arrow(np.full(23, 0.001), "falls") == 0.0
+
+
+def _through_the_pipeline(frames: np.ndarray, fps_out: float, tmp: Path) -> tuple[np.ndarray, float]:
+    """8 fps frames → 384x216 lanczos upscale → blended interpolation to `fps_out` → decoded at 576x320, as
+    the production pipeline and `StudioContext.critique` do."""
+    from studio.tools.interpolate_ffmpeg import interpolate_argv, interpolated_frame_count, upscale_argv
+    from studio.tools.media import read_video, write_video
+
+    height, width = frames.shape[1:3]
+    write_video(frames, 8.0, tmp / "a.mp4", width=width, height=height)
+    subprocess.run(["ffmpeg", "-loglevel", "error", *upscale_argv(tmp / "a.mp4", tmp / "b.mp4", 384, 216)], check=True)
+    count = interpolated_frame_count(len(frames), 8.0, fps_out)
+    argv = interpolate_argv(tmp / "b.mp4", tmp / "c.mp4", fps_out, count, "blend")
+    subprocess.run(["ffmpeg", "-loglevel", "error", *argv], check=True)
+    return read_video(tmp / "c.mp4", width=576, height=320)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+@pytest.mark.parametrize(
+    ("seed", "speed", "fps_out"), [(1, "slow", 24.0), (5, "slow", 12.0), (2, "medium", 24.0), (3, "fast", 12.0)]
+)
+def test_reversed_procedural_fall_through_the_pipeline_reads_reversed(
+    seed: int, speed: str, fps_out: float, tmp_path: Path
+) -> None:
+    """A small figure falling fast jumps farther than its size between frames, where flow loses it, and its
+    squash wobble looks like an abrupt event: the arrow must still point the right way after blending."""
+    from studio.tools.base import Figure, SceneHint, VideoRequest
+    from studio.tools.video_procedural import ShotRenderer
+
+    motion = MotionSpec(subjects=[SubjectMotion(subject="Bo", action="falls", direction="down", speed=speed)])
+    scene = SceneHint(place="kitchen", place_palette=("#dddddd", "#2244aa"), figures=(Figure("Bo", ("#e08020",)),))
+    request = VideoRequest(prompt="Bo falls down onto the floor", negative_prompt="", motion=motion, width=256,
+                           height=144, num_frames=24, fps=8.0, seed=seed, scene=scene)  # fmt: skip
+    rendered = np.stack(list(ShotRenderer(request).frames(0, 24, 8.0)))
+    shot = make_shot("Bo falls down onto the floor", motion)
+    (tmp_path / "fwd").mkdir()
+    (tmp_path / "rev").mkdir()
+    forward = assess(*_through_the_pipeline(rendered, fps_out, tmp_path / "fwd"), shot)
+    backward = assess(*_through_the_pipeline(rendered[::-1].copy(), fps_out, tmp_path / "rev"), shot)
+    assert forward.fault == "none" and forward.arrow > 0
+    assert backward.fault == "reversed" and backward.arrow < FORWARD_ARROW
 
 
 def test_locked_off_shot_that_pans_fails_direction() -> None:

@@ -9,6 +9,9 @@ Reversal is not read from the sign of acceleration (a reversed fall also acceler
 time-reversed when every intended motion it shows goes the opposite way *and* its arrow of time does not say
 forward; the arrow comes from dissipation asymmetry of the subject's velocity: real impacts stop abruptly and
 settle (falls, drops), real launches start abruptly and die out (kicks, throws); reversed clips do the opposite.
+It is read twice, from the subject's flow velocity and from the share of the frame that changes once the camera is
+undone, and the two are averaged: flow loses a small subject that moves farther than its own size per frame (the
+fast end of a fall, worse once frames are blended), which can make the wrong end of the motion look abrupt.
 """
 
 from __future__ import annotations
@@ -66,6 +69,9 @@ class MotionAnalysis:
     """(H, W) of the original frames."""
     stride: int = 1
     """Every `stride`-th frame of the clip was analysed."""
+    change: np.ndarray | None = None
+    """(T-1,) share of the frame (inner part) whose brightness changes beyond noise once the camera's motion is
+    undone. Unlike flow it does not lose a small subject that moves farther than its own size per frame."""
 
     @property
     def pairs(self) -> int:
@@ -147,6 +153,7 @@ def _analyse(frames: np.ndarray, fps: float) -> MotionAnalysis:
     residual = np.zeros_like(flows)
     moving = np.zeros((pairs, small_h, small_w), bool)
     kernel = np.ones((3, 3), np.uint8)
+    change = np.zeros(pairs, np.float32)
     for index in range(pairs):
         model = _fit_similarity(flows[index], xs, ys, inner)
         camera[index] = model
@@ -159,6 +166,7 @@ def _analyse(frames: np.ndarray, fps: float) -> MotionAnalysis:
         mask = ((magnitude > threshold) & inner).astype(np.uint8)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
         moving[index] = mask.astype(bool)
+        change[index] = _changed_share(grey[index], grey[index + 1], model, xx, yy, xs, ys, inner, kernel)
     return MotionAnalysis(
         small=small,
         flows=flows,
@@ -169,7 +177,31 @@ def _analyse(frames: np.ndarray, fps: float) -> MotionAnalysis:
         fps=fps,
         full_shape=(height, width),
         stride=stride,
+        change=change,
     )
+
+
+def _changed_share(
+    first: np.ndarray,
+    second: np.ndarray,
+    model: np.ndarray,
+    xx: np.ndarray,
+    yy: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    inner: np.ndarray,
+    kernel: np.ndarray,
+) -> float:
+    """Share of the inner frame that changes from `first` to `second` once the camera model is undone."""
+    tx, ty, s, r = (float(value) for value in model)
+    map_x = xx + tx + s * xs - r * ys
+    map_y = yy + ty + s * ys + r * xs
+    warped = cv2.remap(second, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    diff = cv2.absdiff(warped, first)
+    threshold = max(12.0, 4.0 * float(np.median(diff[inner])))
+    mask = ((diff > threshold) & inner).astype(np.uint8)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+    return float(mask.sum()) / float(inner.sum())
 
 
 def camera_path(grey: np.ndarray) -> tuple[np.ndarray, float]:
@@ -354,6 +386,36 @@ def arrow_of_time(velocity: np.ndarray, action: str, centroid: np.ndarray | None
     return float(expect * np.clip(stop_vs_start, -1.0, 1.0))
 
 
+# Changed share of the frame below this says nothing about the subject's speed.
+CHANGE_FLOOR = 0.004
+
+
+def change_arrow(change: np.ndarray, action: str) -> float:
+    """Arrow of time from the changed share of the frame per pair (`MotionAnalysis.change`), a speed proxy that
+    grows with a subject's speed and, unlike flow, does not collapse when a small subject jumps farther than its
+    own size between frames (the fast end of a fall): + forward, − reversed, 0 no evidence.
+
+    The event is the biggest sustained step of the profile (means of up to three pairs on either side, so a
+    blended in-between frame or a squash wobble does not pass for one); a drop is a stop, a rise a start.
+    """
+    verb = action.lower()
+    expect = 1.0 if IMPACT_VERBS.search(verb) else -1.0 if LAUNCH_VERBS.search(verb) else 0.0
+    if expect == 0.0 or len(change) < 6:
+        return 0.0
+    peak = float(np.quantile(change, 0.95))
+    if peak < CHANGE_FLOOR:
+        return 0.0
+    best, stop_vs_start = 0.0, 0.0
+    for event in range(1, len(change)):
+        before = float(change[max(0, event - 3) : event].mean())
+        after = float(change[event : event + 3].mean())
+        if abs(before - after) > best:
+            best, stop_vs_start = abs(before - after), (before - after) / max(before + after, 1e-6)
+    if best < 0.3 * peak:
+        return 0.0
+    return float(expect * np.clip(stop_vs_start, -1.0, 1.0))
+
+
 def read_intent(analysis: MotionAnalysis, shot: Shot) -> list[IntentReading]:
     """Compare each intended motion of `shot` (camera and subjects) with the measured flow."""
     readings: list[IntentReading] = []
@@ -412,7 +474,14 @@ def subject_colour(subject: str, prompt: str) -> str | None:
 
 def _read_subject(analysis: MotionAnalysis, subject: SubjectMotion, prompt: str = "") -> IntentReading:
     track = track_subject(analysis, subject_colour(subject.subject, prompt))
-    arrow = arrow_of_time(track.velocity, f"{subject.action} {subject.subject}", track.centroid)
+    action = f"{subject.action} {subject.subject}"
+    arrow = arrow_of_time(track.velocity, action, track.centroid)
+    if analysis.change is not None:
+        # Flow loses a small subject moving farther than its size per frame, so its velocity profile can show the
+        # wrong end of a fall as the abrupt one; the changed-area profile does not. Where the two disagree the
+        # mean says "no clear arrow", which is what the evidence is.
+        both = [value for value in (arrow, change_arrow(analysis.change, action)) if value != 0.0]
+        arrow = float(np.mean(both)) if both else 0.0
     if subject.direction == "none":
         return IntentReading(subject.subject, "none", "unmeasured", 0.0, 0.0, arrow)
     agreement, along, ratio = _agreement(_subject_along(track, subject.direction))
