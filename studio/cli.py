@@ -29,6 +29,7 @@ examples:
   studio run shows/cooking.yaml --episodes 1 --headless
   studio validate shows/*.yaml                      check show files (every problem, with file and line)
   studio log --follow                               watch the agents' decisions as they happen
+  studio steer "topic: saffron paella"              a note for the showrunner's next episode
   studio doctor                                     which backend each tool will use, and why
   studio critique clip.mp4 --prompt "the camera pans from left to right over a red fox" --json
 """
@@ -247,6 +248,29 @@ def _print_event(console: Console, event: Any, *, verbose: bool) -> None:
         console.print_json(json.dumps(event.output, default=str))
 
 
+# --- steer -------------------------------------------------------------------------------------------------------
+
+
+def cmd_steer(args: argparse.Namespace) -> int:
+    from studio.station import Station
+
+    settings = _settings(args)
+    path = settings.data_dir / "station.sqlite"
+    if not path.exists():
+        raise ConfigError(f"no station in {settings.data_dir}: run `studio run SHOW` first or pass --data-dir")
+    station = Station(path)
+    try:
+        shows = sorted({entry.show for entry in station.rundown()})
+        show = args.show or (shows[0] if len(shows) == 1 else None)
+        if show is None:
+            raise ConfigError(f"this station has several shows ({', '.join(shows) or 'none yet'}): pass --show")
+        station.add_command(show, args.note)
+    finally:
+        station.close()
+    print(f"noted for {show}: the showrunner reads it when it plans the next episode")
+    return 0
+
+
 # --- doctor ------------------------------------------------------------------------------------------------------
 
 
@@ -384,6 +408,16 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--verbose", "-v", action="store_true", help="print each decision's full output")
     data_dir_arg(log)
     log.set_defaults(func=cmd_log)
+
+    steer = sub.add_parser(
+        "steer", help="give the showrunner a note for the next episode",
+        description="Queue a producer's note in the station store; the showrunner of the running station takes it "
+        "when it plans the next episode. 'topic: X' sets the next topic; anything else is passed on as direction.",
+    )  # fmt: skip
+    steer.add_argument("note", help="e.g. 'topic: saffron paella' or 'more Pepito'")
+    steer.add_argument("--show", help="show slug (needed only when the station runs several shows)")
+    data_dir_arg(steer)
+    steer.set_defaults(func=cmd_steer)
 
     doctor = sub.add_parser("doctor", help="which backends can run here, and why not")
     doctor.add_argument("--device", choices=["auto", "cuda", "cpu"])

@@ -165,3 +165,17 @@ def test_sigterm_stops_cleanly_and_a_new_run_resumes(tmp_path: Path) -> None:
     assert len(aired) == len(set(aired)) >= 2, aired
     entries = Station(station_path).rundown()
     assert all(entry.path is not None and entry.path.exists() for entry in entries if entry.status in {"approved", "aired"})
+
+
+def test_steering_reaches_the_showrunner(tmp_path: Path) -> None:
+    data_dir = tmp_path / "station"
+    first = studio("run", str(TEST_SHOWS / "minimal.yaml"), "--headless", "--port", "0", "--episodes", "1", data_dir=data_dir)
+    assert first.returncode == 0, first.stderr
+    noted = studio("steer", "topic: a very tidy shelf", data_dir=data_dir)
+    assert noted.returncode == 0 and "noted for tiny-show-etc" in noted.stdout, noted.stderr
+    second = studio("run", str(TEST_SHOWS / "minimal.yaml"), "--headless", "--port", "0", "--episodes", "1", data_dir=data_dir)
+    assert second.returncode == 0, second.stderr
+    events = [json.loads(line) for line in studio("log", "--json", "--agent", "showrunner", data_dir=data_dir).stdout.splitlines()]
+    assert events[-1]["output"]["topic"] == "a very tidy shelf"
+    assert events[-1]["output"]["steering"] == ["topic: a very tidy shelf"]
+    assert events[0]["output"]["steering"] == []
