@@ -17,8 +17,8 @@ from studio.agents.llm import OfflineBackedDirector
 from studio.config import load_settings
 from studio.graph import build_graph
 from studio.show import parse_show
-from studio.station import Station
 from studio.state import StudioContext
+from studio.station import Station
 from studio.tools.media import read_video, write_video
 from studio.tools.registry import build_toolkit
 from studio.tools.video_procedural import ProceduralVideoGenerator
