@@ -62,6 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from studio.broadcast.web import PlayerServer, check_rtmp_reachable
     from studio.production import Production, open_station
     from studio.show import load_show
+    from studio.state import StudioContext
     from studio.tools.registry import build_toolkit
 
     show = load_show(args.show)
@@ -87,7 +88,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if status.selected:
             say(f"  {status.kind:<12} {status.name} ({status.reason})")
 
-    production = Production(show, settings, toolkit, director, station, seed, progress=say)
+    context = StudioContext(
+        show=show, settings=settings, toolkit=toolkit, director=director, station=station, seed=seed, progress=say
+    )
+    production = Production(context)
     played_position = 0
     playout_lock = threading.Lock()
 
@@ -102,12 +106,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def on_aired(segment: QueuedSegment) -> None:
         station.mark_aired(segment.segment_id)
-        station.log(show=production.show_key, agent="broadcast", kind="aired", shot=None, summary=segment.segment_id)
+        station.log(show=context.show_key, agent="broadcast", kind="aired", shot=None, summary=segment.segment_id)
 
     def on_event(kind: str, detail: dict[str, Any]) -> None:
-        station.log(
-            show=production.show_key, agent="broadcast", kind=kind, summary=json.dumps(detail, default=str)[:500]
-        )
+        station.log(show=context.show_key, agent="broadcast", kind=kind, summary=json.dumps(detail, default=str)[:500])
         if kind not in {"segment_started", "filler_started"}:
             say(f"broadcast: {kind} {detail}")
 
@@ -194,20 +196,17 @@ def cmd_log(args: argparse.Namespace) -> int:
     last = 0
     try:
         while True:
-            events = station.events(show=args.show, after_id=last)
-            if args.agent:
-                events = [e for e in events if e.agent == args.agent]
-            if args.limit and not args.follow and not last:
+            new_events = station.events(show=args.show, after_id=last)
+            if new_events:
+                last = new_events[-1].id
+            events = [e for e in new_events if not args.agent or e.agent == args.agent]
+            if args.limit and not args.follow:
                 events = events[-args.limit :]
             for event in events:
                 if args.json:
                     print(json.dumps(event.__dict__, default=str), flush=True)
                 else:
                     _print_event(console, event, verbose=args.verbose)
-            if events:
-                last = max(last, events[-1].id)
-            else:
-                last = max([last] + [e.id for e in station.events(show=args.show, after_id=last)])
             if not args.follow:
                 return 0
             time.sleep(0.5)
@@ -348,7 +347,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         for column in ("name", "repo", "present", "size"):
             table.add_column(column)
         for row in models.list_models():
-            table.add_row(row.name, row.repo_id, "yes" if row.present else "no", row.size_text if row.size_bytes else "-")
+            table.add_row(
+                row.name, row.repo_id, "yes" if row.present else "no", row.size_text if row.size_bytes else "-"
+            )
         console.print(table)
         return 0
     names = args.names or ["all"]

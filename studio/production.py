@@ -15,16 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from studio.errors import ConfigError
 from studio.graph import build_graph
-from studio.state import StudioContext, slug
+from studio.state import StudioContext
 from studio.station import Station
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from studio.agents.llm import Director
     from studio.config import Settings
-    from studio.show import Show
-    from studio.tools.base import Toolkit
 
 
 CHECKPOINT_TYPES = [
@@ -58,22 +53,13 @@ def open_station(settings: Settings) -> Station:
 class Production:
     """Makes episodes one after another through the graph, pausing while the buffer is full."""
 
-    show: Show
-    settings: Settings
-    toolkit: Toolkit
-    director: Director
-    station: Station
-    seed: int
-    progress: Callable[[str], None] = lambda message: None
+    context: StudioContext
+    """The show, settings, tools, writer and station every node gets; production reads the same ones."""
     stop_event: threading.Event = field(default_factory=threading.Event)
     finished_episodes: list[Path] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.context = StudioContext(
-            show=self.show, settings=self.settings, toolkit=self.toolkit, director=self.director,
-            station=self.station, seed=self.seed, progress=self.progress,
-        )  # fmt: skip
-        connection = sqlite3.connect(self.settings.data_dir / "checkpoints.sqlite", check_same_thread=False)
+        connection = sqlite3.connect(self.context.settings.data_dir / "checkpoints.sqlite", check_same_thread=False)
         from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
         from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -82,15 +68,11 @@ class Production:
         self.checkpointer = SqliteSaver(connection, serde=serde)
         self.graph = build_graph(self.checkpointer)
 
-    @property
-    def show_key(self) -> str:
-        return slug(self.show.title)
-
     def _thread_id(self, number: int) -> str:
-        return f"{self.show_key}-seed{self.seed}-e{number:04d}"
+        return f"{self.context.show_key}-seed{self.context.seed}-e{number:04d}"
 
     def next_episode_number(self) -> int:
-        episodes = self.station.episodes(self.show_key)
+        episodes = self.context.station.episodes(self.context.show_key)
         unfinished = [e["number"] for e in episodes if e["status"] == "planned"]
         if unfinished:
             return min(unfinished)
@@ -99,11 +81,14 @@ class Production:
     def wait_for_buffer_room(self) -> None:
         """The showrunner's buffer watch: no new episode while enough approved material is queued."""
         announced = False
-        while not self.stop_event.is_set() and self.station.buffered_seconds() >= self.settings.buffer_target_s:
+        while (
+            not self.stop_event.is_set()
+            and self.context.station.buffered_seconds() >= self.context.settings.buffer_target_s
+        ):
             if not announced:
-                self.progress(
-                    f"showrunner: buffer full ({self.station.buffered_seconds():.0f} s ≥"
-                    f" {self.settings.buffer_target_s:.0f} s ahead of the playhead); waiting"
+                self.context.progress(
+                    f"showrunner: buffer full ({self.context.station.buffered_seconds():.0f} s ≥"
+                    f" {self.context.settings.buffer_target_s:.0f} s ahead of the playhead); waiting"
                 )
                 announced = True
             self.stop_event.wait(1.0)
@@ -115,7 +100,7 @@ class Production:
         resuming = bool(snapshot.next)
         graph_input = None if resuming else {"episode_number": number, "approved_segments": []}
         if resuming:
-            self.progress(f"showrunner: resuming episode {number} at {', '.join(snapshot.next)}")
+            self.context.progress(f"showrunner: resuming episode {number} at {', '.join(snapshot.next)}")
         for _ in self.graph.stream(graph_input, config, context=self.context, stream_mode="updates", durability="sync"):
             if self.stop_event.is_set():
                 return None  # the checkpoint keeps everything done so far
@@ -138,5 +123,5 @@ class Production:
             made += 1
             if path is not None:
                 self.finished_episodes.append(path)
-                self.progress(f"episode {number} finished in {time.perf_counter() - started:.0f} s: {path}")
+                self.context.progress(f"episode {number} finished in {time.perf_counter() - started:.0f} s: {path}")
         return self.finished_episodes

@@ -86,7 +86,6 @@ class StudioContext:
         return verdict, "measured checks: " + ", ".join(check.name for check in self.toolkit.checks)
 
     def lessons_from(self, verdict: Verdict) -> list[str]:
-        from studio import critique
+        from studio.critique import lessons_from
 
-        lessons = getattr(critique, "lessons_from", None)
-        return lessons(verdict) if lessons else []
+        return lessons_from(verdict)
