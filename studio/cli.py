@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from studio.config import Settings
+    from studio.station import LoggedEvent, Station
 
 EXAMPLES = """\
 examples:
@@ -30,6 +31,7 @@ examples:
   studio validate shows/*.yaml                      check show files (every problem, with file and line)
   studio log --follow                               watch the agents' decisions as they happen
   studio steer "topic: saffron paella"              a note for the showrunner's next episode
+  studio skip                                       cut what is on air (pause, resume, hold, release, reject …)
   studio doctor                                     which backend each tool will use, and why
   studio critique clip.mp4 --prompt "the camera pans from left to right over a red fox" --json
 """
@@ -43,114 +45,72 @@ def _console(stderr: bool = False) -> Console:
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    from pydantic import ValidationError
+
     from studio.config import load_settings
 
     try:
         return load_settings(data_dir=getattr(args, "data_dir", None), **extra)
-    except Exception as error:  # pydantic ValidationError from STUDIO_* variables
-        raise ConfigError(f"invalid settings: {error}".splitlines()[0] + " (check your STUDIO_* variables)") from None
+    except ValidationError as error:
+        raise ConfigError(settings_problems(error)) from None
+
+
+def settings_problems(error: Any) -> str:
+    """A pydantic ValidationError of `Settings` as one line naming each variable: `STUDIO_PORT: …`."""
+    problems = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"])
+        variable = name.upper() if name.upper().startswith("OPENAI_") else f"STUDIO_{name.upper()}"
+        given = item.get("input")
+        shown = "" if isinstance(given, dict) or "key" in name else f" (got {given!r})"
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{variable}: {message}{shown}")
+    return "invalid settings: " + "; ".join(problems) + " — fix these environment variables or flags"
 
 
 # --- run -------------------------------------------------------------------------------------------------------------
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from rich.markup import escape
-
-    from studio.agents.llm import make_director
-    from studio.broadcast.playout import PlayoutSupervisor, QueuedSegment
-    from studio.broadcast.web import PlayerServer, check_rtmp_reachable
-    from studio.production import Production, open_station
+    from studio.progress import ProgressLines
+    from studio.runtime import StationRuntime
     from studio.show import load_show
-    from studio.state import StudioContext
-    from studio.tools.registry import build_toolkit
+    from studio.station import Station
 
     show = load_show(args.show)
     settings = _settings(args, port=args.port, bind=args.bind, rtmp_url=args.rtmp, device=args.device)
-    seed = show.channel.seed if args.seed is None else args.seed
     console = _console()
-    interactive = console.is_terminal and not args.headless
-
-    def say(message: str) -> None:
-        stamp = datetime.now().strftime("%H:%M:%S")
-        if interactive:
-            console.print(f"[dim]{stamp}[/dim] {escape(message)}", highlight=False)
-        else:
-            print(f"{stamp} {message}", flush=True)
-
-    station = open_station(settings)
-    if settings.rtmp_url:
-        check_rtmp_reachable(settings.rtmp_url)
-    toolkit = build_toolkit(settings)
-    director = make_director(settings)
-    say(f"{show.title}: seed {seed}, writer {director.backend}, data dir {settings.data_dir}")
-    for status in toolkit.statuses:
-        if status.selected:
-            say(f"  {status.kind:<12} {status.name} ({status.reason})")
-
-    context = StudioContext(
-        show=show, settings=settings, toolkit=toolkit, director=director, station=station, seed=seed, progress=say
+    runtime = StationRuntime(show, settings, seed=args.seed, episodes=args.episodes)
+    runtime.start()
+    # The front-end reads the store on its own connection, as any other front-end does.
+    front_station = Station(runtime.station.path)
+    front = ProgressLines(
+        front_station, runtime.start_event_id, console, styled=console.is_terminal and not args.headless
     )
-    production = Production(context)
-    played_position = 0
-    playout_lock = threading.Lock()
-
-    def next_segment() -> QueuedSegment | None:
-        nonlocal played_position
-        with playout_lock:
-            entry = station.next_to_air(played_position)
-            if entry is None or entry.path is None:
-                return None
-            played_position = entry.position
-            return QueuedSegment(segment_id=entry.segment_id, path=entry.path, seconds=entry.seconds)
-
-    def on_aired(segment: QueuedSegment) -> None:
-        station.mark_aired(segment.segment_id)
-        station.log(show=context.show_key, agent="broadcast", kind="aired", shot=None, summary=segment.segment_id)
-
-    def on_event(kind: str, detail: dict[str, Any]) -> None:
-        station.log(show=context.show_key, agent="broadcast", kind=kind, summary=json.dumps(detail, default=str)[:500])
-        if kind not in {"segment_started", "filler_started"}:
-            say(f"broadcast: {kind} {detail}")
-
-    hls_dir = settings.data_dir / "hls"
-    server = PlayerServer(hls_dir, bind=settings.bind, port=settings.port, title=show.title)
-    server.start()
-    supervisor = PlayoutSupervisor(
-        hls_dir=hls_dir, media_dir=settings.data_dir / "media", width=show.channel.width, height=show.channel.height,
-        fps=show.channel.fps, next_segment=next_segment, on_aired=on_aired, on_event=on_event,
-        rtmp_url=settings.rtmp_url, realtime=settings.playout_realtime, filler_seconds=settings.filler_seconds,
-    )  # fmt: skip
-    supervisor.start()
-    say(f"on air: {server.url}  (HLS in {hls_dir}{', pushing to ' + settings.rtmp_url if settings.rtmp_url else ''})")
-
-    stop = production.stop_event
+    stop_asked = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
-        say("stopping: finishing the current step; everything approved is kept")
-        stop.set()
+        stop_asked.set()
 
     previous_handlers = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    interrupted = False
-    episodes: list[Path] = []
     try:
-        episodes = production.run(args.episodes)
-        if not stop.is_set():
-            say("production finished; airing what is still queued (Ctrl-C to stop now)")
-            supervisor.finish()
-            while not stop.is_set() and not supervisor.wait(0.5):
-                pass
-        interrupted = stop.is_set()
+        while not runtime.wait(0.25):
+            front.print_new()
+            if stop_asked.is_set():
+                front.say("stopping: finishing the current step; everything approved is kept")
+                break
     finally:
         for sig, handler in previous_handlers.items():
             signal.signal(sig, handler)
-        supervisor.stop()
-        server.stop()
-        station.close()
-    for path in episodes:
-        say(f"episode file: {path}")
-    say(f"decision log: studio log --data-dir {settings.data_dir}")
-    return 130 if interrupted and args.episodes is not None and len(episodes) < args.episodes else 0
+        front.print_new()
+        runtime.stop("stopped by a signal" if stop_asked.is_set() else "done")
+        front.print_new()
+        front_station.close()
+    for path in runtime.finished_episodes:
+        front.say(f"episode file: {path}")
+    front.say(f"decision log: studio log --data-dir {settings.data_dir}")
+    made_all = args.episodes is None or len(runtime.finished_episodes) >= args.episodes
+    return 130 if stop_asked.is_set() and not made_all else 0
 
 
 # --- validate ----------------------------------------------------------------------------------------------------
@@ -184,32 +144,40 @@ def cmd_validate(args: argparse.Namespace) -> int:
 # --- log ---------------------------------------------------------------------------------------------------------
 
 
-def cmd_log(args: argparse.Namespace) -> int:
+def _open_station(args: argparse.Namespace) -> tuple[Settings, Station]:
     from studio.station import Station
 
     settings = _settings(args)
     path = settings.data_dir / "station.sqlite"
     if not path.exists():
         raise ConfigError(f"no station in {settings.data_dir}: run `studio run SHOW` first or pass --data-dir")
-    station = Station(path)
+    return settings, Station(path)
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from studio.events import EVENT_TYPES
+
+    if args.type:
+        unknown = sorted(set(args.type) - set(EVENT_TYPES))
+        if unknown:
+            raise ConfigError(f"unknown event type(s) {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}")
+    _, station = _open_station(args)
     console = _console()
-    last = 0
+    filters = {"show": args.show, "agent": args.agent, "types": args.type or None, "episode": args.episode}
     try:
+        batch = station.events(**filters, last=args.limit) if args.limit else station.events(**filters)
+        last = station.last_event_id() if not batch else max(batch[-1].id, 0)
         while True:
-            new_events = station.events(show=args.show, after_id=last)
-            if new_events:
-                last = new_events[-1].id
-            events = [e for e in new_events if not args.agent or e.agent == args.agent]
-            if args.limit and not args.follow:
-                events = events[-args.limit :]
-            for event in events:
+            for logged in batch:
+                last = max(last, logged.id)
                 if args.json:
-                    print(json.dumps(event.__dict__, default=str), flush=True)
+                    print(json.dumps({"id": logged.id, **logged.event.to_dict()}, default=str), flush=True)
                 else:
-                    _print_event(console, event, verbose=args.verbose)
+                    _print_event(console, logged, verbose=args.verbose)
             if not args.follow:
                 return 0
             time.sleep(0.5)
+            batch = station.events(**filters, after_id=last)
     except KeyboardInterrupt:
         return 0
     finally:
@@ -218,56 +186,95 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 _AGENT_STYLE = {
     "showrunner": "bold magenta", "screenwriter": "cyan", "cinematographer": "blue", "render": "dim",
-    "critic": "yellow", "post": "green", "broadcast": "dim green",
+    "critic": "yellow", "post": "green", "broadcast": "dim green", "command": "bold", "station": "bold",
 }  # fmt: skip
 
 
-def _print_event(console: Console, event: Any, *, verbose: bool) -> None:
+def _print_event(console: Console, logged: LoggedEvent, *, verbose: bool) -> None:
     from rich.text import Text
 
-    stamp = datetime.fromtimestamp(event.ts).strftime("%Y-%m-%d %H:%M:%S")
-    where = "".join(
-        part for part in (
-            f" e{event.episode}" if event.episode is not None else "",
-            f" s{event.segment + 1}" if event.segment is not None else "",
-            f" {event.shot}" if event.shot else "",
-        )
-    )  # fmt: skip
+    from studio.progress import where
+
+    event = logged.event
+    stamp = datetime.fromtimestamp(logged.ts).strftime("%Y-%m-%d %H:%M:%S")
     line = Text()
     line.append(f"{stamp} ", style="dim")
     line.append(f"{event.agent:<15}", style=_AGENT_STYLE.get(event.agent, ""))
-    line.append(f" {event.kind:<18}{where} ", style="dim")
-    line.append(event.summary)
+    line.append(f" {event.type:<18} {where(event)} ", style="dim")
+    line.append(event.summary())
     if event.backend:
         line.append(f"  [{event.backend}]", style="dim italic")
     if event.duration_ms >= 1:
         line.append(f" {event.duration_ms / 1000:.1f}s", style="dim")
     console.print(line)
-    if verbose and event.output:
-        console.print_json(json.dumps(event.output, default=str))
+    if verbose:
+        console.print_json(json.dumps(event.to_dict(), default=str))
 
 
-# --- steer -------------------------------------------------------------------------------------------------------
+# --- commands to a station -----------------------------------------------------------------------------------------
+
+
+def _command_show(station: Station, wanted: str | None) -> str:
+    shows = station.shows()
+    if wanted:
+        if shows and wanted not in shows:
+            raise ConfigError(f"no show {wanted!r} in this station (it has {', '.join(shows)})")
+        return wanted
+    if len(shows) == 1:
+        return shows[0]
+    raise ConfigError(f"this station has several shows ({', '.join(shows) or 'none yet'}): pass --show")
+
+
+def _send_command(args: argparse.Namespace, kind: str, command_args: dict[str, Any] | None = None) -> int:
+    """Queue a command; when a station is running, wait for its answer and print it."""
+    from studio.runtime import running_station_pid
+
+    settings, station = _open_station(args)
+    try:
+        show = _command_show(station, getattr(args, "show", None))
+        segment_id = (command_args or {}).get("segment_id")
+        if segment_id is not None and station.segment(segment_id) is None:
+            raise ConfigError(f"no segment {segment_id!r} in the rundown (segment ids look like {show}-e0001-s02)")
+        command_id = station.add_command(show, kind, command_args)
+        if running_station_pid(settings.data_dir) is None:
+            print(f"command {command_id} ({kind}) queued for {show}: no station is running on {settings.data_dir};"
+                  " it is applied when one starts")  # fmt: skip
+            return 0
+        deadline = time.monotonic() + args.wait
+        while time.monotonic() < deadline:
+            command = station.command(command_id)
+            assert command is not None
+            if command.status == "applied":
+                print(f"command {command_id} ({kind}) applied: {command.outcome}")
+                return 0
+            if command.status == "rejected":
+                print(f"command {command_id} ({kind}) rejected: {command.outcome}", file=sys.stderr)
+                return 1
+            if command.status == "received" and kind == "steer":
+                print(f"command {command_id} received by the station of {show}: the showrunner follows it when it"
+                      " plans the next episode (`studio log --type CommandApplied` shows when)")  # fmt: skip
+                return 0
+            time.sleep(0.1)
+        print(f"command {command_id} ({kind}) queued; the station has not answered within {args.wait:g} s"
+              " (`studio log --follow` shows the answer)")  # fmt: skip
+        return 0
+    finally:
+        station.close()
 
 
 def cmd_steer(args: argparse.Namespace) -> int:
-    from studio.station import Station
+    if not args.note.strip():
+        raise ConfigError("the note is empty: say what the showrunner should do, e.g. 'topic: saffron paella'")
+    return _send_command(args, "steer", {"note": args.note})
 
-    settings = _settings(args)
-    path = settings.data_dir / "station.sqlite"
-    if not path.exists():
-        raise ConfigError(f"no station in {settings.data_dir}: run `studio run SHOW` first or pass --data-dir")
-    station = Station(path)
-    try:
-        shows = sorted({entry.show for entry in station.rundown()})
-        show = args.show or (shows[0] if len(shows) == 1 else None)
-        if show is None:
-            raise ConfigError(f"this station has several shows ({', '.join(shows) or 'none yet'}): pass --show")
-        station.add_command(show, args.note)
-    finally:
-        station.close()
-    print(f"noted for {show}: the showrunner reads it when it plans the next episode")
-    return 0
+
+def cmd_station_command(args: argparse.Namespace) -> int:
+    command_args: dict[str, Any] = {}
+    if getattr(args, "segment", None):
+        command_args["segment_id"] = args.segment
+    if getattr(args, "reason", None):
+        command_args["reason"] = args.reason
+    return _send_command(args, args.command, command_args)
 
 
 # --- doctor ------------------------------------------------------------------------------------------------------
@@ -288,8 +295,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     for status in backend_statuses(settings):
         mark = "[green]selected[/green]" if status.selected else ("available" if status.available else "[red]no[/red]")
         table.add_row(status.kind, status.name, mark, status.reason)
+    from studio.secrets import mask_key, mask_url
+
+    endpoint = mask_url(settings.openai_base_url) if settings.openai_base_url else "api.openai.com"
     writer = (
-        f"OpenAI-compatible {settings.llm_model} at {settings.openai_base_url or 'api.openai.com'}"
+        f"OpenAI-compatible {settings.llm_model} at {endpoint} (key {mask_key(settings.openai_api_key)})"
         if llm_configured(settings)
         else "offline director (set OPENAI_API_KEY and/or OPENAI_BASE_URL to use an LLM)"
     )
@@ -397,28 +407,70 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.set_defaults(func=cmd_validate)
 
-    log = sub.add_parser("log", help="read the decision log", description="Every agent decision, render, verdict and "
-                         "playout event, oldest first.")  # fmt: skip
-    log.add_argument("--json", action="store_true", help="one JSON object per line")
+    log = sub.add_parser(
+        "log", help="read the decision log",
+        description="Every agent decision, render, verdict, playout event and command, oldest first. --json prints "
+        "one event per line with its type and every field.",
+    )  # fmt: skip
+    log.add_argument("--json", action="store_true", help="one JSON object per event, with its type and all fields")
     log.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     log.add_argument("--show", help="only this show (its slug, e.g. kitchen-quest)")
     log.add_argument(
-        "--agent", help="only this agent (showrunner, screenwriter, cinematographer, critic, render, post, broadcast)"
+        "--agent", help="only this agent (showrunner, screenwriter, cinematographer, render, critic, post, broadcast, "
+        "command, station)",
+    )  # fmt: skip
+    log.add_argument(
+        "--type", action="append", metavar="TYPE", help="only events of this type (repeatable), e.g. VerdictGiven"
     )
-    log.add_argument("--limit", type=int, help="only the last N events")
-    log.add_argument("--verbose", "-v", action="store_true", help="print each decision's full output")
+    log.add_argument("--episode", type=int, help="only this episode")
+    log.add_argument("--limit", type=int, metavar="N", help="only the last N events (then new ones with --follow)")
+    log.add_argument("--verbose", "-v", action="store_true", help="print each event's full fields")
     data_dir_arg(log)
     log.set_defaults(func=cmd_log)
 
-    steer = sub.add_parser(
-        "steer", help="give the showrunner a note for the next episode",
-        description="Queue a producer's note in the station store; the showrunner of the running station takes it "
-        "when it plans the next episode. 'topic: X' sets the next topic; anything else is passed on as direction.",
+    def command_parser(name: str, help_text: str, description: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text, description=description + " When a station is running, waits "
+                                 "for its answer (applied, or rejected and why); otherwise it is applied when one starts.")  # fmt: skip
+        command.add_argument("--show", help="show slug (needed only when the station has several shows)")
+        command.add_argument(
+            "--wait", type=float, default=15.0, metavar="S", help="seconds to wait for the answer (15)"
+        )
+        data_dir_arg(command)
+        return command
+
+    steer = command_parser(
+        "steer", "give the showrunner a note for the next episode",
+        "A producer's note the showrunner follows when it plans the next episode: 'topic: X' sets the topic; anything "
+        "else is passed on as direction.",
     )  # fmt: skip
     steer.add_argument("note", help="e.g. 'topic: saffron paella' or 'more Pepito'")
-    steer.add_argument("--show", help="show slug (needed only when the station runs several shows)")
-    data_dir_arg(steer)
     steer.set_defaults(func=cmd_steer)
+    for name, help_text, description in (
+        ("skip", "cut the segment on air", "Cut the segment on air; the next item airs at once."),
+        ("pause", "pause production", "Pause production after the step in progress; playout goes on airing the queue."),
+        ("resume", "resume production", "Resume a paused production."),
+        (
+            "hold",
+            "repeat the segment on air",
+            "Put playout on hold: the segment on air repeats until `studio release`.",
+        ),
+        ("release", "end a hold", "End a hold: playout moves on after the segment on air."),
+    ):
+        command_parser(name, help_text, description).set_defaults(func=cmd_station_command)
+    for name, help_text, description in (
+        (
+            "reject",
+            "reject a segment: it never airs",
+            "Reject a planned or approved segment (cut from air if it is on).",
+        ),
+        ("approve", "approve a rejected segment again", "Put a rejected or removed segment back in the queue."),
+        ("drop", "take a queued segment out of the queue", "Remove a planned or approved segment from the queue."),
+    ):
+        command = command_parser(name, help_text, description)
+        command.add_argument("segment", help="segment id, e.g. kitchen-quest-e0003-s02 (see `studio log`)")
+        if name in ("reject", "drop"):
+            command.add_argument("--reason", help="why, for the log")
+        command.set_defaults(func=cmd_station_command)
 
     doctor = sub.add_parser("doctor", help="which backends can run here, and why not")
     doctor.add_argument("--device", choices=["auto", "cuda", "cpu"])

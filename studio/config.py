@@ -129,6 +129,10 @@ class Settings(BaseSettings):
     buffer_target_s: float = Field(default=120.0, gt=0)
     """Approved seconds the showrunner keeps queued ahead of the playhead before it pauses production."""
 
+    air_through_margin: float = Field(default=1.5, ge=1.0, le=10.0)
+    """An episode starts before all its segments are made only if production, this many times slower than
+    measured so far, would still finish each one before it is due on air (no filler inside an episode)."""
+
     port: int = Field(default=8090, ge=0, le=65535)
     """Port of the local web player (HLS). 0 picks a free port."""
 

@@ -9,9 +9,11 @@ from typing import Any, Literal
 
 from langgraph.runtime import Runtime  # noqa: TC002 - LangGraph reads node and router hints at runtime
 
+from studio import events as ev
 from studio.broadcast import commands
 from studio.errors import ToolError
-from studio.state import EpisodeState, StudioContext  # noqa: TC001
+from studio.render import StageRunner
+from studio.state import EpisodeState, StudioContext, emitted  # noqa: TC001
 from studio.tools.base import MusicRequest
 from studio.tools.media import probe, run_ffmpeg
 
@@ -28,24 +30,29 @@ def post(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]
     ctx = runtime.context
     episode, index = state["episode_number"], state["segment_index"]
     segment_id = ctx.segment_id(episode, index)
+    where = {"episode": episode, "segment": index}
     verdicts = state.get("verdicts", {})
     approved = [shot for shot in state["shots"] if (v := verdicts.get(shot.id)) is not None and v.passed]
     dropped = [shot.id for shot in state["shots"] if shot not in approved]
     done = {"segment_index": index + 1, "shots": [], "verdicts": {}, "clips": {}, "pending": [], "render_errors": {}}
     if not approved:
-        note = f"every shot failed the critic ({', '.join(dropped)})"
-        ctx.station.drop_segment(segment_id, note)
-        ctx.record("post", "segment_dropped", episode=episode, segment=index, summary=note)
-        return done
+        reason = f"every shot failed the critic ({', '.join(dropped)})"
+        return {**done, "events": emitted(ctx.event(ev.SegmentDropped, **where, segment_id=segment_id, reason=reason))}
+    ctx.gate()
     started = time.perf_counter()
     channel = ctx.show.channel
     seconds = frame_seconds(sum(frame_seconds(shot.seconds, channel.fps) for shot in approved), channel.fps)
     music_path = ctx.work_dir / f"{segment_id}_music.wav"
+    runner = StageRunner(ctx.toolkit)
+    fell_back: list[ev.Event] = []
     try:
-        track = ctx.toolkit.music.generate(
-            MusicRequest(prompt=state["script"].mood, seconds=seconds, seed=ctx.seed + episode * 100 + index),
-            music_path,
-        )
+        request = MusicRequest(prompt=state["script"].mood, seconds=seconds, seed=ctx.seed + episode * 100 + index)
+        track = runner.run("music", "music", lambda music: music.generate(request, music_path))
+        fell_back = [
+            ctx.event(ev.BackendFellBack, **where, backend=fallback, kind=kind, failed_backend=failed,
+                      fallback_backend=fallback, reason=reason)
+            for kind, failed, fallback, reason in runner.fallbacks
+        ]  # fmt: skip
         output_path = ctx.episode_dir(episode) / "segments" / f"{segment_id}.mp4"
         output_path.parent.mkdir(parents=True, exist_ok=True)
         partial_path = output_path.with_name(f".{output_path.stem}.partial.mp4")
@@ -66,21 +73,21 @@ def post(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]
             )
         os.replace(partial_path, output_path)  # approved files appear whole or not at all
     except ToolError as error:
-        ctx.station.drop_segment(segment_id, f"post failed: {error}")
-        ctx.record("post", "segment_dropped", episode=episode, segment=index, summary=f"post failed: {error}")
-        return done
+        dropped_event = ctx.event(ev.SegmentDropped, **where, segment_id=segment_id, reason=f"post failed: {error}")
+        return {**done, "events": emitted(*fell_back, dropped_event)}
     finally:
         music_path.unlink(missing_ok=True)
-    note = f"dropped shots: {', '.join(dropped)}" if dropped else ""
-    ctx.station.approve_segment(segment_id, output_path, seconds, note)
-    ctx.record(
-        "post", "segment_approved", backend=f"music:{track.backend}", episode=episode, segment=index,
-        summary=f"{segment_id}: {len(approved)} shots, {seconds:.2f} s" + (f" ({note})" if note else ""),
-        output={"path": str(output_path), "seconds": seconds, "video_seconds": round(info.video_seconds, 3),
-                "audio_seconds": round(info.audio_seconds, 3), "music_backend": track.backend, "dropped": dropped},
+    approved_event = ctx.event(
+        ev.SegmentApproved, **where, backend=f"music:{track.backend}", segment_id=segment_id, path=str(output_path),
+        seconds=seconds, shots=len(approved), dropped_shots=tuple(dropped), music_backend=track.backend,
+        video_seconds=round(info.video_seconds, 3), audio_seconds=round(info.audio_seconds, 3),
         duration_ms=(time.perf_counter() - started) * 1000,
     )  # fmt: skip
-    return {**done, "approved_segments": [*state.get("approved_segments", []), str(output_path)]}
+    return {
+        **done,
+        "approved_segments": [*state.get("approved_segments", []), str(output_path)],
+        "events": emitted(*fell_back, approved_event),
+    }
 
 
 def route_after_post(state: EpisodeState) -> Literal["screenwriter", "wrap"]:
@@ -94,9 +101,8 @@ def wrap(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]
     plan = state["plan"]
     segments = [Path(path) for path in state.get("approved_segments", [])]
     if not segments:
-        ctx.station.set_episode(ctx.show_key, episode, title=plan.title, status="empty")
-        ctx.record("post", "episode_empty", episode=episode, summary="no segment was approved")
-        return {"episode_path": ""}
+        empty = ctx.event(ev.EpisodeEmpty, episode=episode, title=plan.title, reason="no segment was approved")
+        return {"episode_path": "", "events": emitted(empty)}
     episode_path = ctx.episode_dir(episode) / f"episode-{episode:04d}.mp4"
     list_path = ctx.work_dir / f"episode-{episode:04d}.ffconcat"
     partial_path = episode_path.with_name(f".{episode_path.stem}.partial.mp4")
@@ -106,12 +112,10 @@ def wrap(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]
         os.replace(partial_path, episode_path)
     finally:
         list_path.unlink(missing_ok=True)
+        partial_path.unlink(missing_ok=True)
     info = probe(episode_path)
-    ctx.station.set_episode(ctx.show_key, episode, title=plan.title, status="done", path=episode_path)
-    ctx.record(
-        "post", "episode_assembled", episode=episode,
-        summary=f"episode {episode} {plan.title!r}: {len(segments)} segments, {info.video_seconds:.2f} s",
-        output={"path": str(episode_path), "video_seconds": round(info.video_seconds, 3),
-                "audio_seconds": round(info.audio_seconds, 3)},
+    assembled = ctx.event(
+        ev.EpisodeAssembled, episode=episode, title=plan.title, path=str(episode_path), segments=len(segments),
+        video_seconds=round(info.video_seconds, 3), audio_seconds=round(info.audio_seconds, 3),
     )  # fmt: skip
-    return {"episode_path": str(episode_path)}
+    return {"episode_path": str(episode_path), "events": emitted(assembled)}

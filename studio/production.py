@@ -1,11 +1,14 @@
-"""Runs a station: production keeps the playout buffer full while the broadcaster airs approved segments.
+"""Production keeps the playout buffer full: one LangGraph thread per episode, made one after another.
 
-One LangGraph thread per episode with a SQLite checkpointer beside the station store: a run that is stopped or
-crashes mid-episode resumes that episode where it stopped, and playout resumes at the first segment not yet aired.
+The graph's nodes return their decisions as events; production writes them to the station store from the update
+stream (with `durability="sync"` a node's update is checkpointed before it is streamed). After a crash the
+episode's thread resumes from its last checkpoint, and the events of that checkpoint are written again: the store
+keeps each `event_id` once, so nothing is lost and nothing is logged twice.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -13,14 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from studio import events as ev
 from studio.errors import ConfigError
 from studio.graph import build_graph
-from studio.state import StudioContext
+from studio.state import ProductionStopped, StudioContext
 from studio.station import Station
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from studio.config import Settings
 
+log = logging.getLogger(__name__)
 
 CHECKPOINT_TYPES = [
     ("studio.plan", name)
@@ -29,6 +36,11 @@ CHECKPOINT_TYPES = [
         "CameraMove", "SubjectMotion", "CheckResult", "Repair", "Verdict",
     )
 ]  # fmt: skip
+
+# An episode whose graph fails this many times in a row (a node raising something no tool error covers) is
+# given up, so one bad episode cannot stop the channel.
+MAX_EPISODE_FAILURES = 3
+FAILURE_BACKOFF_S = 5.0
 
 
 def ensure_data_dir(data_dir: Path) -> None:
@@ -50,13 +62,30 @@ def open_station(settings: Settings) -> Station:
 
 
 @dataclass
+class ProductionRate:
+    """On-air seconds approved per wall second production spent working (waits for buffer room and pauses
+    excluded). None until a segment has been approved in this run."""
+
+    approved_seconds: float = 0.0
+    busy_seconds: float = 0.0
+
+    def value(self) -> float | None:
+        if self.approved_seconds <= 0 or self.busy_seconds <= 0:
+            return None
+        return self.approved_seconds / self.busy_seconds
+
+
+@dataclass
 class Production:
-    """Makes episodes one after another through the graph, pausing while the buffer is full."""
+    """Makes episodes one after another through the graph, pausing while the buffer is full or a person paused it."""
 
     context: StudioContext
     """The show, settings, tools, writer and station every node gets; production reads the same ones."""
     stop_event: threading.Event = field(default_factory=threading.Event)
+    paused: threading.Event = field(default_factory=threading.Event)
+    """Set while a person has paused production: no new step starts."""
     finished_episodes: list[Path] = field(default_factory=list)
+    rate: ProductionRate = field(default_factory=ProductionRate)
 
     def __post_init__(self) -> None:
         connection = sqlite3.connect(self.context.settings.data_dir / "checkpoints.sqlite", check_same_thread=False)
@@ -67,61 +96,161 @@ class Production:
         serde = JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES)
         self.checkpointer = SqliteSaver(connection, serde=serde)
         self.graph = build_graph(self.checkpointer)
+        self.context.gate = self.gate
+
+    @property
+    def station(self) -> Station:
+        return self.context.station
+
+    def record(self, events: Iterable[dict[str, Any]] | None) -> None:
+        """Write a node's events to the store (each once), and count what production made."""
+        typed = [ev.event_from_dict(payload) for payload in events or ()]
+        if not typed:
+            return
+        for event, row_id in zip(typed, self.station.record_many(typed), strict=True):
+            if row_id is not None and isinstance(event, ev.SegmentApproved):
+                self.rate.approved_seconds += event.seconds
+
+    # --- waiting --------------------------------------------------------------------------------------------------
+
+    def gate(self) -> None:
+        """Block while paused (time paused is not counted as busy); raise `ProductionStopped` when stopping."""
+        if self.paused.is_set() and not self.stop_event.is_set():
+            waited = time.perf_counter()
+            while self.paused.is_set() and not self.stop_event.is_set():
+                self.stop_event.wait(0.2)
+            self.rate.busy_seconds -= time.perf_counter() - waited
+        if self.stop_event.is_set():
+            raise ProductionStopped("the station is stopping")
+
+    def wait_for_buffer_room(self) -> None:
+        """The showrunner's buffer watch: no new episode while enough approved material is queued."""
+        show = self.context.show_key
+        target = self.context.settings.buffer_target_s
+        announced = False
+        while not self.stop_event.is_set() and self.station.buffered_seconds(show) >= target:
+            if not announced:
+                self.station.record(
+                    self.context.event(
+                        ev.ProductionPaused,
+                        reason=f"buffer full (at least {target:.0f} s approved ahead of the playhead); waiting for room",
+                        buffered_seconds=round(self.station.buffered_seconds(show), 1),
+                    )
+                )
+                announced = True
+            self.stop_event.wait(1.0)
+        if announced and not self.stop_event.is_set():
+            self.station.record(self.context.event(ev.ProductionResumed, reason="the buffer has room again"))
+
+    # --- episodes -------------------------------------------------------------------------------------------------
 
     def _thread_id(self, number: int) -> str:
         return f"{self.context.show_key}-seed{self.context.seed}-e{number:04d}"
 
     def next_episode_number(self) -> int:
-        episodes = self.context.station.episodes(self.context.show_key)
+        episodes = self.station.episodes(self.context.show_key)
         unfinished = [e["number"] for e in episodes if e["status"] == "planned"]
         if unfinished:
             return min(unfinished)
         return max((e["number"] for e in episodes), default=0) + 1
 
-    def wait_for_buffer_room(self) -> None:
-        """The showrunner's buffer watch: no new episode while enough approved material is queued."""
-        announced = False
-        while (
-            not self.stop_event.is_set()
-            and self.context.station.buffered_seconds() >= self.context.settings.buffer_target_s
-        ):
-            if not announced:
-                self.context.progress(
-                    f"showrunner: buffer full ({self.context.station.buffered_seconds():.0f} s ≥"
-                    f" {self.context.settings.buffer_target_s:.0f} s ahead of the playhead); waiting"
-                )
-                announced = True
-            self.stop_event.wait(1.0)
-
     def make_episode(self, number: int) -> Path | None:
         """Run (or resume) one episode's graph. Returns the episode file, or None if stopped or empty."""
         config: dict[str, Any] = {"configurable": {"thread_id": self._thread_id(number)}}
         snapshot = self.graph.get_state(config)
-        resuming = bool(snapshot.next)
-        graph_input = None if resuming else {"episode_number": number, "approved_segments": []}
-        if resuming:
-            self.context.progress(f"showrunner: resuming episode {number} at {', '.join(snapshot.next)}")
-        for _ in self.graph.stream(graph_input, config, context=self.context, stream_mode="updates", durability="sync"):
-            if self.stop_event.is_set():
-                return None  # the checkpoint keeps everything done so far
-        final = self.graph.get_state(config).values
+        if snapshot.values:
+            # Whatever the last checkpoint decided may not have reached the store before the station stopped.
+            self.record(snapshot.values.get("events"))
+        if snapshot.values and not snapshot.next:
+            return self._finish_thread(number, snapshot.values)
+        graph_input = None
+        if snapshot.next:
+            self.station.record(
+                self.context.event(ev.EpisodeResumed, episode=number, next_step=", ".join(snapshot.next))
+            )
+        else:
+            graph_input = {"episode_number": number, "approved_segments": []}
+        step_started = time.perf_counter()
+        try:
+            for chunk in self.graph.stream(
+                graph_input, config, context=self.context, stream_mode="updates", durability="sync"
+            ):
+                self.rate.busy_seconds += time.perf_counter() - step_started
+                for update in chunk.values():
+                    if isinstance(update, dict):
+                        self.record(update.get("events"))
+                if self.stop_event.is_set():
+                    return None  # the checkpoint keeps everything done so far
+                self.gate()
+                step_started = time.perf_counter()
+        except ProductionStopped:
+            return None
+        return self._finish_thread(number, self.graph.get_state(config).values)
+
+    def _finish_thread(self, number: int, values: dict[str, Any]) -> Path | None:
         self.checkpointer.delete_thread(self._thread_id(number))
-        episode_path = final.get("episode_path") or ""
+        episode_path = values.get("episode_path") or ""
         return Path(episode_path) if episode_path else None
 
     def run(self, episodes: int | None) -> list[Path]:
         made = 0
+        failures: dict[int, int] = {}
         while not self.stop_event.is_set() and (episodes is None or made < episodes):
             self.wait_for_buffer_room()
-            if self.stop_event.is_set():
+            try:
+                self.gate()
+            except ProductionStopped:
                 break
             number = self.next_episode_number()
-            started = time.perf_counter()
-            path = self.make_episode(number)
+            try:
+                path = self.make_episode(number)
+            except Exception as error:  # noqa: BLE001 - a failing episode must not take the channel down
+                failures[number] = failures.get(number, 0) + 1
+                gave_up = failures[number] >= MAX_EPISODE_FAILURES
+                log.exception("episode %s failed", number)
+                self.station.record(
+                    self.context.event(
+                        ev.ProductionFailed,
+                        episode=number,
+                        error=f"{type(error).__name__}: {error}"[:500],
+                        attempt=failures[number],
+                        gave_up=gave_up,
+                    )  # fmt: skip
+                )
+                if gave_up:
+                    self._give_up(number)
+                    made += 1
+                self.stop_event.wait(FAILURE_BACKOFF_S)
+                continue
             if self.stop_event.is_set():
                 break
             made += 1
             if path is not None:
                 self.finished_episodes.append(path)
-                self.context.progress(f"episode {number} finished in {time.perf_counter() - started:.0f} s: {path}")
+        if not self.stop_event.is_set():
+            self.station.record(self.context.event(ev.ProductionFinished, episodes=made))
         return self.finished_episodes
+
+    def _give_up(self, number: int) -> None:
+        """Close an episode that keeps failing: its unmade segments are dropped, what was approved still airs."""
+        self.checkpointer.delete_thread(self._thread_id(number))
+        title = next((e["title"] for e in self.station.episodes(self.context.show_key) if e["number"] == number), "")
+        for entry in self.station.rundown(self.context.show_key, episode=number):
+            if entry.status == "planned":
+                self.station.record(
+                    self.context.event(
+                        ev.SegmentDropped,
+                        episode=number,
+                        segment=entry.segment_index,
+                        segment_id=entry.segment_id,
+                        reason=f"episode {number} failed {MAX_EPISODE_FAILURES} times",
+                    )  # fmt: skip
+                )
+        self.station.record(
+            self.context.event(
+                ev.EpisodeEmpty,
+                episode=number,
+                title=title or f"episode {number}",
+                reason=f"given up after {MAX_EPISODE_FAILURES} failures",
+            )
+        )

@@ -6,25 +6,34 @@ shots, the upscaling second pass with the same prompt, then frame interpolation 
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
+import os
 import re
 import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langgraph.runtime import Runtime  # noqa: TC002 - LangGraph reads node and router hints at runtime
 
+from studio import events as ev
 from studio.colours import NAMED_COLOURS, to_hex
 from studio.errors import ToolError
-from studio.state import EpisodeState, StudioContext  # noqa: TC001
-from studio.tools.base import Figure, SceneHint, VideoRequest
+from studio.state import EpisodeState, StudioContext, emitted  # noqa: TC001
+from studio.tools.base import Clip, Figure, SceneHint, VideoRequest
 from studio.tools.media import INTERMEDIATE_SUFFIX, read_video, write_video
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from studio.plan import Shot
     from studio.show import Show
-    from studio.tools.base import Clip, Toolkit
+    from studio.tools.base import Toolkit
+
+log = logging.getLogger(__name__)
 
 # Zeroscope v2 576w's native output; the embedded renderer matches it so both backends take the same path.
 GENERATION_WIDTH, GENERATION_HEIGHT, GENERATION_FPS, CLIP_FRAMES = 576, 320, 8, 24
@@ -76,59 +85,111 @@ def video_request(show: Show, shot: Shot, num_frames: int) -> VideoRequest:
     )
 
 
+def rendered_clip_path(episode_dir: Path, shot: Shot) -> Path:
+    """Where a shot's attempt is saved: named by what was asked for, so a saved render is reused only for the
+    very same request (prompt, negative prompt, seed, length, reversal)."""
+    request = f"{shot.prompt}|{shot.negative_prompt}|{shot.seed}|{shot.seconds}|{shot.reverse_only}"
+    digest = hashlib.sha256(request.encode()).hexdigest()[:10]
+    return episode_dir / "shots" / f"{shot.id}_a{shot.attempt}_{digest}.mp4"
+
+
+@dataclass
+class StageRunner:
+    """Runs one tool call with the selected backend, and with the embedded backend when that one fails."""
+
+    toolkit: Toolkit
+    stages: dict[str, Any] = field(default_factory=dict)
+    fallbacks: list[tuple[str, str, str, str]] = field(default_factory=list)
+    """(kind, failed backend, fallback backend, reason) for each stage that fell back."""
+
+    def run(self, stage: str, kind: str, call: Callable[[Any], Any]) -> Any:
+        backend = self.toolkit.backend(kind)
+        started = time.perf_counter()
+        try:
+            result = call(backend)
+        except Exception as error:  # noqa: BLE001 - any backend failure (unavailable, OOM, crash) falls back
+            fallback = self.toolkit.fallback(kind)
+            reason = _reason(error)
+            if fallback is None:
+                if isinstance(error, ToolError):
+                    raise
+                raise ToolError(f"{stage} ({backend.name}) failed: {reason}") from error
+            log.warning("%s: %s failed (%s); %s takes over", stage, backend.name, reason, fallback.name)
+            self.fallbacks.append((kind, backend.name, fallback.name, reason))
+            try:
+                result = call(fallback)
+            except Exception as second:  # noqa: BLE001
+                raise ToolError(
+                    f"{stage} failed with {backend.name} ({reason}) and {fallback.name} ({_reason(second)})"
+                ) from second
+        facts: dict[str, Any] = {"backend": result.backend, "seconds": round(time.perf_counter() - started, 3)}
+        if isinstance(result, Clip):
+            facts.update(frames=result.num_frames, size=f"{result.width}x{result.height}", fps=result.fps)
+        self.stages[stage] = facts
+        return result
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}"[:300] if text else type(error).__name__
+
+
 def render_shot(
     toolkit: Toolkit, show: Show, shot: Shot, work_dir: Path, output_path: Path, previous: Path | None = None
-) -> tuple[Path, dict[str, Any]]:
-    """Render one shot to `output_path` at the house size and frame rate. Returns the path and per-stage facts."""
+) -> tuple[Path, StageRunner]:
+    """Render one shot to `output_path` at the house size and frame rate. Returns the path and what ran.
+
+    The file appears whole or not at all (`.partial` then rename), so an existing `output_path` is a finished
+    render of this very request."""
     work_dir.mkdir(parents=True, exist_ok=True)
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    stages: dict[str, Any] = {}
+    partial_path = output_path.with_name(f".{output_path.stem}.partial{output_path.suffix}")
+    runner = StageRunner(toolkit)
     if shot.reverse_only:
         if previous is None or not previous.exists():
             raise ToolError(f"{shot.id}: nothing to reverse (previous render missing)")
         started = time.perf_counter()
         frames, fps = read_video(previous)
-        write_video(frames[::-1], fps, output_path, width=frames.shape[2], height=frames.shape[1])
-        stages["reverse"] = {"backend": "time-reversal", "seconds": round(time.perf_counter() - started, 3)}
-        return output_path, stages
+        write_video(frames[::-1], fps, partial_path, width=frames.shape[2], height=frames.shape[1])
+        os.replace(partial_path, output_path)
+        runner.stages["reverse"] = {"backend": "time-reversal", "seconds": round(time.perf_counter() - started, 3)}
+        return output_path, runner
 
     total_frames = max(2, math.ceil(shot.seconds * GENERATION_FPS - 1e-6))
     request = video_request(show, shot, min(total_frames, CLIP_FRAMES))
-
-    def stage(name: str, call: Any) -> Clip:
-        started = time.perf_counter()
-        clip: Clip = call()
-        stages[name] = {
-            "backend": clip.backend, "seconds": round(time.perf_counter() - started, 3),
-            "frames": clip.num_frames, "size": f"{clip.width}x{clip.height}", "fps": clip.fps,
-        }  # fmt: skip
-        return clip
-
     stem = f"{shot.id}_a{shot.attempt}"
-    clip = stage("generate", lambda: toolkit.video.generate(request, work_dir / f"{stem}_gen{INTERMEDIATE_SUFFIX}"))
+    clip: Clip = runner.run(
+        "generate", "video", lambda video: video.generate(request, work_dir / f"{stem}_gen{INTERMEDIATE_SUFFIX}")
+    )
     if total_frames > clip.num_frames:
         first = clip
-        clip = stage(
-            "extend",
-            lambda: toolkit.extender.extend(
-                first, request, total_frames, work_dir / f"{stem}_ext{INTERMEDIATE_SUFFIX}"
-            ),
-        )
+        clip = runner.run(
+            "extend", "extend",
+            lambda extender: extender.extend(first, request, total_frames, work_dir / f"{stem}_ext{INTERMEDIATE_SUFFIX}"),
+        )  # fmt: skip
     channel = show.channel
     if (clip.width, clip.height) != (channel.width, channel.height):
         small = clip
-        clip = stage(
-            "upscale",
-            lambda: toolkit.upscaler.upscale(
+        clip = runner.run(
+            "upscale", "upscale",
+            lambda upscaler: upscaler.upscale(
                 small, request, channel.width, channel.height, work_dir / f"{stem}_up{INTERMEDIATE_SUFFIX}"
             ),
-        )
-    if clip.fps != channel.fps:
-        slow = clip
-        clip = stage("interpolate", lambda: toolkit.interpolator.interpolate(slow, channel.fps, output_path))
-    else:
-        shutil.copyfile(clip.path, output_path)
-    return output_path, stages
+        )  # fmt: skip
+    try:
+        if clip.fps != channel.fps:
+            slow = clip
+            runner.run(
+                "interpolate",
+                "interpolate",
+                lambda interpolator: interpolator.interpolate(slow, channel.fps, partial_path),
+            )
+        else:
+            shutil.copyfile(clip.path, partial_path)
+        os.replace(partial_path, output_path)
+    finally:
+        partial_path.unlink(missing_ok=True)
+    return output_path, runner
 
 
 def render(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]:
@@ -137,30 +198,75 @@ def render(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, An
     clips = dict(state.get("clips", {}))
     render_errors = dict(state.get("render_errors", {}))
     episode, segment = state["episode_number"], state["segment_index"]
+    events: list[ev.Event] = []
     for shot_id in state.get("pending", []):
         shot = shots[shot_id]
-        output_path = ctx.episode_dir(episode) / "shots" / f"{shot.id}_a{shot.attempt}.mp4"
+        where = {"episode": episode, "segment": segment, "shot": shot_id}
+        output_path = rendered_clip_path(ctx.episode_dir(episode), shot)
+        if output_path.exists():
+            # Saved before the station stopped or crashed, but after the last checkpoint: not rendered again.
+            render_errors.pop(shot_id, None)
+            clips[shot_id] = str(output_path)
+            events.append(
+                ctx.event(
+                    ev.ClipRendered,
+                    **where,
+                    backend="saved render",
+                    attempt=shot.attempt,
+                    path=str(output_path),
+                    seconds=shot.seconds,
+                    seed=shot.seed,
+                    reused=True,
+                )  # fmt: skip
+            )
+            continue
+        ctx.gate()
         previous = Path(clips[shot_id]) if shot_id in clips else None
-        ctx.progress(f"rendering {shot.id} (attempt {shot.attempt})")
+        ctx.notify(ctx.event(ev.RenderStarted, **where, attempt=shot.attempt, seconds=shot.seconds))
         started = time.perf_counter()
         try:
-            path, stages = render_shot(ctx.toolkit, ctx.show, shot, ctx.work_dir / shot.id, output_path, previous)
+            path, runner = render_shot(ctx.toolkit, ctx.show, shot, ctx.work_dir / shot.id, output_path, previous)
         except ToolError as error:
             render_errors[shot_id] = str(error)
-            ctx.record(
-                "render", "render_failed", backend=ctx.toolkit.video.name, episode=episode, segment=segment,
-                shot=shot_id, summary=str(error), duration_ms=(time.perf_counter() - started) * 1000,
-            )  # fmt: skip
+            events.append(
+                ctx.event(
+                    ev.RenderFailed,
+                    **where,
+                    backend=ctx.toolkit.video.name,
+                    attempt=shot.attempt,
+                    error=str(error),
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                )  # fmt: skip
+            )
             continue
         finally:
             shutil.rmtree(ctx.work_dir / shot.id, ignore_errors=True)
+        for kind, failed, fallback, reason in runner.fallbacks:
+            events.append(
+                ctx.event(
+                    ev.BackendFellBack,
+                    **where,
+                    backend=fallback,
+                    kind=kind,
+                    failed_backend=failed,
+                    fallback_backend=fallback,
+                    reason=reason,
+                )  # fmt: skip
+            )
         render_errors.pop(shot_id, None)
         clips[shot_id] = str(path)
-        backends = " → ".join(f"{name}:{facts['backend']}" for name, facts in stages.items())
-        ctx.record(
-            "render", "clip_rendered", backend=backends, episode=episode, segment=segment, shot=shot_id,
-            summary=f"attempt {shot.attempt}, {shot.seconds:g} s: {backends}",
-            output={"path": str(path), "stages": stages, "seed": shot.seed},
-            duration_ms=(time.perf_counter() - started) * 1000,
-        )  # fmt: skip
-    return {"clips": clips, "render_errors": render_errors}
+        backends = " → ".join(f"{name}:{facts['backend']}" for name, facts in runner.stages.items())
+        events.append(
+            ctx.event(
+                ev.ClipRendered,
+                **where,
+                backend=backends,
+                attempt=shot.attempt,
+                path=str(path),
+                seconds=shot.seconds,
+                seed=shot.seed,
+                stages=runner.stages,
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )  # fmt: skip
+        )
+    return {"clips": clips, "render_errors": render_errors, "events": emitted(*events)}

@@ -6,10 +6,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
 
+from studio import events as ev
 from studio.agents.llm import Director
 from studio.config import Settings
+from studio.errors import StudioError
 from studio.plan import EpisodePlan, SegmentScript, Shot, Verdict
 from studio.show import Show
 from studio.station import Station
@@ -31,6 +33,22 @@ class EpisodeState(TypedDict, total=False):
     verdicts: dict[str, Verdict]
     approved_segments: list[str]
     episode_path: str
+    events: list[dict[str, Any]]
+    """What the last node decided, as `studio.events` dicts: production records them once, from the update
+    stream or, after a crash, from this checkpointed copy (deduplicated by event id)."""
+
+
+E = TypeVar("E", bound=ev.Event)
+
+
+def emitted(*events: ev.Event) -> list[dict[str, Any]]:
+    """Events as a node returns them in its update (`{"events": emitted(...)}`)."""
+    return [event.to_dict() for event in events]
+
+
+class ProductionStopped(StudioError):
+    """Raised inside a node when the station stops mid-step: the step is abandoned, its checkpoint keeps
+    everything before it, and saved renders are reused when it runs again."""
 
 
 def slug(text: str) -> str:
@@ -48,7 +66,11 @@ class StudioContext:
     director: Director
     station: Station
     seed: int
-    progress: Callable[[str], None] = lambda message: None
+    notify: Callable[[ev.Event], None] = lambda event: None
+    """Records a progress event (not a decision) as it happens: `RenderStarted`."""
+    gate: Callable[[], None] = lambda: None
+    """Called before each expensive step inside a node: blocks while production is paused, raises
+    `ProductionStopped` when the station is stopping."""
     vision: Any = None
     """Optional multimodal chat model for the vision critic."""
     show_key: str = field(init=False)
@@ -72,10 +94,9 @@ class StudioContext:
     def segment_id(self, episode: int, index: int) -> str:
         return f"{self.show_key}-e{episode:04d}-s{index + 1:02d}"
 
-    def record(self, agent: str, kind: str, **fields: Any) -> None:
-        """Log a decision to the station store and tell the progress display."""
-        self.station.log(show=self.show_key, agent=agent, kind=kind, **fields)
-        self.progress(f"{agent}: {fields.get('summary', kind)}")
+    def event(self, cls: type[E], **fields: Any) -> E:
+        """An event of this show."""
+        return cls(show=self.show_key, **fields)
 
     def critique(self, clip_path: str, shot: Shot) -> tuple[Verdict, str]:
         from studio.critique import judge

@@ -1,8 +1,16 @@
-"""The station store (SQLite, WAL): decision log, rundown, steering commands, playout position.
+"""The station store (SQLite, WAL): the event log, the rundown and playout queue, commands, station state.
 
-It is the single source of truth a TUI or `studio log` reads while the engine writes. Every write is its own
-transaction, so a crash never leaves a half-recorded segment: a segment is `approved` only once its conformed file
-exists, and `aired` only once playout has fed all of it.
+It is the station's only bus. Everything that happened is an event (`studio.events`); `record()` appends it and
+applies what it means to the rundown, the episodes, the commands and the station state in the same transaction,
+so the tables can never disagree with the log. An event is kept once: a second `record()` of the same `event_id`
+(a checkpoint replayed after a crash) changes nothing.
+
+Rundown statuses: `planned` → `approved` → `on_air` → `aired`, or one of `dropped` (production could not make it),
+`skipped` (playout could not air it, or a person skipped it), `rejected` and `removed` (by a person). Only
+`approved` and `on_air` segments count as buffered; only `planned`, `approved` and `on_air` are still queued.
+
+Commands: a person (CLI, TUI) adds one; the running station answers it once with `CommandReceived` and then
+`CommandApplied` or `CommandRejected`.
 """
 
 from __future__ import annotations
@@ -11,28 +19,38 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-SegmentStatus = Literal["planned", "approved", "aired", "dropped"]
+from studio import events as ev
+from studio.errors import ConfigError
+
+SegmentStatus = Literal["planned", "approved", "on_air", "aired", "skipped", "dropped", "rejected", "removed"]
+QUEUED_STATUSES: tuple[str, ...] = ("planned", "approved", "on_air")
+BUFFERED_STATUSES: tuple[str, ...] = ("approved", "on_air")
+CommandKind = Literal["steer", "skip", "hold", "release", "pause", "resume", "approve", "reject", "drop"]
+COMMAND_KINDS: tuple[str, ...] = ("steer", "skip", "hold", "release", "pause", "resume", "approve", "reject", "drop")
+CommandStatus = Literal["pending", "received", "applied", "rejected"]
+
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
     ts REAL NOT NULL,
     show TEXT NOT NULL,
+    type TEXT NOT NULL,
+    agent TEXT NOT NULL,
     episode INTEGER,
     segment INTEGER,
     shot TEXT,
-    agent TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    backend TEXT NOT NULL DEFAULT '',
-    summary TEXT NOT NULL DEFAULT '',
-    output TEXT NOT NULL DEFAULT '{}',
-    duration_ms REAL NOT NULL DEFAULT 0
+    payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_show ON events (show, id);
+CREATE INDEX IF NOT EXISTS events_type ON events (type, id);
 CREATE TABLE IF NOT EXISTS episodes (
     show TEXT NOT NULL,
     number INTEGER NOT NULL,
@@ -54,17 +72,23 @@ CREATE TABLE IF NOT EXISTS rundown (
     status TEXT NOT NULL,
     path TEXT,
     seconds REAL NOT NULL DEFAULT 0,
+    planned_seconds REAL NOT NULL DEFAULT 0,
     note TEXT NOT NULL DEFAULT '',
     updated REAL NOT NULL,
     aired_at REAL
 );
+CREATE INDEX IF NOT EXISTS rundown_status ON rundown (status, position);
 CREATE TABLE IF NOT EXISTS commands (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     ts REAL NOT NULL,
     show TEXT NOT NULL,
-    text TEXT NOT NULL,
-    consumed_at REAL
+    kind TEXT NOT NULL,
+    args TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL DEFAULT 'pending',
+    outcome TEXT NOT NULL DEFAULT '',
+    acked_at REAL
 );
+CREATE INDEX IF NOT EXISTS commands_status ON commands (status, id);
 CREATE TABLE IF NOT EXISTS lessons (
     show TEXT NOT NULL,
     word TEXT NOT NULL,
@@ -72,23 +96,23 @@ CREATE TABLE IF NOT EXISTS lessons (
     ts REAL NOT NULL,
     PRIMARY KEY (show, word)
 );
+CREATE TABLE IF NOT EXISTS state (
+    show TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (show, key)
+);
 """
 
 
 @dataclass(frozen=True)
-class Event:
+class LoggedEvent:
+    """An event as the store holds it: its row id (the log's order) and when it was recorded."""
+
     id: int
     ts: float
-    show: str
-    episode: int | None
-    segment: int | None
-    shot: str | None
-    agent: str
-    kind: str
-    backend: str
-    summary: str
-    output: dict[str, Any]
-    duration_ms: float
+    event: ev.Event
 
 
 @dataclass(frozen=True)
@@ -103,182 +127,414 @@ class RundownEntry:
     status: SegmentStatus
     path: Path | None
     seconds: float
+    """On-air length once approved (0 before)."""
+    planned_seconds: float
     note: str
+    aired_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    id: int
+    ts: float
+    show: str
+    kind: CommandKind
+    args: dict[str, Any]
+    status: CommandStatus
+    outcome: str
+    """What applying it did, or why it was rejected."""
+    acked_at: float | None
 
 
 class Station:
-    """Thread-safe access to `station.sqlite` in the data dir."""
+    """Thread-safe access to `station.sqlite`. Several processes may open it: one station writes events, the
+    CLI and front-ends add commands and read."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30.0, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, timeout=30.0, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as error:
+            raise ConfigError(
+                f"{path} is not a usable station store ({error}): move it away to start a new station there"
+            ) from None
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._db.execute(sql, params)
+            return self._db.execute(sql, tuple(params)).fetchall()
 
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    def _execute(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
         with self._lock:
-            return self._db.execute(sql, params).fetchall()
+            return self._db.execute(sql, tuple(params))
 
-    # --- decision log ---------------------------------------------------------------------------------------------
+    # --- schema -----------------------------------------------------------------------------------------------
 
-    def log(
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise ConfigError(
+                    f"{self.path} was written by a newer studio (store version {version}); upgrade studio to read it"
+                )
+            columns = {row["name"] for row in self._db.execute("PRAGMA table_info(events)")}
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if columns and "payload" not in columns:
+                    _upgrade_from_v1(self._db)
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                rundown_columns = {row["name"] for row in self._db.execute("PRAGMA table_info(rundown)")}
+                if "planned_seconds" not in rundown_columns:
+                    self._db.execute("ALTER TABLE rundown ADD COLUMN planned_seconds REAL NOT NULL DEFAULT 0")
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    # --- the event log ----------------------------------------------------------------------------------------
+
+    def record(self, event: ev.Event) -> int | None:
+        """Append `event` and apply it, in one transaction. Returns its row id, or None if it was already there."""
+        return self.record_many([event])[0]
+
+    def record_many(self, events: Iterable[ev.Event]) -> list[int | None]:
+        ids: list[int | None] = []
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for event in events:
+                    cursor = self._db.execute(
+                        "INSERT INTO events (event_id, ts, show, type, agent, episode, segment, shot, payload)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+                        (
+                            event.event_id, event.at, event.show, event.type, event.agent, event.episode,
+                            event.segment, event.shot, json.dumps(event.to_dict(), default=str),
+                        ),
+                    )  # fmt: skip
+                    if cursor.rowcount == 0:
+                        ids.append(None)
+                        continue
+                    ids.append(int(cursor.lastrowid or 0))
+                    _apply(self._db, event)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return ids
+
+    def events(
         self,
         *,
-        show: str,
-        agent: str,
-        kind: str,
-        summary: str = "",
-        output: dict[str, Any] | None = None,
-        backend: str = "",
+        show: str | None = None,
+        after_id: int = 0,
+        limit: int | None = None,
+        last: int | None = None,
+        types: Iterable[str] | None = None,
+        agent: str | None = None,
         episode: int | None = None,
-        segment: int | None = None,
-        shot: str | None = None,
-        duration_ms: float = 0.0,
-    ) -> int:
-        cursor = self._execute(
-            "INSERT INTO events (ts, show, episode, segment, shot, agent, kind, backend, summary, output, duration_ms)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                time.time(), show, episode, segment, shot, agent, kind, backend, summary,
-                json.dumps(output or {}, default=str), duration_ms,
-            ),
-        )  # fmt: skip
-        return int(cursor.lastrowid or 0)
-
-    def events(self, *, show: str | None = None, after_id: int = 0, limit: int | None = None) -> list[Event]:
-        sql = "SELECT * FROM events WHERE id > ?"
-        params: list[Any] = [after_id]
+    ) -> list[LoggedEvent]:
+        """Events after `after_id`, oldest first; `last` keeps only the newest N (still oldest first)."""
+        where, params = ["id > ?"], [after_id]
         if show is not None:
-            sql += " AND show = ?"
+            where.append("show = ?")
             params.append(show)
-        sql += " ORDER BY id"
-        if limit is not None:
+        if agent is not None:
+            where.append("agent = ?")
+            params.append(agent)
+        if episode is not None:
+            where.append("episode = ?")
+            params.append(episode)
+        if types is not None:
+            names = list(types)
+            where.append(f"type IN ({','.join('?' * len(names))})")
+            params += names
+        order = "DESC" if last is not None else "ASC"
+        sql = f"SELECT id, ts, payload FROM events WHERE {' AND '.join(where)} ORDER BY id {order}"
+        count = last if last is not None else limit
+        if count is not None:
             sql += " LIMIT ?"
-            params.append(limit)
-        return [
-            Event(
-                id=row["id"],
-                ts=row["ts"],
-                show=row["show"],
-                episode=row["episode"],
-                segment=row["segment"],
-                shot=row["shot"],
-                agent=row["agent"],
-                kind=row["kind"],
-                backend=row["backend"],
-                summary=row["summary"],
-                output=json.loads(row["output"]),
-                duration_ms=row["duration_ms"],
-            )  # fmt: skip
-            for row in self._query(sql, tuple(params))
-        ]
+            params.append(count)
+        rows = self._query(sql, params)
+        if last is not None:
+            rows = rows[::-1]
+        return [LoggedEvent(row["id"], row["ts"], ev.event_from_dict(json.loads(row["payload"]))) for row in rows]
 
-    # --- episodes and rundown -------------------------------------------------------------------------------------
+    def has_event(self, event_id: str) -> bool:
+        return bool(self._query("SELECT 1 FROM events WHERE event_id = ?", (event_id,)))
 
-    def set_episode(
-        self, show: str, number: int, *, title: str, status: str, path: Path | None = None, planned_seconds: float = 0
-    ) -> None:
-        self._execute(
-            "INSERT INTO episodes (show, number, title, status, path, planned_seconds, updated)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (show, number) DO UPDATE SET title = excluded.title,"
-            " status = excluded.status, path = COALESCE(excluded.path, episodes.path),"
-            " planned_seconds = excluded.planned_seconds, updated = excluded.updated",
-            (show, number, title, status, str(path) if path else None, planned_seconds, time.time()),
-        )
+    def last_event_id(self) -> int:
+        rows = self._query("SELECT COALESCE(MAX(id), 0) AS last FROM events")
+        return int(rows[0]["last"])
+
+    # --- episodes and rundown ---------------------------------------------------------------------------------
 
     def episodes(self, show: str) -> list[dict[str, Any]]:
         return [dict(row) for row in self._query("SELECT * FROM episodes WHERE show = ? ORDER BY number", (show,))]
 
-    def plan_segment(
-        self, *, segment_id: str, show: str, episode: int, segment_index: int, title: str, format: str
-    ) -> None:
-        """Add a segment to the rundown as planned (idempotent: a resumed episode does not duplicate it)."""
-        self._execute(
-            "INSERT INTO rundown (segment_id, show, episode, segment_index, title, format, status, updated)"
-            " VALUES (?, ?, ?, ?, ?, ?, 'planned', ?) ON CONFLICT (segment_id) DO NOTHING",
-            (segment_id, show, episode, segment_index, title, format, time.time()),
-        )
+    def rundown(self, show: str | None = None, *, episode: int | None = None) -> list[RundownEntry]:
+        where, params = [], []
+        if show is not None:
+            where.append("show = ?")
+            params.append(show)
+        if episode is not None:
+            where.append("episode = ?")
+            params.append(episode)
+        sql = "SELECT * FROM rundown" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY position"
+        return [_entry(row) for row in self._query(sql, params)]
 
-    def approve_segment(self, segment_id: str, path: Path, seconds: float, note: str = "") -> None:
-        self._execute(
-            "UPDATE rundown SET status = 'approved', path = ?, seconds = ?, note = ?, updated = ?"
-            " WHERE segment_id = ? AND status = 'planned'",
-            (str(path), seconds, note, time.time(), segment_id),
-        )
-
-    def drop_segment(self, segment_id: str, note: str) -> None:
-        self._execute(
-            "UPDATE rundown SET status = 'dropped', note = ?, updated = ? WHERE segment_id = ? AND status = 'planned'",
-            (note, time.time(), segment_id),
-        )
-
-    def mark_aired(self, segment_id: str) -> None:
-        self._execute(
-            "UPDATE rundown SET status = 'aired', aired_at = ?, updated = ? WHERE segment_id = ? AND status = 'approved'",
-            (time.time(), time.time(), segment_id),
-        )
-
-    def rundown(self, show: str | None = None) -> list[RundownEntry]:
-        sql = "SELECT * FROM rundown" + (" WHERE show = ?" if show else "") + " ORDER BY position"
-        return [_entry(row) for row in self._query(sql, (show,) if show else ())]
-
-    def next_to_air(self, after_position: int = 0) -> RundownEntry | None:
-        """The earliest approved segment not yet aired, in rundown order."""
-        rows = self._query(
-            "SELECT * FROM rundown WHERE status = 'approved' AND position > ? ORDER BY position LIMIT 1",
-            (after_position,),
-        )
+    def segment(self, segment_id: str) -> RundownEntry | None:
+        rows = self._query("SELECT * FROM rundown WHERE segment_id = ?", (segment_id,))
         return _entry(rows[0]) if rows else None
 
-    def buffered_seconds(self) -> float:
-        """Approved seconds not yet aired: what the showrunner keeps full."""
-        rows = self._query("SELECT COALESCE(SUM(seconds), 0) AS total FROM rundown WHERE status = 'approved'")
-        return float(rows[0]["total"])
+    def queue(self, show: str | None = None) -> list[RundownEntry]:
+        """Segments that can still air (planned, approved, on air), in airing order."""
+        sql = f"SELECT * FROM rundown WHERE status IN ({','.join('?' * len(QUEUED_STATUSES))})"
+        params: list[Any] = list(QUEUED_STATUSES)
+        if show is not None:
+            sql += " AND show = ?"
+            params.append(show)
+        return [_entry(row) for row in self._query(sql + " ORDER BY position", params)]
 
-    # --- steering and lessons -------------------------------------------------------------------------------------
+    def last_aired(self, show: str | None = None) -> RundownEntry | None:
+        sql = "SELECT * FROM rundown WHERE status = 'aired'" + (" AND show = ?" if show else "")
+        rows = self._query(sql + " ORDER BY aired_at DESC, position DESC LIMIT 1", (show,) if show else ())
+        return _entry(rows[0]) if rows else None
 
-    def add_command(self, show: str, text: str) -> int:
-        cursor = self._execute("INSERT INTO commands (ts, show, text) VALUES (?, ?, ?)", (time.time(), show, text))
+    def buffered_seconds(self, show: str | None = None) -> float:
+        """Approved seconds that can still air: what the showrunner keeps full."""
+        sql = (
+            "SELECT COALESCE(SUM(seconds), 0) AS total FROM rundown"
+            f" WHERE status IN ({','.join('?' * len(BUFFERED_STATUSES))})"
+        )
+        params: list[Any] = list(BUFFERED_STATUSES)
+        if show is not None:
+            sql += " AND show = ?"
+            params.append(show)
+        return float(self._query(sql, params)[0]["total"])
+
+    def requeue_interrupted(self, show: str | None = None) -> list[str]:
+        """Segments left `on_air` by a station that stopped mid-segment go back to `approved` (they air again from
+        their start: a viewer saw only part of them). Returns their ids."""
+        sql = "SELECT segment_id FROM rundown WHERE status = 'on_air'" + (" AND show = ?" if show else "")
+        ids = [row["segment_id"] for row in self._query(sql, (show,) if show else ())]
+        for segment_id in ids:
+            self._execute(
+                "UPDATE rundown SET status = 'approved', updated = ? WHERE segment_id = ? AND status = 'on_air'",
+                (time.time(), segment_id),
+            )
+        return ids
+
+    # --- commands ---------------------------------------------------------------------------------------------
+
+    def add_command(self, show: str, kind: str, args: Mapping[str, Any] | None = None) -> int:
+        """Queue a command for the station running `show` (or the next one to start). Returns its id."""
+        if kind not in COMMAND_KINDS:
+            raise ValueError(f"unknown command {kind!r}; one of {', '.join(COMMAND_KINDS)}")
+        cursor = self._execute(
+            "INSERT INTO commands (ts, show, kind, args) VALUES (?, ?, ?, ?)",
+            (time.time(), show, kind, json.dumps(dict(args or {}))),
+        )
         return int(cursor.lastrowid or 0)
 
-    def take_commands(self, show: str) -> list[str]:
-        """Steering commands not yet consumed, oldest first; marks them consumed."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, text FROM commands WHERE show = ? AND consumed_at IS NULL ORDER BY id", (show,)
-            ).fetchall()
-            if rows:
-                self._db.execute(
-                    f"UPDATE commands SET consumed_at = ? WHERE id IN ({','.join('?' * len(rows))})",
-                    (time.time(), *[row["id"] for row in rows]),
-                )
-        return [row["text"] for row in rows]
+    def commands(
+        self, *, show: str | None = None, statuses: Iterable[str] | None = None, kind: str | None = None
+    ) -> list[Command]:
+        where, params = [], []
+        if show is not None:
+            where.append("show = ?")
+            params.append(show)
+        if statuses is not None:
+            names = list(statuses)
+            where.append(f"status IN ({','.join('?' * len(names))})")
+            params += names
+        if kind is not None:
+            where.append("kind = ?")
+            params.append(kind)
+        sql = "SELECT * FROM commands" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id"
+        return [_command(row) for row in self._query(sql, params)]
 
-    def add_lesson(self, show: str, word: str, reason: str) -> None:
-        self._execute(
-            "INSERT INTO lessons (show, word, reason, ts) VALUES (?, ?, ?, ?) ON CONFLICT (show, word) DO NOTHING",
-            (show, word.casefold(), reason, time.time()),
-        )
+    def command(self, command_id: int) -> Command | None:
+        rows = self._query("SELECT * FROM commands WHERE id = ?", (command_id,))
+        return _command(rows[0]) if rows else None
+
+    # --- station state and lessons ----------------------------------------------------------------------------
+
+    def flag(self, show: str, key: str) -> bool:
+        rows = self._query("SELECT value FROM state WHERE show = ? AND key = ?", (show, key))
+        return bool(rows) and rows[0]["value"] == "1"
 
     def lessons(self, show: str) -> list[str]:
         return [row["word"] for row in self._query("SELECT word FROM lessons WHERE show = ? ORDER BY ts", (show,))]
+
+    def shows(self) -> list[str]:
+        rows = self._query("SELECT show FROM rundown UNION SELECT show FROM episodes UNION SELECT show FROM state")
+        return sorted(row["show"] for row in rows)
+
+
+# --- what each event means for the tables ---------------------------------------------------------------------
+
+
+def _apply(db: sqlite3.Connection, event: ev.Event) -> None:
+    now = event.at
+    match event:
+        case ev.EpisodePlanned():
+            db.execute(
+                "INSERT INTO episodes (show, number, title, status, planned_seconds, updated) VALUES (?, ?, ?, 'planned',"
+                " ?, ?) ON CONFLICT (show, number) DO UPDATE SET title = excluded.title, status = 'planned',"
+                " planned_seconds = excluded.planned_seconds, updated = excluded.updated",
+                (event.show, event.episode, event.title, event.planned_seconds, now),
+            )
+            for index, planned in enumerate(event.segments):
+                db.execute(
+                    "INSERT INTO rundown (segment_id, show, episode, segment_index, title, format, status,"
+                    " planned_seconds, updated) VALUES (?, ?, ?, ?, ?, ?, 'planned', ?, ?)"
+                    " ON CONFLICT (segment_id) DO NOTHING",
+                    (planned.segment_id, event.show, event.episode, index, planned.title, planned.format,
+                     planned.seconds, now),
+                )  # fmt: skip
+        case ev.SegmentApproved():
+            note = f"dropped shots: {', '.join(event.dropped_shots)}" if event.dropped_shots else ""
+            db.execute(
+                "UPDATE rundown SET status = 'approved', path = ?, seconds = ?, note = ?, updated = ?"
+                " WHERE segment_id = ? AND status = 'planned'",
+                (event.path, event.seconds, note, now, event.segment_id),
+            )
+        case ev.SegmentDropped():
+            _set_status(db, event.segment_id, "dropped", ("planned",), event.reason, now)
+        case ev.EpisodeAssembled():
+            db.execute(
+                "UPDATE episodes SET status = 'done', path = ?, updated = ? WHERE show = ? AND number = ?",
+                (event.path, now, event.show, event.episode),
+            )
+        case ev.EpisodeEmpty():
+            db.execute(
+                "UPDATE episodes SET status = 'empty', updated = ? WHERE show = ? AND number = ?",
+                (now, event.show, event.episode),
+            )
+        case ev.SegmentOnAir(repeat=False):
+            _set_status(db, event.segment_id, "on_air", ("approved",), None, now)
+        case ev.SegmentAired(repeat=False):
+            db.execute(
+                "UPDATE rundown SET status = 'aired', aired_at = ?, updated = ? WHERE segment_id = ?"
+                " AND status IN ('approved', 'on_air')",
+                (now, now, event.segment_id),
+            )
+        case ev.SegmentSkipped():
+            _set_status(db, event.segment_id, "skipped", ("planned", "approved", "on_air"), event.reason, now)
+        case ev.SegmentRejected():
+            _set_status(db, event.segment_id, "rejected", ("planned", "approved", "on_air"), event.reason, now)
+        case ev.SegmentRemoved():
+            _set_status(db, event.segment_id, "removed", ("planned", "approved"), event.reason, now)
+        case ev.SegmentReinstated():
+            db.execute(
+                "UPDATE rundown SET status = CASE WHEN path IS NULL THEN 'planned' ELSE 'approved' END, note = '',"
+                " updated = ? WHERE segment_id = ? AND status IN ('rejected', 'removed')",
+                (now, event.segment_id),
+            )
+        case ev.LessonLearned():
+            db.execute(
+                "INSERT INTO lessons (show, word, reason, ts) VALUES (?, ?, ?, ?) ON CONFLICT (show, word) DO NOTHING",
+                (event.show, event.word.casefold(), event.reason, now),
+            )
+        case ev.CommandReceived():
+            db.execute(
+                "UPDATE commands SET status = 'received' WHERE id = ? AND status = 'pending'", (event.command_id,)
+            )
+        case ev.CommandApplied():
+            db.execute(
+                "UPDATE commands SET status = 'applied', outcome = ?, acked_at = ? WHERE id = ?"
+                " AND status IN ('pending', 'received')",
+                (event.effect, now, event.command_id),
+            )
+            flag = {
+                "pause": ("paused", "1"),
+                "resume": ("paused", "0"),
+                "hold": ("hold", "1"),
+                "release": ("hold", "0"),
+            }
+            if event.kind in flag:
+                key, value = flag[event.kind]
+                db.execute(
+                    "INSERT INTO state (show, key, value, updated) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (show, key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+                    (event.show, key, value, now),
+                )
+        case ev.CommandRejected():
+            db.execute(
+                "UPDATE commands SET status = 'rejected', outcome = ?, acked_at = ? WHERE id = ?"
+                " AND status IN ('pending', 'received')",
+                (event.reason, now, event.command_id),
+            )
+        case _:
+            pass
+
+
+def _set_status(
+    db: sqlite3.Connection, segment_id: str, status: str, allowed_from: tuple[str, ...], note: str | None, now: float
+) -> None:
+    db.execute(
+        f"UPDATE rundown SET status = ?, note = COALESCE(?, note), updated = ? WHERE segment_id = ?"
+        f" AND status IN ({','.join('?' * len(allowed_from))})",
+        (status, note, now, segment_id, *allowed_from),
+    )
+
+
+def _upgrade_from_v1(db: sqlite3.Connection) -> None:
+    """A store written by studio 0.1: free-form events become `LegacyEvent`s, steering notes become commands."""
+    old_events = db.execute("SELECT * FROM events ORDER BY id").fetchall()
+    db.execute("ALTER TABLE events RENAME TO events_v1")
+    db.execute(_SCHEMA.split(";")[0])
+    for row in old_events:
+        legacy = ev.LegacyEvent(
+            show=row["show"], episode=row["episode"], segment=row["segment"], shot=row["shot"], backend=row["backend"],
+            duration_ms=row["duration_ms"], at=row["ts"], event_id=f"v1-{row['id']}", old_agent=row["agent"],
+            kind=row["kind"], text=row["summary"], output=json.loads(row["output"] or "{}"),
+        )  # fmt: skip
+        db.execute(
+            "INSERT INTO events (event_id, ts, show, type, agent, episode, segment, shot, payload)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (legacy.event_id, legacy.at, legacy.show, legacy.type, legacy.agent, legacy.episode, legacy.segment,
+             legacy.shot, json.dumps(legacy.to_dict(), default=str)),
+        )  # fmt: skip
+    db.execute("DROP TABLE events_v1")
+    command_columns = {row["name"] for row in db.execute("PRAGMA table_info(commands)")}
+    if "text" in command_columns:
+        old_commands = db.execute("SELECT * FROM commands ORDER BY id").fetchall()
+        db.execute("DROP TABLE commands")
+        db.execute(next(part for part in _SCHEMA.split(";") if "TABLE IF NOT EXISTS commands" in part))
+        for row in old_commands:
+            done = row["consumed_at"] is not None
+            db.execute(
+                "INSERT INTO commands (id, ts, show, kind, args, status, outcome, acked_at) VALUES (?, ?, ?, 'steer',"
+                " ?, ?, ?, ?)",
+                (row["id"], row["ts"], row["show"], json.dumps({"note": row["text"]}),
+                 "applied" if done else "pending", "used by studio 0.1" if done else "", row["consumed_at"]),
+            )  # fmt: skip
 
 
 def _entry(row: sqlite3.Row) -> RundownEntry:
     return RundownEntry(
         position=row["position"], segment_id=row["segment_id"], show=row["show"], episode=row["episode"],
         segment_index=row["segment_index"], title=row["title"], format=row["format"], status=row["status"],
-        path=Path(row["path"]) if row["path"] else None, seconds=row["seconds"], note=row["note"],
+        path=Path(row["path"]) if row["path"] else None, seconds=row["seconds"],
+        planned_seconds=row["planned_seconds"], note=row["note"], aired_at=row["aired_at"],
+    )  # fmt: skip
+
+
+def _command(row: sqlite3.Row) -> Command:
+    return Command(
+        id=row["id"], ts=row["ts"], show=row["show"], kind=row["kind"], args=json.loads(row["args"]),
+        status=row["status"], outcome=row["outcome"], acked_at=row["acked_at"],
     )  # fmt: skip

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph.runtime import Runtime  # noqa: TC002 - LangGraph reads node and router hints at runtime
 
+from studio import events as ev
 from studio.agents.prompts import BASE_NEGATIVE, CAMERA_AND_BRAND_WORDS
 from studio.plan import MotionSpec, Shot
-from studio.state import EpisodeState, StudioContext  # noqa: TC001
+from studio.state import EpisodeState, StudioContext, emitted  # noqa: TC001
 
 if TYPE_CHECKING:
     from studio.plan import Repair, ShotDesign
@@ -140,15 +141,21 @@ def cinematographer(state: EpisodeState, runtime: Runtime[StudioContext]) -> dic
                       base_seed=ctx.seed, avoid=avoid)
             for i, d in enumerate(designs)
         ]  # fmt: skip
-        ctx.record(
-            "cinematographer", "shots_designed", backend=backend, episode=episode, segment=segment_index,
-            summary=f"{len(shots)} shots for {state['script'].title!r}",
-            output={"shots": [s.model_dump(mode="json", exclude={"design"}) for s in shots]},
-            duration_ms=(time.perf_counter() - started) * 1000,
+        designed = ctx.event(
+            ev.ShotsDesigned, episode=episode, segment=segment_index, backend=backend,
+            segment_title=state["script"].title, duration_ms=(time.perf_counter() - started) * 1000,
+            shots=tuple(
+                ev.DesignedShot(
+                    shot_id=s.id, prompt=s.prompt, negative_prompt=s.negative_prompt, seconds=s.seconds, seed=s.seed,
+                    characters=tuple(s.characters), place=s.place,
+                )
+                for s in shots
+            ),
         )  # fmt: skip
-        return {"shots": shots, "pending": [s.id for s in shots]}
+        return {"shots": shots, "pending": [s.id for s in shots], "events": emitted(designed)}
     pending: list[str] = []
     repaired: list[Shot] = []
+    events: list[ev.Event] = []
     for shot in shots:
         verdict = verdicts.get(shot.id)
         if verdict is None or verdict.passed or verdict.repair is None or verdict.repair.action == "drop":
@@ -157,13 +164,23 @@ def cinematographer(state: EpisodeState, runtime: Runtime[StudioContext]) -> dic
         new_shot = apply_repair(shot, verdict.repair, show, base_seed=ctx.seed, avoid=avoid)
         repaired.append(new_shot)
         pending.append(new_shot.id)
-        ctx.record(
-            "cinematographer", "shot_repaired", backend="rules", episode=episode, segment=segment_index, shot=shot.id,
-            summary=f"attempt {new_shot.attempt}: {verdict.repair.action} ({verdict.repair.note})",
-            output={"prompt": new_shot.prompt, "negative_prompt": new_shot.negative_prompt, "seed": new_shot.seed,
-                    "reverse_only": new_shot.reverse_only},
-        )  # fmt: skip
-    return {"shots": repaired, "pending": pending}
+        events.append(
+            ctx.event(
+                ev.ShotRepaired,
+                episode=episode,
+                segment=segment_index,
+                shot=shot.id,
+                backend="rules",
+                attempt=new_shot.attempt,
+                action=verdict.repair.action,
+                note=verdict.repair.note,
+                prompt=new_shot.prompt,
+                negative_prompt=new_shot.negative_prompt,
+                seed=new_shot.seed,
+                reverse_only=new_shot.reverse_only,
+            )  # fmt: skip
+        )
+    return {"shots": repaired, "pending": pending, "events": emitted(*events)}
 
 
 def _validated(design: ShotDesign, show: Show, state: EpisodeState) -> ShotDesign:

@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from langgraph.runtime import Runtime  # noqa: TC002 - LangGraph reads node and router hints at runtime
 
+from studio import events as ev
 from studio.plan import CheckResult, Repair, Verdict
-from studio.state import EpisodeState, StudioContext  # noqa: TC001
+from studio.state import EpisodeState, StudioContext, emitted  # noqa: TC001
 
 
 def critic(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]:
@@ -16,7 +17,11 @@ def critic(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, An
     verdicts = dict(state.get("verdicts", {}))
     shots = {shot.id: shot for shot in state["shots"]}
     render_errors = state.get("render_errors", {})
+    episode, segment = state["episode_number"], state["segment_index"]
+    events: list[ev.Event] = []
+    known_lessons = set(ctx.station.lessons(ctx.show_key))
     for shot_id in state.get("pending", []):
+        ctx.gate()
         shot = shots[shot_id]
         started = time.perf_counter()
         if shot_id in render_errors:
@@ -34,17 +39,33 @@ def critic(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, An
                     "repair": Repair(action="drop", new_seed=False, note=f"still failing after {shot.attempt} repairs")
                 }
             )
-        for word in ctx.lessons_from(verdict):
-            ctx.station.add_lesson(ctx.show_key, word, f"leaked as text in {shot_id}")
         verdicts[shot_id] = verdict
-        failed = ", ".join(f"{c.check} ({c.detail})" for c in verdict.failures) or "all checks passed"
-        ctx.record(
-            "critic", "verdict", backend=backend, episode=state["episode_number"], segment=state["segment_index"],
-            shot=shot_id, summary=f"{'APPROVED' if verdict.passed else 'REJECTED'} attempt {shot.attempt}: {failed}"
-            + (f" → {verdict.repair.action}: {verdict.repair.note}" if verdict.repair else ""),
-            output=verdict.model_dump(mode="json"), duration_ms=(time.perf_counter() - started) * 1000,
-        )  # fmt: skip
-    return {"verdicts": verdicts}
+        where = {"episode": episode, "segment": segment, "shot": shot_id}
+        events.append(
+            ctx.event(
+                ev.VerdictGiven,
+                **where,
+                backend=backend,
+                attempt=shot.attempt,
+                passed=verdict.passed,
+                score=verdict.score,
+                failures=tuple(f"{c.check} ({c.detail})" for c in verdict.failures),
+                repair=verdict.repair.action if verdict.repair else "",
+                repair_note=verdict.repair.note if verdict.repair else "",
+                verdict=verdict.model_dump(mode="json"),
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )  # fmt: skip
+        )
+        for word in ctx.lessons_from(verdict):
+            if word.casefold() not in known_lessons:
+                known_lessons.add(word.casefold())
+                events.append(ctx.event(ev.LessonLearned, **where, word=word, reason=f"leaked as text in {shot_id}"))
+        if verdict.repair is not None and verdict.repair.action == "drop":
+            failed = ", ".join(check.check for check in verdict.failures) or "failed"
+            events.append(
+                ctx.event(ev.ShotDropped, **where, attempt=shot.attempt, reason=f"{failed}; {verdict.repair.note}")
+            )
+    return {"verdicts": verdicts, "events": emitted(*events)}
 
 
 def route_after_critic(state: EpisodeState) -> Literal["cinematographer", "post"]:

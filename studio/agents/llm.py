@@ -151,7 +151,9 @@ def make_director(settings: Settings) -> Director:
         max_retries=1,
         temperature=0.8,
     )
-    where = settings.openai_base_url or "api.openai.com"
+    from studio.secrets import mask_url
+
+    where = mask_url(settings.openai_base_url) if settings.openai_base_url else "api.openai.com"
     return LLMDirector(
         chat, label=f"openai-compatible:{settings.llm_model}@{where}", method=settings.llm_structured_method
     )

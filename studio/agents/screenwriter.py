@@ -7,7 +7,8 @@ from typing import Any
 
 from langgraph.runtime import Runtime  # noqa: TC002 - LangGraph reads node and router hints at runtime
 
-from studio.state import EpisodeState, StudioContext  # noqa: TC001
+from studio import events as ev
+from studio.state import EpisodeState, StudioContext, emitted  # noqa: TC001
 
 
 def screenwriter(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]:
@@ -23,9 +24,9 @@ def screenwriter(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[s
     script = script.model_copy(
         update={"beats": [b.model_copy(update={"seconds": round(b.seconds * scale, 3)}) for b in script.beats]}
     )
-    ctx.record(
-        "screenwriter", "segment_written", backend=backend, episode=plan.number, segment=index,
-        summary=f"{script.title!r}: {len(script.beats)} beats, {fmt.seconds:g} s, mood {script.mood!r}",
-        output=script.model_dump(mode="json"), duration_ms=(time.perf_counter() - started) * 1000,
+    written = ctx.event(
+        ev.SegmentWritten, episode=plan.number, segment=index, backend=backend, title=script.title,
+        format=script.format, mood=script.mood, beats=tuple(beat.description for beat in script.beats),
+        seconds=fmt.seconds, script=script.model_dump(mode="json"), duration_ms=(time.perf_counter() - started) * 1000,
     )  # fmt: skip
-    return {"script": script, "shots": [], "verdicts": {}, "clips": {}, "pending": []}
+    return {"script": script, "shots": [], "verdicts": {}, "clips": {}, "pending": [], "events": emitted(written)}

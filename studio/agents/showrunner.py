@@ -7,19 +7,24 @@ from typing import Any
 
 from langgraph.runtime import Runtime  # noqa: TC002 - LangGraph reads node and router hints at runtime
 
-from studio.state import EpisodeState, StudioContext  # noqa: TC001
+from studio import events as ev
+from studio.state import EpisodeState, StudioContext, emitted  # noqa: TC001
 
 
 def showrunner(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]:
+    """Plan episode `episode_number`. Steering notes the station has received are followed and acknowledged in
+    this node's events, so they count as applied only once this plan is checkpointed (a crash before re-plans
+    with them; a crash after never uses them twice)."""
     ctx = runtime.context
     number = state["episode_number"]
-    steering = ctx.station.take_commands(ctx.show_key) + list(state.get("steering", []))
+    notes = ctx.station.commands(show=ctx.show_key, kind="steer", statuses=("received",))
+    steering = [str(command.args.get("note", "")) for command in notes] + list(state.get("steering", []))
     recent = [episode["title"] for episode in ctx.station.episodes(ctx.show_key)]
     started = time.perf_counter()
     plan, backend = ctx.director.plan_episode(ctx.show, number, seed=ctx.seed, recent_topics=recent, steering=steering)
-    known = {fmt.name.casefold(): fmt.name for fmt in ctx.show.formats}
+    known = {fmt.name.casefold(): fmt for fmt in ctx.show.formats}
     segments = [
-        s.model_copy(update={"format": known[s.format.casefold()]})
+        s.model_copy(update={"format": known[s.format.casefold()].name})
         for s in plan.segments
         if s.format.casefold() in known
     ]
@@ -30,18 +35,33 @@ def showrunner(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str
             for i, s in enumerate(plan.segments)
         ]
     plan = plan.model_copy(update={"segments": segments})
-    planned_seconds = sum(next(f.seconds for f in ctx.show.formats if f.name == s.format) for s in segments)
-    ctx.station.set_episode(ctx.show_key, number, title=plan.title, status="planned", planned_seconds=planned_seconds)
-    for index, outline in enumerate(segments):
-        ctx.station.plan_segment(
-            segment_id=ctx.segment_id(number, index), show=ctx.show_key, episode=number, segment_index=index,
-            title=outline.title, format=outline.format,
-        )  # fmt: skip
-    ctx.record(
-        "showrunner", "episode_planned", backend=backend, episode=number,
-        summary=f"episode {number}: {plan.title!r} ({len(segments)} segments, {planned_seconds:g} s planned)",
-        output={**plan.model_dump(mode="json"), "steering": steering,
-                "buffered_seconds": round(ctx.station.buffered_seconds(), 2)},
+    planned = tuple(
+        ev.PlannedSegment(
+            segment_id=ctx.segment_id(number, index), title=outline.title, format=outline.format,
+            seconds=known[outline.format.casefold()].seconds,
+        )
+        for index, outline in enumerate(segments)
+    )  # fmt: skip
+    planned_seconds = sum(segment.seconds for segment in planned)
+    planned_event = ctx.event(
+        ev.EpisodePlanned, episode=number, backend=backend, title=plan.title, topic=plan.topic, logline=plan.logline,
+        segments=planned, planned_seconds=planned_seconds, steering=tuple(steering),
+        buffered_seconds=round(ctx.station.buffered_seconds(ctx.show_key), 2), plan=plan.model_dump(mode="json"),
         duration_ms=(time.perf_counter() - started) * 1000,
     )  # fmt: skip
-    return {"plan": plan, "segment_index": 0, "steering": steering}
+    acknowledgements = [
+        ctx.event(
+            ev.CommandApplied,
+            episode=number,
+            command_id=command.id,
+            kind="steer",
+            effect=f"followed in the plan of episode {number}, {plan.title!r}",
+        )  # fmt: skip
+        for command in notes
+    ]
+    return {
+        "plan": plan,
+        "segment_index": 0,
+        "steering": list(state.get("steering", [])),
+        "events": emitted(planned_event, *acknowledgements),
+    }

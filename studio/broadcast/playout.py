@@ -5,11 +5,17 @@ stream copy, live HLS and optionally FLV over RTMP. Each item (segment or filler
 process that writes the item, stream-copied, into the encoder's stdin with its timestamps shifted to the
 channel's running position — so the muxer sees one continuous timeline and never restarts between items.
 
-- Nothing ready and not finishing: the filler card airs, and the queue is asked again after it.
-- A missing, unreadable or off-format segment file: filler cards of about its length air instead, and
-  `on_event("segment_replaced", …)` says why. The channel never crashes on an item.
+The queue (`PlayoutQueue`, the station store's rundown in production) says what airs next, or why nothing can
+(`Idle`): the filler card airs meanwhile, one card at a time, and the queue is asked again after each.
+
+- A missing, unreadable or off-format segment file is skipped (`queue.skipped` with the reason) and the next item
+  airs straight away: the channel never crashes on an item, and a broken file never airs filler in its place.
+- `skip()` cuts the segment on air: its feeder is killed and the muxer restarted behind a discontinuity (a cut
+  stream cannot be continued under stream copy without a timestamp jump the muxer would wait out).
 - The encoder dies (or a feeder hangs past its watchdog): a new encoder continues the same playlist behind
   `#EXT-X-DISCONTINUITY` and the interrupted item airs again from its start.
+
+Everything it does is reported as `studio.events` through `emit`; RTMP URLs in them have their key masked.
 """
 
 from __future__ import annotations
@@ -22,14 +28,16 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Protocol
 
+from studio import events as ev
 from studio.broadcast import commands
 from studio.broadcast.filler import ensure_filler_card
 from studio.broadcast.web import check_rtmp_reachable
 from studio.errors import BroadcastError, ToolError
+from studio.secrets import mask_url, redact
 from studio.tools.media import ffmpeg_exe, probe
 
 if TYPE_CHECKING:
@@ -59,6 +67,33 @@ class QueuedSegment:
     segment_id: str
     path: Path
     seconds: float
+    episode: int | None = None
+    repeat: bool = False
+    """Aired again on purpose (playout on hold), not for the first time."""
+
+
+@dataclass(frozen=True)
+class Idle:
+    """Nothing can air now, and why: the filler card airs meanwhile."""
+
+    reason: str
+    inside_episode: bool = False
+    """The wait interrupts an episode already on air."""
+
+
+class PlayoutQueue(Protocol):
+    """What airs next, and what happened to it. Called on the playout thread only."""
+
+    def next_item(self) -> QueuedSegment | Idle: ...
+
+    def started(self, segment: QueuedSegment) -> None:
+        """`segment` is being fed to the muxer now."""
+
+    def aired(self, segment: QueuedSegment) -> None:
+        """All of `segment` went to the muxer."""
+
+    def skipped(self, segment: QueuedSegment, reason: str, command_id: int | None) -> None:
+        """`segment` could not air, or was cut by a person (`command_id`)."""
 
 
 @dataclass(frozen=True)
@@ -68,33 +103,48 @@ class _Item:
     path: Path
     seconds: float
     label: str
+    segment: QueuedSegment | None = None
+
+
+@dataclass
+class _SkipRequest:
+    reason: str
+    command_id: int | None
+    target: _Item
+    done: threading.Event = field(default_factory=threading.Event)
+    segment_id: str | None = None
+    """Set once the segment was cut."""
+
+
+@dataclass
+class _FillerRun:
+    reason: str
+    inside_episode: bool
+    seconds: float = 0.0
 
 
 class PlayoutSupervisor:
-    """Airs `next_segment()` after `next_segment()` as one continuous HLS (and RTMP) stream, on its own thread.
-
-    `on_aired(segment)` is called once a segment has been fully fed to the muxer; `on_event(kind, detail)` reports
-    `segment_started`, `filler_started`, `segment_replaced`, `segment_failed`, `feeder_timeout`,
-    `encoder_restarted`, `rtmp_lost`, `rtmp_restored` and `playout_ended`. Callbacks run on the playout thread;
-    an exception in one is logged and the channel carries on.
+    """Airs what `queue.next_item()` gives, item after item, as one continuous HLS (and RTMP) stream, on its own
+    thread. Events go to `emit` (for the show `show`); an exception in a callback is logged and the channel goes on.
     """
 
     def __init__(
         self,
         *,
+        show: str,
         hls_dir: Path,
         media_dir: Path,
         width: int,
         height: int,
         fps: int,
-        next_segment: Callable[[], QueuedSegment | None],
-        on_aired: Callable[[QueuedSegment], None],
-        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        queue: PlayoutQueue,
+        emit: Callable[[ev.Event], None] | None = None,
         rtmp_url: str | None = None,
         realtime: bool = True,
         filler_seconds: float = 2.0,
         hls_list_size: int = 6,
     ) -> None:
+        self.show = show
         self.hls_dir = hls_dir
         self.media_dir = media_dir
         self.width, self.height, self.fps = width, height, fps
@@ -102,9 +152,8 @@ class PlayoutSupervisor:
         self.realtime = realtime
         self.filler_seconds = filler_seconds
         self.hls_list_size = hls_list_size
-        self._next_segment = next_segment
-        self._on_aired = on_aired
-        self._on_event = on_event
+        self._queue = queue
+        self._emit_event = emit
         self._stop_requested = threading.Event()
         self._finish_requested = threading.Event()
         self._process_lock = threading.Lock()
@@ -113,12 +162,15 @@ class PlayoutSupervisor:
         self._feeder: subprocess.Popen[bytes] | None = None
         self._encoder_log: IO[bytes] | None = None
         self._filler: _Item | None = None
+        self._filler_run: _FillerRun | None = None
         self._position_s = 0.0
         self._encoder_restarts = 0
         self._last_encoder_start = 0.0
         self._rtmp_active = rtmp_url is not None
         self._rtmp_checked_at = 0.0
-        self._on_air: str | None = None
+        self._on_air: _Item | None = None
+        self._skip_lock = threading.Lock()
+        self._skip: _SkipRequest | None = None
 
     # --- public -----------------------------------------------------------------------------------------------
 
@@ -171,6 +223,20 @@ class PlayoutSupervisor:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def skip(
+        self, *, reason: str = "skipped by a person", command_id: int | None = None, timeout: float = 30.0
+    ) -> str | None:
+        """Cut the segment on air and go on with the next item. Returns the id of the segment that was cut, or
+        None when no segment is on air (filler or nothing) or the cut did not happen within `timeout`."""
+        with self._skip_lock:
+            item = self._on_air
+            if item is None or item.segment is None or not self.running:
+                return None
+            request = _SkipRequest(reason, command_id, item)
+            self._skip = request
+        request.done.wait(timeout)
+        return request.segment_id
+
     @property
     def running(self) -> bool:
         """Whether the playout thread is airing (started and not yet ended)."""
@@ -184,7 +250,8 @@ class PlayoutSupervisor:
     @property
     def on_air(self) -> str | None:
         """The segment id (or "filler") being fed right now."""
-        return self._on_air
+        item = self._on_air
+        return item.label if item is not None else None
 
     @property
     def encoder_restarts(self) -> int:
@@ -207,59 +274,91 @@ class PlayoutSupervisor:
     def _run(self) -> None:
         try:
             while not self._stop_requested.is_set():
-                segment = self._ask_next_segment()
-                if segment is None:
-                    if self._finish_requested.is_set():
+                item = self._ask_queue()
+                if isinstance(item, Idle):
+                    if self._finish_requested.is_set():  # production is over: nothing more will become ready
                         break
-                    self._air_filler(1, reason="idle")
+                    self._air_filler(item)
                     if not self.realtime:  # waiting for production: no point airing cards faster than real time
                         self._stop_requested.wait(self._filler_item.seconds)
                     continue
-                self._air_segment(segment)
+                self._end_filler_run()
+                self._air_segment(item)
         except Exception as error:  # noqa: BLE001 - the thread must always release its processes
             logger.exception("playout thread failed")
-            self._emit("playout_failed", error=str(error))
+            self._emit(ev.PlayoutFailed, error=str(error))
         finally:
+            self._end_filler_run()
             self._on_air = None
+            self._answer_skip(None)
             graceful = not self._stop_requested.is_set()
             self._close_encoder()
             _end_playlist(self.playlist_path)
             if self._encoder_log is not None:
                 self._encoder_log.close()
-            self._emit("playout_ended", aired_seconds=round(self._position_s, 3), finished=graceful)
+            self._emit(ev.PlayoutEnded, aired_seconds=round(self._position_s, 3), finished=graceful)
 
     @property
     def _filler_item(self) -> _Item:
         assert self._filler is not None, "start() makes the filler card"
         return self._filler
 
-    def _ask_next_segment(self) -> QueuedSegment | None:
+    def _ask_queue(self) -> QueuedSegment | Idle:
         try:
-            return self._next_segment()
+            return self._queue.next_item()
         except Exception as error:  # noqa: BLE001 - a failing queue airs filler, it does not end the channel
-            logger.exception("next_segment failed")
-            self._emit("queue_failed", error=str(error))
-            return None
+            logger.exception("the playout queue failed")
+            return Idle(f"the playout queue failed: {error}")
+
+    def _call(self, name: str, *args: object) -> None:
+        try:
+            getattr(self._queue, name)(*args)
+        except Exception:  # noqa: BLE001
+            logger.exception("playout queue %s failed", name)
 
     def _air_segment(self, segment: QueuedSegment) -> None:
         item, problem = self._check_segment(segment)
         if item is None:
-            cards = max(1, round(segment.seconds / self._filler_item.seconds))
-            self._emit("segment_replaced", segment_id=segment.segment_id, reason=problem, seconds=segment.seconds)
-            self._air_filler(cards, reason=f"replacing {segment.segment_id}")
+            self._call("skipped", segment, problem, None)
             return
-        self._emit("segment_started", segment_id=segment.segment_id, seconds=item.seconds, at=self._position_s)
-        if self._feed(item):
-            try:
-                self._on_aired(segment)
-            except Exception:  # noqa: BLE001
-                logger.exception("on_aired failed for %s", segment.segment_id)
+        self._call("started", segment)
+        outcome = self._feed(item)
+        if outcome == "fed":
+            self._call("aired", segment)
+            if self._skip is not None and self._skip.target is item:
+                self._answer_skip(None)  # it had all gone to the muxer: too late to cut
+        elif outcome == "skipped":
+            request = self._skip
+            self._call(
+                "skipped", segment, request.reason if request else "skipped", request.command_id if request else None
+            )
+            self._answer_skip(segment.segment_id)
 
-    def _air_filler(self, cards: int, *, reason: str) -> None:
-        self._emit("filler_started", seconds=cards * self._filler_item.seconds, reason=reason, at=self._position_s)
-        for _ in range(cards):
-            if self._stop_requested.is_set() or not self._feed(self._filler_item):
-                return
+    def _answer_skip(self, segment_id: str | None) -> None:
+        with self._skip_lock:
+            request, self._skip = self._skip, None
+        if request is not None:
+            request.segment_id = segment_id
+            request.done.set()
+
+    def _air_filler(self, idle: Idle) -> None:
+        run = self._filler_run
+        if run is not None and run.inside_episode != idle.inside_episode:
+            self._end_filler_run()
+            run = None
+        if run is None:
+            run = self._filler_run = _FillerRun(idle.reason, idle.inside_episode)
+            self._emit(ev.FillerStarted, reason=idle.reason, inside_episode=idle.inside_episode)
+        self._answer_skip(None)  # a skip asked for while the filler airs has nothing to cut
+        if not self._stop_requested.is_set() and self._feed(self._filler_item) == "fed":
+            run.seconds += self._filler_item.seconds
+
+    def _end_filler_run(self) -> None:
+        run, self._filler_run = self._filler_run, None
+        if run is not None and run.seconds > 0:
+            self._emit(
+                ev.FillerAired, seconds=round(run.seconds, 3), reason=run.reason, inside_episode=run.inside_episode
+            )
 
     def _check_segment(self, segment: QueuedSegment) -> tuple[_Item | None, str]:
         """The item to air for `segment`, or None and why it cannot air (it would break the stream copy)."""
@@ -275,26 +374,32 @@ class PlayoutSupervisor:
                  info.audio_channels)  # fmt: skip
         if found != expected or abs(info.fps - self.fps) > 0.01 or info.video_frames == 0:
             return None, f"not in the house format: {found} at {info.fps:g} fps, expected {expected} at {self.fps}"
-        return _Item(path, info.video_frames / self.fps, segment.segment_id), ""
+        return _Item(path, info.video_frames / self.fps, segment.segment_id, segment), ""
 
-    def _feed(self, item: _Item) -> bool:
-        """Feed one item into the muxer. True once all of it went in; the position advances either way."""
+    def _feed(self, item: _Item) -> str:
+        """Feed one item into the muxer: `fed` once all of it went in, else `skipped`, `failed` or `stopped`.
+        The channel's position advances by the item's length whatever happened (the muxer restarted if it was cut)."""
+        outcome = "failed"
         for attempt in range(2):
             if self._stop_requested.is_set():
-                return False
+                return "stopped"
             self._maybe_restore_rtmp()
             encoder = self._ensure_encoder()
             if encoder is None:
-                return False
-            self._on_air = item.label
-            outcome, stderr_tail = self._run_feeder(item, encoder)
-            if outcome == "fed":
+                return "stopped"
+            self._on_air = item
+            result, stderr_tail = self._run_feeder(item, encoder)
+            if result == "fed":
                 self._position_s += item.seconds
-                return True
-            if outcome == "stopped" or self._stop_requested.is_set():
-                return False
-            if outcome == "timeout":
-                self._emit("feeder_timeout", item=item.label, seconds=item.seconds)
+                return "fed"
+            if result == "stopped" or self._stop_requested.is_set():
+                return "stopped"
+            if result == "skipped":
+                self._restart_encoder(f"{item.label} was cut short by a skip")
+                outcome = "skipped"
+                break
+            if result == "timeout":
+                self._emit(ev.FeederTimedOut, item=item.label, seconds=item.seconds)
                 # a muxer that stops reading is most likely blocked on a stalled RTMP connection
                 self._restart_encoder(f"a feeder for {item.label} hung", suspect_rtmp=True)
                 break
@@ -304,10 +409,10 @@ class PlayoutSupervisor:
                 self._restart_encoder(f"the muxer exited ({encoder.returncode}) while airing {item.label}")
                 if attempt == 0:
                     continue  # the interrupted item airs again from its start, behind a discontinuity
-            self._emit("segment_failed", item=item.label, error=stderr_tail)
+            self._emit(ev.ItemFailed, item=item.label, error=self._redact(stderr_tail))
             break
         self._position_s += item.seconds
-        return False
+        return outcome
 
     def _run_feeder(self, item: _Item, encoder: subprocess.Popen[bytes]) -> tuple[str, str]:
         argv = [ffmpeg_exe(), *FFMPEG_LOG_ARGS, *commands.feed_item_argv(item.path, FEED_LEAD_S + self._position_s)]
@@ -327,6 +432,8 @@ class PlayoutSupervisor:
                 except subprocess.TimeoutExpired:
                     if self._stop_requested.is_set():
                         outcome = "stopped"
+                    elif self._skip is not None and self._skip.target is item:
+                        outcome = "skipped"
                     elif time.monotonic() > deadline:
                         outcome = "timeout"
             with self._process_lock:
@@ -373,13 +480,19 @@ class PlayoutSupervisor:
         if self._rtmp_active and self.rtmp_url and (suspect_rtmp or not _reachable(self.rtmp_url)):
             self._rtmp_active = False
             self._rtmp_checked_at = time.monotonic()
-            self._emit("rtmp_lost", url=self.rtmp_url, note="continuing with HLS only; retrying periodically")
+            self._emit(
+                ev.OutputLost, output="rtmp", url=mask_url(self.rtmp_url),
+                note="continuing with HLS only; retrying periodically",
+            )  # fmt: skip
         with self._process_lock:
             if self._stop_requested.is_set():
                 return None
             self._encoder = self._spawn_encoder()
         self._encoder_restarts += 1
-        self._emit("encoder_restarted", reason=reason, log=self._encoder_log_tail(), restarts=self._encoder_restarts)
+        self._emit(
+            ev.EncoderRestarted, reason=reason, log_tail=self._redact(self._encoder_log_tail()),
+            restarts=self._encoder_restarts,
+        )  # fmt: skip
         return self._encoder
 
     def _maybe_restore_rtmp(self) -> None:
@@ -393,7 +506,7 @@ class PlayoutSupervisor:
                 if self._stop_requested.is_set():
                     return
                 self._encoder = self._spawn_encoder()
-            self._emit("rtmp_restored", url=self.rtmp_url)
+            self._emit(ev.OutputRestored, output="rtmp", url=mask_url(self.rtmp_url))
 
     def _close_encoder(self, drain_timeout: float = 30.0) -> None:
         """End the muxer: EOF on stdin lets it write out what it holds (at real time when realtime) and end.
@@ -428,14 +541,17 @@ class PlayoutSupervisor:
             return ""
         return " | ".join(lines[-3:])
 
-    def _emit(self, kind: str, **detail: Any) -> None:
-        logger.debug("playout %s %s", kind, detail)
-        if self._on_event is None:
+    def _redact(self, text: str) -> str:
+        return redact(text, [self.rtmp_url])
+
+    def _emit(self, cls: type[ev.Event], **fields: object) -> None:
+        logger.debug("playout %s %s", cls.__name__, fields)
+        if self._emit_event is None:
             return
         try:
-            self._on_event(kind, detail)
+            self._emit_event(cls(show=self.show, **fields))  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001
-            logger.exception("on_event failed for %s", kind)
+            logger.exception("emitting %s failed", cls.__name__)
 
 
 def _terminate(process: subprocess.Popen[bytes] | None, grace: float = 3.0) -> None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
 
     from studio.plan import CheckResult, MotionSpec, Shot
@@ -164,3 +166,23 @@ class Toolkit:
     music: MusicGenerator
     checks: list[Check] = field(default_factory=list)
     statuses: list[BackendStatus] = field(default_factory=list)
+    fallbacks: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    """Tool kind → factory of its embedded backend, for kinds whose selected backend is not the embedded one:
+    a shot whose backend fails mid-run is finished by it."""
+    _fallback_instances: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    KINDS = {"video": "video", "upscale": "upscaler", "extend": "extender", "interpolate": "interpolator",
+             "music": "music"}  # fmt: skip
+
+    def backend(self, kind: str) -> Any:
+        """The selected backend of a tool kind (`video`, `upscale`, `extend`, `interpolate`, `music`)."""
+        return getattr(self, self.KINDS[kind])
+
+    def fallback(self, kind: str) -> Any | None:
+        """The embedded backend that takes over `kind` when the selected one fails, or None when the selected one
+        is already the embedded backend (or no fallback is known)."""
+        if kind not in self.fallbacks:
+            return None
+        if kind not in self._fallback_instances:
+            self._fallback_instances[kind] = self.fallbacks[kind]()
+        return self._fallback_instances[kind]

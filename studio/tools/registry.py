@@ -100,6 +100,7 @@ def build_toolkit(settings: Settings) -> Toolkit:
 
     statuses = backend_statuses(settings)
     instances: dict[str, Any] = {}
+    fallbacks: dict[str, Any] = {}
     for kind, setting in KIND_SETTING.items():
         wanted = getattr(settings, setting)
         if wanted != "auto":
@@ -117,6 +118,9 @@ def build_toolkit(settings: Settings) -> Toolkit:
         assert cls is not None
         instances[kind] = cls(settings)
         log.info("%s backend: %s (%s)", kind, selected.name, selected.reason)
+        if not spec.embedded:
+            embedded = next(s for s in BACKENDS if s.kind == kind and s.embedded)
+            fallbacks[kind] = _factory(embedded, settings)
     return Toolkit(
         video=instances["video"],
         upscaler=instances["upscale"],
@@ -125,4 +129,14 @@ def build_toolkit(settings: Settings) -> Toolkit:
         music=instances["music"],
         checks=default_checks(),
         statuses=statuses,
+        fallbacks=fallbacks,
     )
+
+
+def _factory(spec: BackendSpec, settings: Settings) -> Any:
+    def make() -> Any:
+        cls = _load(spec)
+        assert cls is not None, f"embedded backend {spec.target} is part of every build"
+        return cls(settings)
+
+    return make

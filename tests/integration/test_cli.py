@@ -122,8 +122,9 @@ def test_cooking_show_end_to_end(tmp_path: Path) -> None:
     events = [json.loads(line) for line in log.stdout.splitlines()]
     agents = {event["agent"] for event in events}
     assert {"showrunner", "screenwriter", "cinematographer", "critic"} <= agents
-    assert all(event["backend"] for event in events if event["agent"] in {"showrunner", "critic", "render"})
-    aired = [event for event in events if event["kind"] == "aired"]
+    decisions = {"EpisodePlanned", "SegmentWritten", "ShotsDesigned", "ClipRendered", "VerdictGiven", "SegmentApproved"}
+    assert all(event["backend"] for event in events if event["type"] in decisions)
+    aired = [event for event in events if event["type"] == "SegmentAired"]
     assert len(aired) == show.channel.episode_segments
 
 
@@ -158,24 +159,38 @@ def test_sigterm_stops_cleanly_and_a_new_run_resumes(tmp_path: Path) -> None:
     leftover = subprocess.run(["pgrep", "-f", str(data_dir)], capture_output=True, text=True).stdout.split()
     assert leftover == [], "ffmpeg processes left behind"
 
-    again = studio("run", str(TEST_SHOWS / "minimal.yaml"), "--headless", "--port", "0", "--episodes", "1", data_dir=data_dir)
+    again = studio(
+        "run", str(TEST_SHOWS / "minimal.yaml"), "--headless", "--port", "0", "--episodes", "1", data_dir=data_dir
+    )
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     events = [json.loads(line) for line in studio("log", "--json", data_dir=data_dir).stdout.splitlines()]
-    aired = [event["summary"] for event in events if event["kind"] == "aired"]
+    aired = [event["segment_id"] for event in events if event["type"] == "SegmentAired"]
     assert len(aired) == len(set(aired)) >= 2, aired
     entries = Station(station_path).rundown()
-    assert all(entry.path is not None and entry.path.exists() for entry in entries if entry.status in {"approved", "aired"})
+    assert all(
+        entry.path is not None and entry.path.exists() for entry in entries if entry.status in {"approved", "aired"}
+    )
 
 
 def test_steering_reaches_the_showrunner(tmp_path: Path) -> None:
     data_dir = tmp_path / "station"
-    first = studio("run", str(TEST_SHOWS / "minimal.yaml"), "--headless", "--port", "0", "--episodes", "1", data_dir=data_dir)
+    first = studio(
+        "run", str(TEST_SHOWS / "minimal.yaml"), "--headless", "--port", "0", "--episodes", "1", data_dir=data_dir
+    )
     assert first.returncode == 0, first.stderr
     noted = studio("steer", "topic: a very tidy shelf", data_dir=data_dir)
-    assert noted.returncode == 0 and "noted for tiny-show-etc" in noted.stdout, noted.stderr
-    second = studio("run", str(TEST_SHOWS / "minimal.yaml"), "--headless", "--port", "0", "--episodes", "1", data_dir=data_dir)
+    assert noted.returncode == 0 and "queued for tiny-show-etc" in noted.stdout, noted.stderr
+    second = studio(
+        "run", str(TEST_SHOWS / "minimal.yaml"), "--headless", "--port", "0", "--episodes", "1", data_dir=data_dir
+    )
     assert second.returncode == 0, second.stderr
-    events = [json.loads(line) for line in studio("log", "--json", "--agent", "showrunner", data_dir=data_dir).stdout.splitlines()]
-    assert events[-1]["output"]["topic"] == "a very tidy shelf"
-    assert events[-1]["output"]["steering"] == ["topic: a very tidy shelf"]
-    assert events[0]["output"]["steering"] == []
+    log = studio("log", "--json", "--type", "EpisodePlanned", data_dir=data_dir)
+    events = [json.loads(line) for line in log.stdout.splitlines()]
+    assert events[-1]["topic"] == "a very tidy shelf"
+    assert events[-1]["steering"] == ["topic: a very tidy shelf"]
+    assert events[0]["steering"] == []
+    [applied] = [
+        json.loads(line)
+        for line in studio("log", "--json", "--type", "CommandApplied", data_dir=data_dir).stdout.splitlines()
+    ]
+    assert applied["kind"] == "steer" and "episode 2" in applied["effect"]

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-from langgraph.checkpoint.memory import InMemorySaver
 
+from studio import events as ev
 from studio.agents.llm import OfflineBackedDirector
 from studio.config import load_settings
-from studio.graph import build_graph
+from studio.production import Production
 from studio.show import parse_show
 from studio.state import StudioContext
 from studio.station import Station
@@ -75,7 +75,9 @@ class LeakyGenerator(ProceduralVideoGenerator):
         frames, fps = read_video(clip.path)
         frames = frames.copy()
         for frame in frames:
-            cv2.putText(frame, self.word.upper(), (40, 140), cv2.FONT_HERSHEY_SIMPLEX, 2.2, (20, 20, 20), 6, cv2.LINE_AA)
+            cv2.putText(
+                frame, self.word.upper(), (40, 140), cv2.FONT_HERSHEY_SIMPLEX, 2.2, (20, 20, 20), 6, cv2.LINE_AA
+            )
         write_video(frames, fps, clip.path, width=clip.width, height=clip.height)
         return clip
 
@@ -92,7 +94,11 @@ class BackwardsGenerator(ProceduralVideoGenerator):
         return clip
 
 
-def _run(tmp_path: Path, topic: str, video: ProceduralVideoGenerator | None = None) -> tuple[dict[str, Any], Station]:
+def _events(station: Station, cls: type[ev.Event]) -> list[Any]:
+    return [logged.event for logged in station.events() if isinstance(logged.event, cls)]
+
+
+def _run(tmp_path: Path, topic: str, video: ProceduralVideoGenerator | None = None) -> tuple[Path, Station]:
     settings = load_settings(data_dir=tmp_path / "data", max_repairs=2)
     show = parse_show(SHOW.replace("{topic}]", f"{topic}]"), "repair_lab.yaml")
     toolkit = build_toolkit(settings)
@@ -102,16 +108,15 @@ def _run(tmp_path: Path, topic: str, video: ProceduralVideoGenerator | None = No
     context = StudioContext(
         show=show, settings=settings, toolkit=toolkit, director=OfflineBackedDirector(), station=station, seed=5
     )
-    graph = build_graph(InMemorySaver())
-    config: dict[str, Any] = {"configurable": {"thread_id": "t1"}}
-    final = graph.invoke({"episode_number": 1, "approved_segments": []}, config, context=context)
-    return final, station
+    episode_path = Production(context).make_episode(1)
+    assert episode_path is not None
+    return episode_path, station
 
 
 def test_one_episode_through_the_compiled_graph(tmp_path: Path) -> None:
-    final, station = _run(tmp_path, "rolls from left to right across the lab")
-    assert Path(final["episode_path"]).exists()
-    agents = {event.agent for event in station.events()}
+    episode_path, station = _run(tmp_path, "rolls from left to right across the lab")
+    assert episode_path.exists()
+    agents = {logged.event.agent for logged in station.events()}
     assert {"showrunner", "screenwriter", "cinematographer", "render", "critic", "post"} <= agents
     [entry] = station.rundown()
     assert entry.status == "approved" and entry.seconds == 3.0
@@ -120,30 +125,31 @@ def test_one_episode_through_the_compiled_graph(tmp_path: Path) -> None:
 def test_leaked_word_is_removed_and_the_shot_passes(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path / "data")
     leaky = LeakyGenerator(settings, "zebra")
-    final, station = _run(tmp_path, "polishes the zebra statue", leaky)
-    verdicts = [event for event in station.events() if event.kind == "verdict"]
+    episode_path, station = _run(tmp_path, "polishes the zebra statue", leaky)
+    verdicts = _events(station, ev.VerdictGiven)
     first, last = verdicts[0], verdicts[-1]
-    assert first.output["passed"] is False
-    text_failure = next(check for check in first.output["checks"] if check["check"] == "text")
+    assert first.passed is False
+    text_failure = next(check for check in first.verdict["checks"] if check["check"] == "text")
     assert text_failure["passed"] is False and "zebra" in str(text_failure).lower()
-    repaired = next(event for event in station.events() if event.kind == "shot_repaired")
-    assert "zebra" not in repaired.output["prompt"].lower()
-    assert last.output["passed"] is True
+    [repaired] = _events(station, ev.ShotRepaired)
+    assert "zebra" not in repaired.prompt.lower()
+    assert last.passed is True
     assert "zebra" in leaky.prompts[0].lower() and "zebra" not in leaky.prompts[-1].lower()
     assert "zebra" in station.lessons("repair-lab")
+    assert [lesson.word for lesson in _events(station, ev.LessonLearned)] == ["zebra"]
     assert station.rundown()[0].status == "approved"
-    assert Path(final["episode_path"]).exists()
+    assert episode_path.exists()
 
 
 def test_reversed_clip_is_fixed_by_playing_it_forwards(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path / "data")
-    final, station = _run(tmp_path, "falls down onto the floor", BackwardsGenerator(settings))
-    verdicts = [event for event in station.events() if event.kind == "verdict"]
-    assert verdicts[0].output["passed"] is False
-    assert verdicts[0].output["repair"]["action"] == "reverse"
-    renders = [event for event in station.events() if event.kind == "clip_rendered"]
-    assert renders[-1].output["stages"] == {"reverse": renders[-1].output["stages"]["reverse"]}
-    assert verdicts[-1].output["passed"] is True
+    episode_path, station = _run(tmp_path, "falls down onto the floor", BackwardsGenerator(settings))
+    verdicts = _events(station, ev.VerdictGiven)
+    assert verdicts[0].passed is False
+    assert verdicts[0].repair == "reverse"
+    renders = _events(station, ev.ClipRendered)
+    assert set(renders[-1].stages) == {"reverse"}
+    assert verdicts[-1].passed is True
     assert len(renders) == 2, "fixed by reversal, not by rendering again"
-    frames, _ = read_video(Path(final["episode_path"]))
+    frames, _ = read_video(episode_path)
     assert frames.shape[0] == 36 and np.isfinite(frames.mean())

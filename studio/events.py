@@ -1,0 +1,683 @@
+"""The event vocabulary: everything that happens on a station, as frozen dataclasses (past-tense facts).
+
+Events are the station's only record. Nodes return them in their state updates, production writes them to the
+station store once (deduplicated by `event_id`, so a replayed checkpoint never logs twice), playout and the command
+processor write theirs directly. `studio log` renders `summary()`, `studio log --json` prints `to_dict()` with every
+field, and any front-end reads them back typed with `event_from_dict`.
+
+Fields are plain JSON values, tuples of them, or the small frozen records defined here; `Mapping` fields hold a
+structured output verbatim (a plan, a verdict) for "open it to see what it said".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import types
+import typing
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+__all__ = ["EVENT_TYPES", "Event", "event_from_dict"]
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """What every event carries: where it belongs, who did it, with what, and how long it took."""
+
+    agent: ClassVar[str] = "station"
+
+    show: str
+    """The show's key (slug of its title)."""
+    episode: int | None = None
+    segment: int | None = None
+    """Index of the segment in its episode, from 0."""
+    shot: str | None = None
+    backend: str = ""
+    """Which backend or writer made this decision (`offline-director`, `procedural → ffmpeg`, …)."""
+    duration_ms: float = 0.0
+    at: float = field(default_factory=time.time)
+    """When it happened (Unix time)."""
+    event_id: str = field(default_factory=_new_id)
+    """Unique id: a replayed checkpoint carries the same id, and the store keeps the first."""
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+    def summary(self) -> str:
+        """One line a person reads in `studio log`."""
+        return self.type
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as JSON-ready values, plus `type` and `agent`."""
+        payload: dict[str, Any] = {"type": self.type, "agent": self.agent}
+        for item in dataclasses.fields(self):
+            payload[item.name] = _plain(getattr(self, item.name))
+        return payload
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {item.name: _plain(getattr(value, item.name)) for item in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    return value
+
+
+# --- records inside events ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedSegment:
+    segment_id: str
+    title: str
+    format: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class DesignedShot:
+    shot_id: str
+    prompt: str
+    negative_prompt: str
+    seconds: float
+    seed: int
+    characters: tuple[str, ...] = ()
+    place: str = ""
+
+
+# --- the station --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class StationStarted(Event):
+    version: str
+    writer: str
+    """Who writes the plans: the offline director or an OpenAI-compatible model (its URL masked)."""
+    backends: Mapping[str, str]
+    """Tool kind → selected backend."""
+    seed: int
+    data_dir: str
+    player_url: str
+    outputs: tuple[str, ...] = ()
+    """Where the channel goes: `hls`, and the RTMP URL with its key masked."""
+
+    def summary(self) -> str:
+        tools = ", ".join(f"{kind} {name}" for kind, name in self.backends.items())
+        return f"station started: studio {self.version}, seed {self.seed}, writer {self.writer}; {tools}; on air at {self.player_url}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StationStopped(Event):
+    reason: str
+
+    def summary(self) -> str:
+        return f"station stopped: {self.reason}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductionPaused(Event):
+    agent: ClassVar[str] = "showrunner"
+    reason: str
+    buffered_seconds: float = 0.0
+
+    def summary(self) -> str:
+        return f"production paused: {self.reason} ({self.buffered_seconds:.0f} s buffered)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductionResumed(Event):
+    agent: ClassVar[str] = "showrunner"
+    reason: str
+
+    def summary(self) -> str:
+        return f"production resumed: {self.reason}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductionFinished(Event):
+    agent: ClassVar[str] = "showrunner"
+    episodes: int
+
+    def summary(self) -> str:
+        return f"production finished: {self.episodes} episode(s) made; airing what is still queued"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductionFailed(Event):
+    """An episode's graph raised something no tool error covers; production tries the episode again from its last
+    checkpoint, and gives it up after a few failures so the channel goes on."""
+
+    agent: ClassVar[str] = "showrunner"
+    error: str
+    attempt: int
+    gave_up: bool = False
+
+    def summary(self) -> str:
+        then = "giving the episode up" if self.gave_up else "trying again from its last checkpoint"
+        return f"episode {self.episode} failed (attempt {self.attempt}): {self.error}; {then}"
+
+
+# --- showrunner, screenwriter, cinematographer ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpisodePlanned(Event):
+    agent: ClassVar[str] = "showrunner"
+    title: str
+    topic: str
+    logline: str
+    segments: tuple[PlannedSegment, ...]
+    planned_seconds: float
+    steering: tuple[str, ...] = ()
+    """The producer's notes this plan followed."""
+    buffered_seconds: float = 0.0
+    plan: Mapping[str, Any] = field(default_factory=dict)
+    """The structured plan as written."""
+
+    def summary(self) -> str:
+        steered = f"; following {len(self.steering)} note(s)" if self.steering else ""
+        return (
+            f"episode {self.episode}: {self.title!r} ({len(self.segments)} segments, {self.planned_seconds:g} s planned"
+            f"{steered})"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpisodeResumed(Event):
+    agent: ClassVar[str] = "showrunner"
+    next_step: str
+
+    def summary(self) -> str:
+        return f"resuming episode {self.episode} at {self.next_step}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentWritten(Event):
+    agent: ClassVar[str] = "screenwriter"
+    title: str
+    format: str
+    mood: str
+    beats: tuple[str, ...]
+    seconds: float
+    script: Mapping[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return f"{self.title!r}: {len(self.beats)} beats, {self.seconds:g} s, mood {self.mood!r}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShotsDesigned(Event):
+    agent: ClassVar[str] = "cinematographer"
+    segment_title: str
+    shots: tuple[DesignedShot, ...]
+
+    def summary(self) -> str:
+        return f"{len(self.shots)} shots for {self.segment_title!r}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShotRepaired(Event):
+    agent: ClassVar[str] = "cinematographer"
+    attempt: int
+    action: str
+    note: str
+    prompt: str
+    negative_prompt: str
+    seed: int
+    reverse_only: bool = False
+
+    def summary(self) -> str:
+        return f"attempt {self.attempt}: {self.action} ({self.note})"
+
+
+# --- render --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenderStarted(Event):
+    """Progress, not a decision: written as it happens, so a render re-run after a crash shows twice."""
+
+    agent: ClassVar[str] = "render"
+    attempt: int
+    seconds: float
+
+    def summary(self) -> str:
+        return f"rendering {self.shot} (attempt {self.attempt}, {self.seconds:g} s)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipRendered(Event):
+    agent: ClassVar[str] = "render"
+    attempt: int
+    path: str
+    seconds: float
+    seed: int
+    stages: Mapping[str, Any] = field(default_factory=dict)
+    """Stage → backend, seconds, frames, size, fps."""
+    reused: bool = False
+    """The render's output was already on disk (saved before a restart): nothing was rendered again."""
+
+    def summary(self) -> str:
+        done = "reused the saved render" if self.reused else self.backend
+        return f"attempt {self.attempt}, {self.seconds:g} s: {done}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenderFailed(Event):
+    agent: ClassVar[str] = "render"
+    attempt: int
+    error: str
+
+    def summary(self) -> str:
+        return f"attempt {self.attempt} failed: {self.error}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackendFellBack(Event):
+    agent: ClassVar[str] = "render"
+    kind: str
+    """Tool kind: video, upscale, extend, interpolate, music."""
+    failed_backend: str
+    fallback_backend: str
+    reason: str
+
+    def summary(self) -> str:
+        return f"{self.kind}: {self.failed_backend} failed ({self.reason}); {self.fallback_backend} did it instead"
+
+
+# --- critic --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerdictGiven(Event):
+    agent: ClassVar[str] = "critic"
+    attempt: int
+    passed: bool
+    score: float
+    failures: tuple[str, ...] = ()
+    """`check (measured detail)` for each failed check."""
+    repair: str = ""
+    """The repair asked for: rerender, reverse, drop, or empty when it passed."""
+    repair_note: str = ""
+    verdict: Mapping[str, Any] = field(default_factory=dict)
+    """Every check's result and evidence."""
+
+    def summary(self) -> str:
+        failed = ", ".join(self.failures) or "all checks passed"
+        repair = f" → {self.repair}: {self.repair_note}" if self.repair else ""
+        return f"{'APPROVED' if self.passed else 'REJECTED'} attempt {self.attempt}: {failed}{repair}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShotDropped(Event):
+    agent: ClassVar[str] = "critic"
+    attempt: int
+    reason: str
+
+    def summary(self) -> str:
+        return f"{self.shot} dropped after attempt {self.attempt}: {self.reason}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LessonLearned(Event):
+    agent: ClassVar[str] = "critic"
+    word: str
+    reason: str
+
+    def summary(self) -> str:
+        return f"lesson: never ask for {self.word!r} again ({self.reason})"
+
+
+# --- post ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentApproved(Event):
+    agent: ClassVar[str] = "post"
+    segment_id: str
+    path: str
+    seconds: float
+    shots: int
+    dropped_shots: tuple[str, ...] = ()
+    music_backend: str = ""
+    video_seconds: float = 0.0
+    audio_seconds: float = 0.0
+
+    def summary(self) -> str:
+        dropped = f" (dropped shots: {', '.join(self.dropped_shots)})" if self.dropped_shots else ""
+        return f"{self.segment_id}: {self.shots} shots, {self.seconds:.2f} s{dropped}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentDropped(Event):
+    agent: ClassVar[str] = "post"
+    segment_id: str
+    reason: str
+
+    def summary(self) -> str:
+        return f"{self.segment_id} dropped: {self.reason}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpisodeAssembled(Event):
+    agent: ClassVar[str] = "post"
+    title: str
+    path: str
+    segments: int
+    video_seconds: float
+    audio_seconds: float
+
+    def summary(self) -> str:
+        return f"episode {self.episode} {self.title!r}: {self.segments} segments, {self.video_seconds:.2f} s"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpisodeEmpty(Event):
+    agent: ClassVar[str] = "post"
+    title: str
+    reason: str
+
+    def summary(self) -> str:
+        return f"episode {self.episode} {self.title!r} has nothing to air: {self.reason}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentRejected(Event):
+    """A person rejected a segment: it never airs."""
+
+    agent: ClassVar[str] = "command"
+    segment_id: str
+    reason: str
+    command_id: int | None = None
+
+    def summary(self) -> str:
+        return f"{self.segment_id} rejected: {self.reason}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentRemoved(Event):
+    """A person took a queued segment out of the playout queue."""
+
+    agent: ClassVar[str] = "command"
+    segment_id: str
+    reason: str
+    command_id: int | None = None
+
+    def summary(self) -> str:
+        return f"{self.segment_id} removed from the queue: {self.reason}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentReinstated(Event):
+    """A person approved a rejected or removed segment again: it is back in the queue."""
+
+    agent: ClassVar[str] = "command"
+    segment_id: str
+    command_id: int | None = None
+
+    def summary(self) -> str:
+        return f"{self.segment_id} approved again and back in the queue"
+
+
+# --- broadcast -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentOnAir(Event):
+    agent: ClassVar[str] = "broadcast"
+    segment_id: str
+    seconds: float
+    repeat: bool = False
+    """Aired again because playout is on hold."""
+
+    def summary(self) -> str:
+        return f"on air: {self.segment_id} ({self.seconds:.2f} s){' again (hold)' if self.repeat else ''}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentAired(Event):
+    agent: ClassVar[str] = "broadcast"
+    segment_id: str
+    seconds: float
+    repeat: bool = False
+
+    def summary(self) -> str:
+        return f"aired {self.segment_id} ({self.seconds:.2f} s){' again (hold)' if self.repeat else ''}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentSkipped(Event):
+    agent: ClassVar[str] = "broadcast"
+    segment_id: str
+    reason: str
+    command_id: int | None = None
+    """The command that asked for it, if a person did."""
+
+    def summary(self) -> str:
+        return f"skipped {self.segment_id}: {self.reason}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FillerStarted(Event):
+    agent: ClassVar[str] = "broadcast"
+    reason: str
+    inside_episode: bool = False
+    """True when the filler interrupts an episode (what the playout gate exists to prevent)."""
+
+    def summary(self) -> str:
+        return f"filler on air{' INSIDE an episode' if self.inside_episode else ''}: {self.reason}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FillerAired(Event):
+    agent: ClassVar[str] = "broadcast"
+    seconds: float
+    reason: str
+    inside_episode: bool = False
+
+    def summary(self) -> str:
+        where = " INSIDE an episode" if self.inside_episode else ""
+        return f"filler aired{where} for {self.seconds:.1f} s: {self.reason}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EncoderRestarted(Event):
+    agent: ClassVar[str] = "broadcast"
+    reason: str
+    restarts: int
+    log_tail: str = ""
+
+    def summary(self) -> str:
+        tail = f" (ffmpeg: {self.log_tail})" if self.log_tail else ""
+        return f"muxer restarted ({self.restarts} so far): {self.reason}{tail}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeederTimedOut(Event):
+    agent: ClassVar[str] = "broadcast"
+    item: str
+    seconds: float
+
+    def summary(self) -> str:
+        return f"feeding {self.item} ({self.seconds:.2f} s) hung past its watchdog"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemFailed(Event):
+    agent: ClassVar[str] = "broadcast"
+    item: str
+    error: str
+
+    def summary(self) -> str:
+        return f"could not air {self.item}: {self.error}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputLost(Event):
+    agent: ClassVar[str] = "broadcast"
+    output: str
+    """`rtmp`."""
+    url: str
+    """With its stream key masked."""
+    note: str = ""
+
+    def summary(self) -> str:
+        return f"{self.output} output lost ({self.url}): {self.note}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputRestored(Event):
+    agent: ClassVar[str] = "broadcast"
+    output: str
+    url: str
+
+    def summary(self) -> str:
+        return f"{self.output} output restored ({self.url})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlayoutEnded(Event):
+    agent: ClassVar[str] = "broadcast"
+    aired_seconds: float
+    finished: bool
+    """True when the queue ran out after production finished; False when the station was stopped."""
+
+    def summary(self) -> str:
+        return f"playout ended after {self.aired_seconds:.1f} s on air ({'finished' if self.finished else 'stopped'})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlayoutFailed(Event):
+    agent: ClassVar[str] = "broadcast"
+    error: str
+
+    def summary(self) -> str:
+        return f"playout failed: {self.error}"
+
+
+# --- commands ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandReceived(Event):
+    agent: ClassVar[str] = "command"
+    command_id: int
+    kind: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        args = " ".join(f"{key}={value!r}" for key, value in self.args.items())
+        return f"command {self.command_id} received: {self.kind}{' ' + args if args else ''}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandApplied(Event):
+    agent: ClassVar[str] = "command"
+    command_id: int
+    kind: str
+    effect: str
+
+    def summary(self) -> str:
+        return f"command {self.command_id} ({self.kind}) applied: {self.effect}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandRejected(Event):
+    agent: ClassVar[str] = "command"
+    command_id: int
+    kind: str
+    reason: str
+
+    def summary(self) -> str:
+        return f"command {self.command_id} ({self.kind}) rejected: {self.reason}"
+
+
+# --- a store written by studio 0.1 ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class LegacyEvent(Event):
+    """An event written by studio 0.1 (free-form), kept readable after the store was upgraded."""
+
+    agent: ClassVar[str] = "legacy"
+    old_agent: str
+    kind: str
+    text: str
+    output: Mapping[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return f"[{self.old_agent} {self.kind}] {self.text}"
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in (
+        StationStarted, StationStopped, ProductionPaused, ProductionResumed, ProductionFinished, ProductionFailed,
+        EpisodePlanned, EpisodeResumed, SegmentWritten, ShotsDesigned, ShotRepaired,
+        RenderStarted, ClipRendered, RenderFailed, BackendFellBack,
+        VerdictGiven, ShotDropped, LessonLearned,
+        SegmentApproved, SegmentDropped, EpisodeAssembled, EpisodeEmpty,
+        SegmentRejected, SegmentRemoved, SegmentReinstated,
+        SegmentOnAir, SegmentAired, SegmentSkipped, FillerStarted, FillerAired, EncoderRestarted, FeederTimedOut,
+        ItemFailed, OutputLost, OutputRestored, PlayoutEnded, PlayoutFailed,
+        CommandReceived, CommandApplied, CommandRejected,
+        LegacyEvent,
+    )
+}  # fmt: skip
+
+AGENTS: tuple[str, ...] = tuple(dict.fromkeys(cls.agent for cls in EVENT_TYPES.values()))
+
+
+def event_from_dict(payload: Mapping[str, Any]) -> Event:
+    """The typed event `to_dict()` wrote. Unknown keys are ignored (a newer studio may add fields)."""
+    type_name = payload.get("type")
+    cls = EVENT_TYPES.get(str(type_name))
+    if cls is None:
+        raise ValueError(f"unknown event type {type_name!r}")
+    return _build(cls, payload)
+
+
+def _build(cls: type[Any], payload: Mapping[str, Any]) -> Any:
+    hints = _hints(cls)
+    values = {
+        item.name: _coerce(hints[item.name], payload[item.name])
+        for item in dataclasses.fields(cls)
+        if item.name in payload
+    }
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return _coerce(options[0], value) if len(options) == 1 else value
+    if origin is tuple:
+        (item_hint, *_rest) = typing.get_args(hint) or (Any,)
+        return tuple(_coerce(item_hint, item) for item in value)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _build(hint, value)
+    if hint is float and isinstance(value, int):
+        return float(value)
+    return value
+
+
+_HINTS: dict[type[Any], dict[str, Any]] = {}
+
+
+def _hints(cls: type[Any]) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]

@@ -1,0 +1,485 @@
+"""`StationRuntime`: one station, headless — production, playout and the web player, steered through the store.
+
+Front-ends never reach into it: they read events from the station store and add commands to it. The runtime's
+command processor answers each command once (`CommandReceived`, then `CommandApplied` or `CommandRejected`);
+commands added while no station runs are answered when one starts.
+
+Playout reads its queue from the store (`StationQueue`): segments air in rundown order, an episode starts only
+when it can air through without a break, and whatever happens to a segment (on air, aired, skipped and why) is
+an event, so a restart resumes exactly where the channel was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from studio import __version__
+from studio import events as ev
+from studio.broadcast.playout import Idle, PlayoutSupervisor, QueuedSegment
+from studio.errors import ConfigError, StudioError
+from studio.production import Production, open_station
+from studio.secrets import mask_url
+from studio.state import StudioContext
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
+    from typing import IO
+
+    from studio.agents.llm import Director
+    from studio.broadcast.web import PlayerServer
+    from studio.config import Settings
+    from studio.show import Show
+    from studio.station import Command, RundownEntry, Station
+    from studio.tools.base import Toolkit
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "station.lock"
+COMMAND_POLL_S = 0.25
+# How long stop() waits for production to reach a step boundary (a shot being rendered finishes first).
+PRODUCTION_STOP_TIMEOUT_S = 120.0
+
+
+# --- one station per data dir --------------------------------------------------------------------------------------
+
+
+class StationLock:
+    """An exclusive lock on `station.lock` in the data dir, held while a station runs there (released by the OS
+    if the process dies, so a crashed station never blocks the next one)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / LOCK_NAME
+        self._handle: IO[str] | None = None
+
+    def acquire(self) -> None:
+        handle = open(self.path, "a+")  # noqa: SIM115 - held for the station's lifetime
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            pid = handle.read().strip() or "?"
+            handle.close()
+            raise ConfigError(
+                f"a station is already running on {self.path.parent} (pid {pid}): steer it with `studio steer|skip|"
+                "pause …`, stop it first, or pass another --data-dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+
+def running_station_pid(data_dir: Path) -> int | None:
+    """The pid of the station running on `data_dir`, or None when none runs."""
+    path = data_dir / LOCK_NAME
+    if not path.exists():
+        return None
+    with open(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            text = handle.read().strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
+# --- the playout gate ----------------------------------------------------------------------------------------------
+
+
+def can_air_through(segments: Sequence[tuple[float, bool]], rate: float | None, margin: float) -> bool:
+    """Whether an episode whose remaining segments are `(seconds, made)`, in airing order, can start now and air
+    through without a break.
+
+    Yes when every segment is made. Otherwise production (making `rate` on-air seconds per wall second, slowed by
+    `margin` for safety) must finish each unmade segment, in order, before the segments ahead of it have aired.
+    No measured rate: only a finished episode may start."""
+    if all(made for _, made in segments):
+        return True
+    if rate is None or rate <= 0:
+        return False
+    airs_at = 0.0
+    to_make = 0.0
+    for seconds, made in segments:
+        if not made:
+            to_make += seconds
+            if to_make * margin / rate > airs_at:
+                return False
+        airs_at += seconds
+    return True
+
+
+class StationQueue:
+    """The playout queue over the station store (the `PlayoutQueue` the supervisor reads)."""
+
+    def __init__(
+        self,
+        station: Station,
+        show: str,
+        *,
+        rate: Callable[[], float | None],
+        margin: float,
+        realtime: bool,
+    ) -> None:
+        self.station = station
+        self.show = show
+        self.rate = rate
+        self.margin = margin
+        self.realtime = realtime
+        last = station.last_aired(show)
+        self._last_played: QueuedSegment | None = _queued(last) if last is not None and last.path else None
+
+    def next_item(self) -> QueuedSegment | Idle:
+        if self.station.flag(self.show, "hold") and self._last_played is not None:
+            if self._last_played.path.is_file():
+                return replace(self._last_played, repeat=True)
+        queue = self.station.queue(self.show)
+        if not queue:
+            if self._last_played is None:
+                return Idle("nothing approved yet: production is making the first episode")
+            return Idle("waiting for the next episode")
+        head = queue[0]
+        started = self._episode_started(head.episode)
+        if head.status == "planned":
+            return Idle(f"waiting for {head.segment_id} to be made", inside_episode=started)
+        if not started:
+            remaining = [
+                (entry.seconds, True) if entry.status != "planned" else (entry.planned_seconds, False)
+                for entry in queue
+                if entry.episode == head.episode
+            ]
+            # Playout faster than real time (tests, dry runs) has no airtime to make anything in.
+            rate = self.rate() if self.realtime else None
+            if not can_air_through(remaining, rate, self.margin):
+                made = sum(1 for _, is_made in remaining if is_made)
+                return Idle(
+                    f"episode {head.episode} waits until it can air without a break ({made} of {len(remaining)}"
+                    " segments made)"
+                )
+        return _queued(head)
+
+    def _episode_started(self, episode: int) -> bool:
+        return any(
+            entry.status in ("aired", "skipped", "on_air") for entry in self.station.rundown(self.show, episode=episode)
+        )
+
+    def started(self, segment: QueuedSegment) -> None:
+        self.station.record(
+            ev.SegmentOnAir(
+                show=self.show,
+                episode=segment.episode,
+                segment_id=segment.segment_id,
+                seconds=segment.seconds,
+                repeat=segment.repeat,
+            )
+        )
+
+    def aired(self, segment: QueuedSegment) -> None:
+        self.station.record(
+            ev.SegmentAired(
+                show=self.show,
+                episode=segment.episode,
+                segment_id=segment.segment_id,
+                seconds=segment.seconds,
+                repeat=segment.repeat,
+            )
+        )
+        self._last_played = replace(segment, repeat=False)
+
+    def skipped(self, segment: QueuedSegment, reason: str, command_id: int | None) -> None:
+        self.station.record(
+            ev.SegmentSkipped(
+                show=self.show,
+                episode=segment.episode,
+                segment_id=segment.segment_id,
+                reason=reason,
+                command_id=command_id,
+            )
+        )
+
+
+def _queued(entry: RundownEntry) -> QueuedSegment:
+    assert entry.path is not None
+    return QueuedSegment(entry.segment_id, entry.path, entry.seconds, episode=entry.episode)
+
+
+# --- the runtime ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    applied: bool
+    text: str
+
+
+class StationRuntime:
+    """Production, playout and the web player of one station. `start()`, then `wait()` until it is done (or
+    `stop()` it): done means production made the episodes asked for and playout aired what was queued."""
+
+    def __init__(
+        self,
+        show: Show,
+        settings: Settings,
+        *,
+        seed: int | None = None,
+        episodes: int | None = None,
+        toolkit: Toolkit | None = None,
+        director: Director | None = None,
+    ) -> None:
+        self.show = show
+        self.settings = settings
+        self.seed = show.channel.seed if seed is None else seed
+        self.episodes = episodes
+        self._toolkit = toolkit
+        self._director = director
+        self._lock = StationLock(settings.data_dir)
+        self._stop = threading.Event()
+        self._stopped = False
+        self._threads: list[threading.Thread] = []
+        self.station: Station
+        self.context: StudioContext
+        self.production: Production
+        self.supervisor: PlayoutSupervisor
+        self.server: PlayerServer | None = None
+        self.start_event_id = 0
+        self.finished_episodes: list[Path] = []
+
+    @property
+    def show_key(self) -> str:
+        return self.context.show_key
+
+    @property
+    def player_url(self) -> str:
+        return self.server.url if self.server is not None else ""
+
+    # --- start and stop ---------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the store and start everything. Raises `StudioError` (one clear line) when it cannot."""
+        from studio.agents.llm import make_director
+        from studio.broadcast.web import PlayerServer, check_rtmp_reachable
+        from studio.tools.registry import build_toolkit
+
+        settings = self.settings
+        station = open_station(settings)
+        try:
+            self._lock.acquire()
+        except StudioError:
+            station.close()
+            raise
+        self.station = station
+        self.start_event_id = station.last_event_id()
+        try:
+            if settings.rtmp_url:
+                check_rtmp_reachable(settings.rtmp_url)
+            toolkit = self._toolkit or build_toolkit(settings)
+            director = self._director or make_director(settings)
+            self.context = StudioContext(
+                show=self.show, settings=settings, toolkit=toolkit, director=director, station=station, seed=self.seed,
+                notify=self.record,
+            )  # fmt: skip
+            self.production = Production(self.context)
+            if station.flag(self.show_key, "paused"):
+                self.production.paused.set()
+            interrupted = station.requeue_interrupted(self.show_key)
+            hls_dir = settings.data_dir / "hls"
+            self.server = PlayerServer(hls_dir, bind=settings.bind, port=settings.port, title=self.show.title)
+            self.server.start()
+            queue = StationQueue(
+                station, self.show_key, rate=self.production.rate.value, margin=settings.air_through_margin,
+                realtime=settings.playout_realtime,
+            )  # fmt: skip
+            self.supervisor = PlayoutSupervisor(
+                show=self.show_key, hls_dir=hls_dir, media_dir=settings.data_dir / "media", width=self.show.channel.width,
+                height=self.show.channel.height, fps=self.show.channel.fps, queue=queue, emit=self.record,
+                rtmp_url=settings.rtmp_url, realtime=settings.playout_realtime, filler_seconds=settings.filler_seconds,
+            )  # fmt: skip
+            selected = {s.kind: f"{s.name} ({s.reason})" for s in toolkit.statuses if s.selected}
+            outputs = ("hls", *([mask_url(settings.rtmp_url)] if settings.rtmp_url else []))
+            self.record(
+                self.context.event(
+                    ev.StationStarted,
+                    version=__version__,
+                    writer=director.backend,
+                    backends=selected,
+                    seed=self.seed,
+                    data_dir=str(settings.data_dir),
+                    player_url=self.server.url,
+                    outputs=outputs,
+                    backend=director.backend,
+                )  # fmt: skip
+            )
+            if interrupted:
+                log.info("segments interrupted on air air again from their start: %s", ", ".join(interrupted))
+            self._process_commands(backlog=True)
+            self.supervisor.start()
+        except BaseException:
+            if self.server is not None:
+                self.server.stop()
+            station.close()
+            self._lock.release()
+            raise
+        for target, name in ((self._command_loop, "commands"), (self._production_loop, "production")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the station is done (playout ended) or stopped; True when it is."""
+        if self._stop.is_set():
+            return True
+        return self.supervisor.wait(timeout)
+
+    def stop(self, reason: str = "stopped") -> None:
+        """Stop production at its next step, end playout and the web player, close the store. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stop.set()
+        self.production.stop_event.set()
+        self.supervisor.stop()
+        for thread in self._threads:
+            thread.join(PRODUCTION_STOP_TIMEOUT_S if thread.name == "production" else 5.0)
+        if self.server is not None:
+            self.server.stop()
+        with contextlib.suppress(Exception):
+            self.record(self.context.event(ev.StationStopped, reason=reason))
+        self.station.close()
+        self._lock.release()
+
+    def record(self, event: ev.Event) -> None:
+        """Write an event of the runtime, playout or a progress notice to the store."""
+        try:
+            self.station.record(event)
+        except Exception:  # noqa: BLE001 - the channel never stops because a log line could not be written
+            log.exception("could not record %s", event.type)
+
+    # --- threads ----------------------------------------------------------------------------------------------
+
+    def _production_loop(self) -> None:
+        try:
+            self.finished_episodes = self.production.run(self.episodes)
+        except Exception:  # noqa: BLE001
+            log.exception("production stopped unexpectedly")
+        if not self._stop.is_set():
+            self.supervisor.finish()
+
+    def _command_loop(self) -> None:
+        while not self._stop.wait(COMMAND_POLL_S):
+            try:
+                self._process_commands()
+            except Exception:  # noqa: BLE001 - a bad command never stops the channel
+                log.exception("processing commands failed")
+
+    # --- commands ---------------------------------------------------------------------------------------------
+
+    def _process_commands(self, *, backlog: bool = False) -> None:
+        """Answer pending commands. At start (`backlog`), also those a previous station received but never
+        answered (it stopped in between): they are applied now, once."""
+        statuses = ("pending", "received") if backlog else ("pending",)
+        for command in self.station.commands(show=self.show_key, statuses=statuses):
+            if command.status == "pending":
+                self.record(
+                    self.context.event(ev.CommandReceived, command_id=command.id, kind=command.kind, args=command.args)
+                )
+            if command.kind == "steer":
+                note = str(command.args.get("note", "")).strip()
+                if not note:
+                    self._answer(command, Outcome(False, "an empty note: say what the showrunner should do"))
+                continue  # the showrunner follows it in its next plan and acknowledges it there
+            try:
+                outcome = self._apply(command)
+            except Exception as error:  # noqa: BLE001
+                log.exception("command %s failed", command.id)
+                outcome = Outcome(False, f"could not be applied: {error}")
+            self._answer(command, outcome)
+
+    def _answer(self, command: Command, outcome: Outcome) -> None:
+        if outcome.applied:
+            self.record(
+                self.context.event(ev.CommandApplied, command_id=command.id, kind=command.kind, effect=outcome.text)
+            )
+        else:
+            self.record(
+                self.context.event(ev.CommandRejected, command_id=command.id, kind=command.kind, reason=outcome.text)
+            )
+
+    def _apply(self, command: Command) -> Outcome:
+        show = self.show_key
+        by = f"by a person (command {command.id})"
+        match command.kind:
+            case "pause":
+                if self.production.paused.is_set():
+                    return Outcome(False, "production is already paused")
+                self.production.paused.set()
+                buffered = self.station.buffered_seconds(show)
+                return Outcome(True, f"production pauses after the step in progress; {buffered:.0f} s stay queued")
+            case "resume":
+                if not self.production.paused.is_set():
+                    return Outcome(False, "production is not paused")
+                self.production.paused.clear()
+                return Outcome(True, "production goes on")
+            case "hold":
+                if self.station.flag(show, "hold"):
+                    return Outcome(False, "playout is already on hold")
+                return Outcome(True, "the segment on air repeats until `studio release`")
+            case "release":
+                if not self.station.flag(show, "hold"):
+                    return Outcome(False, "playout is not on hold")
+                return Outcome(True, "playout moves on to the next segment after this one")
+            case "skip":
+                cut = self.supervisor.skip(reason=f"skipped {by}", command_id=command.id)
+                if cut is None:
+                    return Outcome(False, "no segment is on air (the filler card is) — nothing to skip")
+                return Outcome(True, f"cut {cut}; the next item airs now")
+            case "reject" | "drop" | "approve":
+                return self._segment_command(command)
+        return Outcome(False, f"unknown command {command.kind!r}")
+
+    def _segment_command(self, command: Command) -> Outcome:
+        segment_id = str(command.args.get("segment_id", ""))
+        entry = self.station.segment(segment_id)
+        if entry is None or entry.show != self.show_key:
+            return Outcome(False, f"no segment {segment_id!r} in this station's rundown (see `studio log`)")
+        where = {"episode": entry.episode, "segment": entry.segment_index}
+        reason = str(command.args.get("reason") or f"by a person (command {command.id})")
+        if command.kind == "approve":
+            if entry.status not in ("rejected", "removed"):
+                return Outcome(
+                    False, f"{segment_id} is {entry.status}; only a rejected or removed segment can be approved again"
+                )
+            self.record(self.context.event(ev.SegmentReinstated, **where, segment_id=segment_id, command_id=command.id))
+            return Outcome(True, f"{segment_id} is back in the queue")
+        if entry.status not in ("planned", "approved", "on_air"):
+            return Outcome(False, f"{segment_id} is {entry.status} already and will not air")
+        if command.kind == "drop":
+            if entry.status == "on_air":
+                return Outcome(False, f"{segment_id} is on air: use `studio skip` (or `studio reject`)")
+            self.record(
+                self.context.event(
+                    ev.SegmentRemoved, **where, segment_id=segment_id, reason=reason, command_id=command.id
+                )
+            )
+            return Outcome(True, f"{segment_id} is out of the queue")
+        self.record(
+            self.context.event(ev.SegmentRejected, **where, segment_id=segment_id, reason=reason, command_id=command.id)
+        )
+        if entry.status == "on_air":
+            self.supervisor.skip(reason=f"rejected {reason}", command_id=command.id)
+            return Outcome(True, f"{segment_id} rejected and cut from air")
+        return Outcome(True, f"{segment_id} rejected: it will not air")
