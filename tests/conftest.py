@@ -2,6 +2,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -30,3 +35,69 @@ def require_system_tool(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
+
+
+@dataclass(frozen=True)
+class RtmpServer:
+    """A real RTMP server (Debian's nginx with the RTMP module) on loopback, run as a user-level process."""
+
+    port: int
+    root: Path
+
+    def url(self, key: str) -> str:
+        return f"rtmp://127.0.0.1:{self.port}/live/{key}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def rtmp_server(tmp_path: Path) -> Iterator[RtmpServer]:
+    nginx = require_system_tool("nginx")
+    if not RTMP_MODULE.exists():
+        message = (
+            f"{RTMP_MODULE} is missing (Debian's libnginx-mod-rtmp; the README's test command installs it as root)"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    root = tmp_path / "nginx"
+    for name in ("b", "p", "f", "u", "s"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+    port, http_port = _free_port(), _free_port()
+    conf = root / "nginx.conf"
+    conf.write_text(
+        f"load_module {RTMP_MODULE};\n"
+        f"daemon off; pid {root}/nginx.pid; error_log {root}/error.log;\n"
+        "events { worker_connections 64; }\n"
+        f"rtmp {{ server {{ listen 127.0.0.1:{port}; application live {{ live on; record off; }} }} }}\n"
+        f"http {{ access_log off; client_body_temp_path {root}/b; proxy_temp_path {root}/p; fastcgi_temp_path {root}/f;"
+        f" uwsgi_temp_path {root}/u; scgi_temp_path {root}/s; server {{ listen 127.0.0.1:{http_port}; }} }}\n"
+    )
+    process = subprocess.Popen(
+        [nginx, "-c", str(conf), "-p", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                errors = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                pytest.fail(f"nginx-rtmp did not start: {errors} {(root / 'error.log').read_text(errors='replace')}")
+            time.sleep(0.1)
+        yield RtmpServer(port, root)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -188,6 +188,7 @@ class PlayoutSupervisor:
             self._encoder_log = open(log_dir / "encoder.log", "wb")  # noqa: SIM115 - lives as long as the channel
         except OSError as error:
             raise BroadcastError(f"cannot write HLS to {self.hls_dir}: {error.strerror or error}") from None
+        _end_orphans([self.hls_dir.absolute(), self.media_dir.absolute()])
         try:
             card_path = ensure_filler_card(
                 self.media_dir, width=self.width, height=self.height, fps=self.fps, seconds=self.filler_seconds
@@ -374,6 +375,15 @@ class PlayoutSupervisor:
                  info.audio_channels)  # fmt: skip
         if found != expected or abs(info.fps - self.fps) > 0.01 or info.video_frames == 0:
             return None, f"not in the house format: {found} at {info.fps:g} fps, expected {expected} at {self.fps}"
+        # A truncated file keeps its header (faststart) and probes fine: count what is really there.
+        expected_frames = commands.house_frames(segment.seconds, self.fps)
+        if segment.seconds > 0 and (
+            abs(info.video_frames - expected_frames) > 1 or info.audio_seconds < segment.seconds - 0.1
+        ):
+            return None, (
+                f"file is incomplete or damaged: {info.video_frames} of {expected_frames} video frames,"
+                f" {info.audio_seconds:.2f} of {segment.seconds:.2f} s of audio"
+            )
         return _Item(path, info.video_frames / self.fps, segment.segment_id, segment), ""
 
     def _feed(self, item: _Item) -> str:
@@ -569,6 +579,31 @@ def _terminate(process: subprocess.Popen[bytes] | None, grace: float = 3.0) -> N
     if process.stdin is not None:
         with contextlib.suppress(OSError):
             process.stdin.close()
+
+
+def _end_orphans(our_paths: list[Path]) -> None:
+    """Kill ffmpeg processes a station that died (SIGKILL, power cut) left feeding or muxing into these paths.
+
+    They run in their own sessions (so a Ctrl-C reaches the station, which ends them cleanly) and so outlive a
+    station that is killed; a muxer left behind would keep rewriting the playlist the new one writes. Linux only
+    (/proc); elsewhere nothing is done and orphans end by themselves once their input runs out."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return
+    markers = [str(path).encode() for path in our_paths]
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not argv or b"ffmpeg" not in Path(argv[0].decode(errors="replace")).name.encode():
+            continue
+        if any(marker in arg for arg in argv for marker in markers):
+            with contextlib.suppress(OSError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                logger.warning("ended ffmpeg %s left behind by a station that stopped abruptly", entry.name)
 
 
 def _end_playlist(playlist_path: Path) -> None:

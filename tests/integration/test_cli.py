@@ -13,7 +13,7 @@ import pytest
 
 from studio.show import load_show
 from studio.tools.media import ffmpeg_exe, probe
-from tests.conftest import SHOWS, TEST_SHOWS
+from tests.conftest import SHOWS, TEST_SHOWS, RtmpServer
 
 
 def studio(*args: str, data_dir: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -194,3 +194,75 @@ def test_steering_reaches_the_showrunner(tmp_path: Path) -> None:
         for line in studio("log", "--json", "--type", "CommandApplied", data_dir=data_dir).stdout.splitlines()
     ]
     assert applied["kind"] == "steer" and "episode 2" in applied["effect"]
+
+
+def _wait_for_event(station_path: Path, type_name: str, timeout: float = 300) -> None:
+    import time
+
+    from studio.station import Station
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if station_path.exists():
+            station = Station(station_path)
+            try:
+                if station.events(types=[type_name], limit=1):
+                    return
+            finally:
+                station.close()
+        time.sleep(0.2)
+    raise AssertionError(f"no {type_name} within {timeout} s")
+
+
+@pytest.mark.slow
+def test_commands_reach_a_running_station_and_print_its_answer(tmp_path: Path) -> None:
+    import signal
+
+    data_dir = tmp_path / "station"
+    env = dict(os.environ, STUDIO_DATA_DIR=str(data_dir))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studio.cli", "run", str(TEST_SHOWS / "two_segments.yaml"), "--headless", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    try:
+        _wait_for_event(data_dir / "station.sqlite", "SegmentAired")
+        second = studio("run", str(TEST_SHOWS / "two_segments.yaml"), "--headless", "--port", "0", data_dir=data_dir)
+        _one_clean_error_line(second, "already running", str(process.pid))
+
+        held = studio("hold", data_dir=data_dir)
+        assert held.returncode == 0 and "applied: the segment on air repeats" in held.stdout, held
+        skipped = studio("skip", data_dir=data_dir)
+        assert skipped.returncode == 0 and "applied: cut station-test-e0001-s0" in skipped.stdout, skipped
+        released = studio("release", data_dir=data_dir)
+        assert released.returncode == 0 and "applied" in released.stdout, released
+        not_paused = studio("resume", data_dir=data_dir)
+        assert not_paused.returncode == 1 and "rejected: production is not paused" in not_paused.stderr, not_paused
+        unknown = studio("reject", "station-test-e0099-s01", data_dir=data_dir)
+        _one_clean_error_line(unknown, "no segment 'station-test-e0099-s01'")
+        steered = studio("steer", "topic: lamps", data_dir=data_dir)
+        assert steered.returncode == 0 and "received by the station" in steered.stdout, steered
+        empty = studio("steer", "  ", data_dir=data_dir)
+        _one_clean_error_line(empty, "the note is empty")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=180)
+    assert process.returncode == 0, output
+    for answer in ("command 1 (hold) applied", "command 2 (skip) applied", "command 4 (resume) rejected"):
+        assert answer in output, output[-3000:]
+
+
+@pytest.mark.slow
+def test_the_stream_key_never_reaches_the_terminal_or_the_log(tmp_path: Path, rtmp_server: RtmpServer) -> None:
+    key = "sk-live-0123456789"
+    url = rtmp_server.url(key)
+    data_dir = tmp_path / "station"
+    result = studio(
+        "run", str(TEST_SHOWS / "minimal.yaml"), "--episodes", "1", "--headless", "--port", "0", "--rtmp", url,
+        data_dir=data_dir,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    log = studio("log", "--json", "-v", data_dir=data_dir)
+    for text in (result.stdout, result.stderr, log.stdout):
+        assert key not in text
+    assert f"rtmp://127.0.0.1:{rtmp_server.port}/live/****" in result.stdout
+    assert not any(key.encode() in path.read_bytes() for path in data_dir.rglob("*") if path.is_file())

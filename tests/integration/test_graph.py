@@ -98,19 +98,22 @@ def _events(station: Station, cls: type[ev.Event]) -> list[Any]:
     return [logged.event for logged in station.events() if isinstance(logged.event, cls)]
 
 
-def _run(tmp_path: Path, topic: str, video: ProceduralVideoGenerator | None = None) -> tuple[Path, Station]:
+def _run(tmp_path: Path, topic: str, video: Any = None, fallback: bool = False) -> tuple[Path, Station]:
+    """Make episode 1 through production and the compiled graph; returns the episode file (a path that does not
+    exist when the episode had nothing to air) and the store."""
     settings = load_settings(data_dir=tmp_path / "data", max_repairs=2)
     show = parse_show(SHOW.replace("{topic}]", f"{topic}]"), "repair_lab.yaml")
     toolkit = build_toolkit(settings)
     if video is not None:
         toolkit.video = video
+    if fallback:  # as build_toolkit does when the selected video backend is not the embedded one
+        toolkit.fallbacks["video"] = lambda: ProceduralVideoGenerator(settings)
     station = Station(settings.data_dir / "station.sqlite")
     context = StudioContext(
         show=show, settings=settings, toolkit=toolkit, director=OfflineBackedDirector(), station=station, seed=5
     )
     episode_path = Production(context).make_episode(1)
-    assert episode_path is not None
-    return episode_path, station
+    return episode_path or Path("/no/episode/file"), station
 
 
 def test_one_episode_through_the_compiled_graph(tmp_path: Path) -> None:
@@ -153,3 +156,57 @@ def test_reversed_clip_is_fixed_by_playing_it_forwards(tmp_path: Path) -> None:
     assert len(renders) == 2, "fixed by reversal, not by rendering again"
     frames, _ = read_video(episode_path)
     assert frames.shape[0] == 36 and np.isfinite(frames.mean())
+
+
+class OutOfMemoryGenerator:
+    """A GPU backend that fails mid-run, the way CUDA does when the card is full."""
+
+    name = "zeroscope"
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.calls = 0
+
+    def generate(self, request: VideoRequest, output_path: Path) -> Clip:
+        self.calls += 1
+        raise self.error
+
+
+def test_a_backend_failing_mid_shot_falls_back_and_the_episode_goes_on(tmp_path: Path) -> None:
+    from studio.errors import BackendUnavailable
+
+    failing = OutOfMemoryGenerator(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    episode_path, station = _run(tmp_path, "rolls from left to right across the lab", failing, fallback=True)
+    assert episode_path.exists() and failing.calls == 1
+    [fell_back] = _events(station, ev.BackendFellBack)
+    assert (fell_back.kind, fell_back.failed_backend, fell_back.fallback_backend) == (
+        "video",
+        "zeroscope",
+        "procedural",
+    )
+    assert "CUDA out of memory" in fell_back.reason and fell_back.shot == "e0001-s01-sh01"
+    [rendered] = _events(station, ev.ClipRendered)
+    assert rendered.stages["generate"]["backend"] == "procedural"
+    assert station.rundown()[0].status == "approved"
+
+    unavailable = OutOfMemoryGenerator(BackendUnavailable("the Zeroscope weights are gone from the cache"))
+    _, station = _run(tmp_path / "again", "rolls from left to right across the lab", unavailable, fallback=True)
+    assert [e.reason for e in _events(station, ev.BackendFellBack)] == [
+        "BackendUnavailable: the Zeroscope weights are gone from the cache"
+    ]
+
+
+def test_a_render_that_fails_with_no_fallback_is_repaired_then_dropped_with_the_reason(tmp_path: Path) -> None:
+    failing = OutOfMemoryGenerator(RuntimeError("CUDA out of memory"))
+    episode_path, station = _run(tmp_path, "rolls from left to right across the lab", failing)
+    assert failing.calls == 3, "the first render and max_repairs (2) more"
+    failures = _events(station, ev.RenderFailed)
+    assert [f.attempt for f in failures] == [0, 1, 2]
+    assert all("generate (zeroscope) failed: RuntimeError: CUDA out of memory" in f.error for f in failures)
+    [dropped] = _events(station, ev.ShotDropped)
+    assert dropped.attempt == 2 and "still failing after 2 repairs" in dropped.reason
+    [segment] = _events(station, ev.SegmentDropped)
+    assert "every shot failed the critic" in segment.reason
+    [empty] = _events(station, ev.EpisodeEmpty)
+    assert empty.reason == "no segment was approved"
+    assert station.rundown()[0].status == "dropped"

@@ -220,10 +220,13 @@ def test_playout_as_fast_as_possible_skips_missing_and_broken_files_without_fill
 ) -> None:
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(b"not a video" * 100)
+    truncated = tmp_path / "truncated.mp4"  # its header (faststart) is whole, so it opens and probes
+    truncated.write_bytes(media.segment_a.read_bytes()[: media.segment_a.stat().st_size // 2])
     recorder = Recorder([
         QueuedSegment("ep1-s1", media.segment_a, 3.0),
         QueuedSegment("ep1-s2", tmp_path / "never-rendered.mp4", 4.0),
         QueuedSegment("ep1-s3", garbage, 2.2),
+        QueuedSegment("ep1-s3b", truncated, 3.0),
         QueuedSegment("ep1-s4", media.segment_b, 2.5),
     ])  # fmt: skip
     supervisor = make_supervisor(tmp_path, media, recorder, realtime=False, hls_list_size=50)
@@ -232,11 +235,10 @@ def test_playout_as_fast_as_possible_skips_missing_and_broken_files_without_fill
     assert supervisor.wait(120), "playout did not end after finish()"
 
     assert recorder.aired == ["ep1-s1", "ep1-s4"]
-    assert [(segment_id, command) for segment_id, _, command in recorder.skipped] == [
-        ("ep1-s2", None),
-        ("ep1-s3", None),
-    ]
+    skipped = [(segment_id, command) for segment_id, _, command in recorder.skipped]
+    assert skipped == [("ep1-s2", None), ("ep1-s3", None), ("ep1-s3b", None)]
     assert "missing" in recorder.skipped[0][1] and "unreadable" in recorder.skipped[1][1]
+    assert recorder.skipped[2][1].startswith("file is incomplete or damaged")
     assert recorder.started == ["ep1-s1", "ep1-s4"], "a file that cannot air is never put on air"
     assert recorder.of(ev.EncoderRestarted) == [] and recorder.of(ev.FillerStarted) == []
     assert recorder.types()[-1] == "PlayoutEnded"
