@@ -72,13 +72,16 @@ def settings_problems(error: Any) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from studio.progress import ProgressLines
-    from studio.runtime import StationRuntime
     from studio.show import load_show
-    from studio.station import Station
 
+    # The show file and settings first: a mistake in either is answered before the heavy imports.
     show = load_show(args.show)
     settings = _settings(args, port=args.port, bind=args.bind, rtmp_url=args.rtmp, device=args.device)
+
+    from studio.progress import ProgressLines
+    from studio.runtime import StationRuntime
+    from studio.station import Station
+
     console = _console()
     runtime = StationRuntime(show, settings, seed=args.seed, episodes=args.episodes)
     runtime.start()

@@ -1,7 +1,8 @@
-"""The show file (the show bible): schema and loader.
+"""The show file (the show bible): schema and loader (the YAML itself is read safely by `studio.yamlfile`).
 
 Every problem is reported as `file:line: field: message`, all of them at once, so a person can fix a show file in
-one pass. Unknown keys are errors: a typo must never become a silent default.
+one pass. Unknown keys are errors: a typo must never become a silent default. Whatever the file (huge, binary,
+deeply nested, an alias bomb, a pipe or a device), loading it ends quickly with such a located error.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from studio import yamlfile
 from studio.colours import parse_colour, to_hex
-from studio.errors import ShowFileError
 
 BEAT_PLACEHOLDERS = frozenset({"topic", "host", "cohost", "place"})
 
@@ -200,15 +201,17 @@ class Show(_Strict):
             texts += [(f"places.{index}.description", place.description), (f"places.{index}.lighting", place.lighting)]
         for index, prop in enumerate(self.props):
             texts.append((f"props.{index}.description", prop.description))
+        # One pass per text whatever the number of words (longest first, so "canon eos" is named, not "canon").
+        words = sorted({word for word in banned if word}, key=len, reverse=True)
+        pattern = re.compile(rf"(?i)(?<![\w-])(?:{'|'.join(map(re.escape, words))})(?![\w-])")
         problems = []
         for where, text in texts:
-            for word in banned:
-                if re.search(rf"(?i)(?<![\w-]){re.escape(word)}(?![\w-])", text):
-                    problems.append(
-                        f"{where}: contains {word!r}, a camera, brand or avoided word that video models paint into the"
-                        " picture (describe what should be seen instead)"
-                    )
-                    break
+            found = pattern.search(text)
+            if found is not None:
+                problems.append(
+                    f"{where}: contains {found.group(0).casefold()!r}, a camera, brand or avoided word that video models"
+                    " paint into the picture (describe what should be seen instead)"
+                )
         return problems
 
     def character(self, name: str) -> Character:
@@ -224,67 +227,70 @@ class Show(_Strict):
         raise KeyError(name)
 
 
-# --- loading with line numbers ---------------------------------------------------------------------------------
-
-
-def _node_lines(
-    node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], dupes: list[tuple[int, str]]
-) -> None:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = key_node.value
-            if key in seen:
-                dupes.append((key_node.start_mark.line + 1, _dotted(path + (key,))))
-            seen.add(key)
-            lines[path + (key,)] = key_node.start_mark.line + 1
-            _node_lines(value_node, path + (key,), lines, dupes)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _node_lines(item, path + (index,), lines, dupes)
-
-
 def _allowed_keys(path: tuple[Any, ...]) -> list[str]:
     """Field names of the model at `path` inside a show file, for 'unknown key' messages."""
     model: Any = Show
     for part in path:
         if isinstance(part, int):
             continue
-        annotation = model.model_fields[part].annotation
-        args = typing.get_args(annotation)
-        model = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        args = typing.get_args(field.annotation)
+        model = next((a for a in (field.annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
         if model is None:
             return []
     return list(model.model_fields)
 
 
-def _dotted(path: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in path) or "(top level)"
-
-
-def _line_for(path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
-    while path and path not in lines:
-        path = path[:-1]
-    return lines.get(path, 1)
+def _as_mapping(source: str, text: str, root: yaml.Node | None) -> yaml.MappingNode:
+    expected = "a show file is a mapping with title, premise, characters, places, formats …"
+    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag.endswith(":null") and not root.value):
+        holds = "holds only comments" if text.strip() else "is empty"
+        raise yamlfile.show_error(
+            f"{source}:1: {expected}, but this file {holds} (start from one of the files in shows/)"
+        )
+    if isinstance(root, yaml.MappingNode):
+        return root
+    line = root.start_mark.line + 1
+    if isinstance(root, yaml.SequenceNode):
+        raise yamlfile.show_error(f"{source}:{line}: {expected}, but this file holds a list (write `key: value` lines)")
+    raise yamlfile.show_error(
+        f"{source}:{line}: {expected}, but this file holds the single value {yamlfile.clip(root.value)}"
+    )
 
 
 def parse_show(text: str, source: str) -> Show:
     """Validate show-file text; `source` names the file in error messages."""
+    yamlfile.check_size(text, source)
+    return _parse(text, source)
+
+
+def _parse(text: str, source: str) -> Show:
+    yamlfile.check_characters(text, source)
+    loader = yamlfile.Loader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = _as_mapping(source, text, yamlfile.compose(loader, source))
+        walk = yamlfile.Walk(source, loader, _allowed_keys)
+        walk.visit(root, ())
+        data = loader.construct_document(root)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(error, "problem", None) or str(error)
-        raise ShowFileError(f"{source}:{line}: not valid YAML: {problem}") from None
-    if root is None or not isinstance(data, dict):
-        raise ShowFileError(f"{source}:1: a show file is a mapping with title, premise, characters, places, formats …")
-    lines: dict[tuple[Any, ...], int] = {}
-    duplicate_keys: list[tuple[int, str]] = []
-    _node_lines(root, (), lines, duplicate_keys)
-    found = [(line, f"{source}:{line}: {where}: duplicate key") for line, where in duplicate_keys]
+        raise yamlfile.show_error(f"{source}:{line}: not valid YAML: {problem}") from None
+    except RecursionError:
+        raise yamlfile.show_error(
+            f"{source}:1: nesting is too deep to read (a show file needs about 5 levels)"
+        ) from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise yamlfile.show_error(
+            f"{source}:1: a show file is a mapping with title, premise, characters, places, formats …"
+        )
+    found = walk.found
+    lines = walk.lines
     try:
         show = Show.model_validate(data)
     except ValidationError as error:
@@ -302,25 +308,20 @@ def parse_show(text: str, source: str) -> Show:
                 for part in message.split("\n"):
                     where, _, what = part.partition(": ")
                     keys = tuple(int(k) if k.isdigit() else k for k in where.split("."))
-                    line = _line_for(keys, lines)
+                    line = yamlfile.line_for(keys, lines)
                     found.append((line, f"{source}:{line}: {where}: {what}"))
                 continue
-            line = _line_for(loc, lines)
-            found.append((line, f"{source}:{line}: {_dotted(loc)}: {message}"))
+            if loc in walk.reported:
+                continue  # already said what is wrong with this value
+            line = yamlfile.line_for(loc, lines)
+            found.append((line, f"{source}:{line}: {yamlfile.dotted(loc)}: {message}"))
     if found:
-        problems = [text for _, text in sorted(found, key=lambda item: item[0])]
-        raise ShowFileError(f"{len(problems)} problem(s) in {source}:\n  " + "\n  ".join(problems), problems)
+        raise yamlfile.report(source, found)
     return show
 
 
 def load_show(path: str | Path) -> Show:
+    """Read and validate a show file; every way it can be wrong is a `ShowFileError` naming the file and line."""
     show_path = Path(path)
-    try:
-        text = show_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ShowFileError(f"{show_path}: no such show file (try one of the files in shows/)") from None
-    except IsADirectoryError:
-        raise ShowFileError(f"{show_path}: is a directory, not a show file") from None
-    except UnicodeDecodeError:
-        raise ShowFileError(f"{show_path}: not UTF-8 text") from None
-    return parse_show(text, str(show_path))
+    # The byte size is checked while reading: UTF-16 text may grow past the limit as characters, harmlessly.
+    return _parse(yamlfile.decode(yamlfile.read_show_bytes(show_path), str(show_path)), str(show_path))

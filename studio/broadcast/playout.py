@@ -143,8 +143,14 @@ class PlayoutSupervisor:
         realtime: bool = True,
         filler_seconds: float = 2.0,
         hls_list_size: int = 6,
+        rtmp_retry_s: float = RTMP_RETRY_S,
+        watchdog_margin_s: float = WATCHDOG_MARGIN_S,
     ) -> None:
         self.show = show
+        self.rtmp_retry_s = rtmp_retry_s
+        """While RTMP is dropped, how often to look for the server again."""
+        self.watchdog_margin_s = watchdog_margin_s
+        """How much longer than its item a feeder may run before it is taken to have hung."""
         self.hls_dir = hls_dir
         self.media_dir = media_dir
         self.width, self.height, self.fps = width, height, fps
@@ -434,7 +440,7 @@ class PlayoutSupervisor:
                     argv, stdin=subprocess.DEVNULL, stdout=encoder.stdin, stderr=stderr_file, start_new_session=True
                 )
                 self._feeder = feeder
-            deadline = time.monotonic() + item.seconds + WATCHDOG_MARGIN_S
+            deadline = time.monotonic() + item.seconds + self.watchdog_margin_s
             outcome = ""
             while not outcome:
                 try:
@@ -506,7 +512,7 @@ class PlayoutSupervisor:
         return self._encoder
 
     def _maybe_restore_rtmp(self) -> None:
-        if self._rtmp_active or not self.rtmp_url or time.monotonic() - self._rtmp_checked_at < RTMP_RETRY_S:
+        if self._rtmp_active or not self.rtmp_url or time.monotonic() - self._rtmp_checked_at < self.rtmp_retry_s:
             return
         self._rtmp_checked_at = time.monotonic()
         if _reachable(self.rtmp_url):

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from studio.agents.cinematographer import strip_words
 from studio.critique import (
     critique_file,
     judge,
@@ -115,9 +116,9 @@ def test_repair_loop_leaked_text_is_removed_and_the_rerender_passes() -> None:
     assert verdict.repair is not None and verdict.repair.action == "rerender"
     assert verdict.repair.remove_words == ["IMAX"] and "text" in verdict.repair.add_negative
     assert lessons_from(verdict) == ["imax"]
-    repaired_prompt = prompt.replace(", shot on IMAX", "")
-    for word in verdict.repair.remove_words:
-        assert word not in repaired_prompt
+    # The cinematographer's own cleaning of free text, as a repair applies it (the graph test runs the whole loop).
+    repaired_prompt = strip_words(prompt, verdict.repair.remove_words)
+    assert "imax" not in repaired_prompt.lower() and repaired_prompt.endswith("shot on")
     # The fixture renders the repaired prompt: without the word, nothing is written into the picture.
     rerendered = clean_clip(21).frames
     again = judge(rerendered, clip.fps, shot.model_copy(update={"prompt": repaired_prompt}), default_checks())
@@ -174,6 +175,10 @@ def test_critique_file_reads_intent_from_the_prompt_and_writes_json_and_a_contac
     assert all({"check", "passed", "available", "score", "detail", "evidence"} <= set(c) for c in payload["checks"])
     image = cv2.imread(str(sheet))
     assert image is not None and image.shape[0] > 2 * 100 and image.shape[1] >= 3 * 300
+    assert_draws_frames(image, frames[::-1])
+    # The OCR boxes are drawn in magenta (BGR 255, 0, 255) around what was read.
+    magenta = (image[:, :, 0] > 230) & (image[:, :, 1] < 40) & (image[:, :, 2] > 230)
+    assert magenta.sum() > 100, "no OCR box on the sheet"
 
 
 def test_verdict_json_folds_fine_checks_into_the_reported_names() -> None:
@@ -191,7 +196,26 @@ def test_contact_sheet_draws_frames_even_for_a_passing_clip(tmp_path: Path) -> N
     verdict = judge(clip.frames, clip.fps, clip.shot, default_checks(text=False))
     assert verdict.passed, [f.detail for f in verdict.failures]
     path = write_contact_sheet(clip.frames, verdict, tmp_path / "ok.png")
-    assert cv2.imread(str(path)) is not None
+    image = cv2.imread(str(path))
+    assert image is not None
+    assert_draws_frames(image, clip.frames)
+    # The header says PASS in green (BGR 120, 230, 120); a failing sheet would be red.
+    header = image[:26]
+    assert ((header[:, :, 1] > 200) & (header[:, :, 0] < 160) & (header[:, :, 2] < 160)).sum() > 20
+
+
+def assert_draws_frames(image: np.ndarray, frames: np.ndarray) -> None:
+    """The sheet is not blank: its first tile is the clip's first frame (scaled), under a header."""
+    assert image.std() > 15 and len(np.unique(image.reshape(-1, 3), axis=0)) > 500
+    tile_w = min(320, frames.shape[2])
+    tile_h = int(round(frames.shape[1] * tile_w / frames.shape[2]))
+    first = cv2.cvtColor(cv2.resize(frames[0], (tile_w, tile_h), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2BGR)
+    header_h = next(18 * lines + 8 for lines in range(1, 20) if (image.shape[0] - 18 * lines - 8) % tile_h == 0)
+    found = image[header_h : header_h + tile_h, :tile_w].astype(float)
+    # Arrows, OCR boxes and labels are drawn over it: compare the picture, not every pixel (a blank or
+    # wrong tile correlates near 0).
+    correlation = np.corrcoef(found.ravel(), first.astype(float).ravel())[0, 1]
+    assert correlation > 0.5, f"the first tile is not the first frame (correlation {correlation:.2f})"
 
 
 @pytest.mark.parametrize(
