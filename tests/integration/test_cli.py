@@ -8,9 +8,11 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from studio.events import event_from_dict
 from studio.show import load_show
 from studio.tools.media import ffmpeg_exe, probe
 from tests.conftest import SHOWS, TEST_SHOWS, RtmpServer
@@ -120,6 +122,8 @@ def test_cooking_show_end_to_end(tmp_path: Path) -> None:
 
     log = studio("log", "--json", data_dir=data_dir)
     events = [json.loads(line) for line in log.stdout.splitlines()]
+    for event in events:  # each line is one typed event with every field
+        assert event_from_dict(event).to_dict() == {key: value for key, value in event.items() if key != "id"}
     agents = {event["agent"] for event in events}
     assert {"showrunner", "screenwriter", "cinematographer", "critic"} <= agents
     decisions = {"EpisodePlanned", "SegmentWritten", "ShotsDesigned", "ClipRendered", "VerdictGiven", "SegmentApproved"}
@@ -130,42 +134,44 @@ def test_cooking_show_end_to_end(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_sigterm_stops_cleanly_and_a_new_run_resumes(tmp_path: Path) -> None:
-    """SIGTERM mid-run: exit 0, no partial file, no ffmpeg left; the next run airs nothing twice."""
+    """SIGTERM mid-episode: exit 0, no partial file, no ffmpeg left; the next run resumes that episode from its
+    checkpoint (it is not planned again) and airs nothing twice."""
     import signal
-    import time
 
     from studio.station import Station
 
     data_dir = tmp_path / "station"
+    station_path = data_dir / "station.sqlite"
+    show = str(TEST_SHOWS / "two_segments.yaml")
     env = dict(os.environ, STUDIO_DATA_DIR=str(data_dir))
     process = subprocess.Popen(
-        [sys.executable, "-m", "studio.cli", "run", str(TEST_SHOWS / "minimal.yaml"), "--headless", "--port", "0"],
+        [sys.executable, "-m", "studio.cli", "run", show, "--headless", "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
-    deadline = time.monotonic() + 240
-    station_path = data_dir / "station.sqlite"
-    while time.monotonic() < deadline:
-        if station_path.exists() and any(e.status == "aired" for e in Station(station_path).rundown()):
-            break
-        time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("nothing aired within 240 s")
+    # Always the same moment: episode 2 is planned and its first segment's shots designed, so it is mid-episode.
+    _wait_for_event(station_path, "ShotsDesigned", where=lambda event: event["episode"] == 2)
     process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=120)
+    output, _ = process.communicate(timeout=300)
     assert process.returncode == 0, output
     assert "stopping" in output
     assert not list(data_dir.rglob("*.partial*"))
     leftover = subprocess.run(["pgrep", "-f", str(data_dir)], capture_output=True, text=True).stdout.split()
     assert leftover == [], "ffmpeg processes left behind"
+    before = Station(station_path).last_event_id()
 
-    again = studio(
-        "run", str(TEST_SHOWS / "minimal.yaml"), "--headless", "--port", "0", "--episodes", "1", data_dir=data_dir
-    )
+    again = studio("run", show, "--headless", "--port", "0", "--episodes", "1", data_dir=data_dir)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     events = [json.loads(line) for line in studio("log", "--json", data_dir=data_dir).stdout.splitlines()]
+    resumed = [e for e in events if e["type"] == "EpisodeResumed" and e["id"] > before]
+    assert [e["episode"] for e in resumed] == [2], "the second run resumed episode 2 from its checkpoint"
+    plans = [e["episode"] for e in events if e["type"] == "EpisodePlanned"]
+    assert plans == [1, 2], f"episode 2 was planned again instead of resumed: {plans}"
+    first_segment_of_2 = [
+        e for e in events if e["type"] == "SegmentWritten" and e["episode"] == 2 and e["segment"] == 0
+    ]
+    assert len(first_segment_of_2) == 1, "work done before the stop is not done again"
     aired = [event["segment_id"] for event in events if event["type"] == "SegmentAired"]
-    assert len(aired) == len(set(aired)) >= 2, aired
+    assert len(aired) == len(set(aired)) == 4, aired
     entries = Station(station_path).rundown()
     assert all(
         entry.path is not None and entry.path.exists() for entry in entries if entry.status in {"approved", "aired"}
@@ -196,7 +202,8 @@ def test_steering_reaches_the_showrunner(tmp_path: Path) -> None:
     assert applied["kind"] == "steer" and "episode 2" in applied["effect"]
 
 
-def _wait_for_event(station_path: Path, type_name: str, timeout: float = 300) -> None:
+def _wait_for_event(station_path: Path, type_name: str, timeout: float = 300, where: Any = lambda event: True) -> None:
+    """Wait (generously) for an event of `type_name`, as `studio log --json` shows it, that `where` accepts."""
     import time
 
     from studio.station import Station
@@ -206,7 +213,7 @@ def _wait_for_event(station_path: Path, type_name: str, timeout: float = 300) ->
         if station_path.exists():
             station = Station(station_path)
             try:
-                if station.events(types=[type_name], limit=1):
+                if any(where(logged.event.to_dict()) for logged in station.events(types=[type_name])):
                     return
             finally:
                 station.close()

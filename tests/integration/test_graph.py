@@ -210,3 +210,51 @@ def test_a_render_that_fails_with_no_fallback_is_repaired_then_dropped_with_the_
     [empty] = _events(station, ev.EpisodeEmpty)
     assert empty.reason == "no segment was approved"
     assert station.rundown()[0].status == "dropped"
+
+
+def _context(tmp_path: Path, show_text: str, video: Any = None) -> StudioContext:
+    settings = load_settings(data_dir=tmp_path / "data", max_repairs=2)
+    toolkit = build_toolkit(settings)
+    if video is not None:
+        toolkit.video = video
+    station = Station(settings.data_dir / "station.sqlite")
+    return StudioContext(
+        show=parse_show(show_text, "repair_lab.yaml"), settings=settings, toolkit=toolkit,
+        director=OfflineBackedDirector(), station=station, seed=5,
+    )  # fmt: skip
+
+
+def test_a_lesson_from_one_episode_keeps_the_word_out_of_the_next(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "data")
+    leaky = LeakyGenerator(settings, "zebra")
+    context = _context(tmp_path, SHOW.replace("{topic}]", "polishes the zebra statue]"), leaky)
+    production = Production(context)
+    production.make_episode(1)
+    first_episode_prompts = len(leaky.prompts)
+    assert "zebra" in leaky.prompts[0].lower(), "episode 1 asked for the word, and the model painted it"
+    assert context.station.lessons("repair-lab") == ["zebra"]
+    production.make_episode(2)
+    second = leaky.prompts[first_episode_prompts:]
+    assert second and all("zebra" not in prompt.lower() for prompt in second), "the lesson kept it out of episode 2"
+    verdicts = [e for e in _events(context.station, ev.VerdictGiven) if e.episode == 2]
+    assert [v.passed for v in verdicts] == [True], "no text leaked, so the first render of episode 2 passed"
+    designed = [e for e in _events(context.station, ev.ShotsDesigned) if e.episode == 2]
+    assert "statue" in designed[0].shots[0].prompt and "zebra" not in designed[0].shots[0].prompt.lower()
+
+
+def test_a_shot_longer_than_one_clip_is_extended_to_its_length(tmp_path: Path) -> None:
+    long_show = SHOW.replace("    seconds: 3\n", "    seconds: 5\n").replace(
+        "{topic}]", "rolls from left to right across the lab]"
+    )
+    context = _context(tmp_path, long_show)
+    episode_path = Production(context).make_episode(1)
+    assert episode_path is not None
+    [rendered] = _events(context.station, ev.ClipRendered)
+    assert list(rendered.stages) == ["generate", "extend", "upscale", "interpolate"]
+    assert rendered.stages["generate"]["frames"] == 24, "one Zeroscope-sized clip: 24 frames at 8 fps"
+    assert rendered.stages["extend"]["frames"] == 40 and rendered.stages["extend"]["backend"] == "procedural"
+    assert rendered.stages["interpolate"]["frames"] == 60, "5 s at the house 12 fps"
+    [segment] = context.station.rundown()
+    assert segment.status == "approved" and segment.seconds == 5.0
+    frames, fps = read_video(episode_path)
+    assert (frames.shape[0], fps) == (60, 12.0)

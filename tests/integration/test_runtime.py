@@ -226,3 +226,29 @@ def test_filler_airs_only_between_episodes(tmp_path: Path, show: Show) -> None:
     filler = sum(f.seconds for f in fillers)
     assert aired == pytest.approx(3 * 4.0)
     print(f"\nfirst three episodes: {aired:.1f} s of show, {filler:.1f} s of filler ({filler / (aired + filler):.0%})")
+
+
+def test_production_waits_while_the_buffer_is_full(tmp_path: Path, show: Show) -> None:
+    """With room for less than one episode, each plan waits until playout has aired enough of the queue."""
+    target = 3.0  # an episode of this show is 4 s: one approved episode fills the buffer
+    runtime = StationRuntime(show, settings_for(tmp_path / "data", buffer_target_s=target), episodes=3)
+    runtime.start()
+    try:
+        assert runtime.wait(900)
+    finally:
+        runtime.stop()
+    station = Station(tmp_path / "data" / "station.sqlite")
+    plans = events_of(station, ev.EpisodePlanned)
+    assert [plan.episode for plan in plans] == [1, 2, 3]
+    assert all(plan.buffered_seconds < target for plan in plans), [plan.buffered_seconds for plan in plans]
+    paused = events_of(station, ev.ProductionPaused)
+    resumed = events_of(station, ev.ProductionResumed)
+    assert paused and all("buffer full" in p.reason and p.buffered_seconds >= target for p in paused)
+    assert len(resumed) == len(paused)
+    # Each wait ended because a segment aired, not by itself.
+    order = [logged.event for logged in station.events(types=["ProductionPaused", "ProductionResumed", "SegmentAired"])]
+    for index, event in enumerate(order):
+        if isinstance(event, ev.ProductionResumed):
+            since_pause = order[:index][::-1]
+            pause_at = next(i for i, e in enumerate(since_pause) if isinstance(e, ev.ProductionPaused))
+            assert any(isinstance(e, ev.SegmentAired) for e in since_pause[:pause_at])

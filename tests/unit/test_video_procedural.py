@@ -10,7 +10,7 @@ import pytest
 
 from studio.config import Settings
 from studio.plan import CameraMove, MotionSpec, SubjectMotion
-from studio.tools.base import Clip, Extender, Figure, SceneHint, VideoGenerator, VideoRequest
+from studio.tools.base import Clip, Figure, SceneHint, VideoRequest
 from studio.tools.media import probe, read_video, write_video
 from studio.tools.video_procedural import (
     CAMERA_RATES,
@@ -88,15 +88,6 @@ def _marker_track(frames: np.ndarray, rgb: tuple[int, int, int]) -> np.ndarray:
         ys, xs = np.nonzero(mask)
         rows.append((xs.mean(), ys.mean(), float(mask.sum())) if len(xs) else (np.nan, np.nan, 0.0))
     return np.array(rows)
-
-
-def test_backends_satisfy_protocols_and_are_always_available() -> None:
-    settings = Settings()
-    assert isinstance(ProceduralVideoGenerator(settings), VideoGenerator)
-    assert isinstance(ProceduralExtender(settings), Extender)
-    assert ProceduralVideoGenerator.availability(settings)[0]
-    assert ProceduralExtender.availability(settings)[0]
-    assert ProceduralVideoGenerator.name == ProceduralExtender.name == "procedural"
 
 
 def test_generate_writes_the_requested_clip(generator: ProceduralVideoGenerator, tmp_path: Path) -> None:
