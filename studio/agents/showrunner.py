@@ -19,7 +19,12 @@ def showrunner(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str
     number = state["episode_number"]
     notes = ctx.station.commands(show=ctx.show_key, kind="steer", statuses=("received",))
     steering = [str(command.args.get("note", "")) for command in notes] + list(state.get("steering", []))
-    recent = [episode["title"] for episode in ctx.station.episodes(ctx.show_key)]
+    # The topics of earlier episodes, newest last: both writers take them as subjects not to repeat.
+    recent = [
+        logged.event.topic
+        for logged in ctx.station.events(show=ctx.show_key, types=["EpisodePlanned"])
+        if isinstance(logged.event, ev.EpisodePlanned)
+    ]
     started = time.perf_counter()
     plan, backend = ctx.director.plan_episode(ctx.show, number, seed=ctx.seed, recent_topics=recent, steering=steering)
     known = {fmt.name.casefold(): fmt for fmt in ctx.show.formats}
