@@ -179,38 +179,17 @@ class StationQueue:
         )
 
     def started(self, segment: QueuedSegment) -> None:
-        self.station.record(
-            ev.SegmentOnAir(
-                show=self.show,
-                episode=segment.episode,
-                segment_id=segment.segment_id,
-                seconds=segment.seconds,
-                repeat=segment.repeat,
-            )
-        )
+        self.station.record(self._event(ev.SegmentOnAir, segment, seconds=segment.seconds, repeat=segment.repeat))
 
     def aired(self, segment: QueuedSegment) -> None:
-        self.station.record(
-            ev.SegmentAired(
-                show=self.show,
-                episode=segment.episode,
-                segment_id=segment.segment_id,
-                seconds=segment.seconds,
-                repeat=segment.repeat,
-            )
-        )
+        self.station.record(self._event(ev.SegmentAired, segment, seconds=segment.seconds, repeat=segment.repeat))
         self._last_played = replace(segment, repeat=False)
 
     def skipped(self, segment: QueuedSegment, reason: str, command_id: int | None) -> None:
-        self.station.record(
-            ev.SegmentSkipped(
-                show=self.show,
-                episode=segment.episode,
-                segment_id=segment.segment_id,
-                reason=reason,
-                command_id=command_id,
-            )
-        )
+        self.station.record(self._event(ev.SegmentSkipped, segment, reason=reason, command_id=command_id))
+
+    def _event(self, cls: type[ev.Event], segment: QueuedSegment, **fields: object) -> ev.Event:
+        return cls(show=self.show, episode=segment.episode, segment_id=segment.segment_id, **fields)  # type: ignore[call-arg]
 
 
 def _queued(entry: RundownEntry) -> QueuedSegment:

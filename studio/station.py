@@ -246,20 +246,9 @@ class Station:
         episode: int | None = None,
     ) -> list[LoggedEvent]:
         """Events after `after_id`, oldest first; `last` keeps only the newest N (still oldest first)."""
-        where, params = ["id > ?"], [after_id]
-        if show is not None:
-            where.append("show = ?")
-            params.append(show)
-        if agent is not None:
-            where.append("agent = ?")
-            params.append(agent)
-        if episode is not None:
-            where.append("episode = ?")
-            params.append(episode)
-        if types is not None:
-            names = list(types)
-            where.append(f"type IN ({','.join('?' * len(names))})")
-            params += names
+        where, params = _where(show=show, agent=agent, episode=episode, type=types)
+        where.insert(0, "id > ?")
+        params.insert(0, after_id)
         order = "DESC" if last is not None else "ASC"
         sql = f"SELECT id, ts, payload FROM events WHERE {' AND '.join(where)} ORDER BY id {order}"
         count = last if last is not None else limit
@@ -284,13 +273,7 @@ class Station:
         return [dict(row) for row in self._query("SELECT * FROM episodes WHERE show = ? ORDER BY number", (show,))]
 
     def rundown(self, show: str | None = None, *, episode: int | None = None) -> list[RundownEntry]:
-        where, params = [], []
-        if show is not None:
-            where.append("show = ?")
-            params.append(show)
-        if episode is not None:
-            where.append("episode = ?")
-            params.append(episode)
+        where, params = _where(show=show, episode=episode)
         sql = "SELECT * FROM rundown" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY position"
         return [_entry(row) for row in self._query(sql, params)]
 
@@ -300,12 +283,11 @@ class Station:
 
     def queue(self, show: str | None = None) -> list[RundownEntry]:
         """Segments that can still air (planned, approved, on air), in airing order."""
-        sql = f"SELECT * FROM rundown WHERE status IN ({','.join('?' * len(QUEUED_STATUSES))})"
-        params: list[Any] = list(QUEUED_STATUSES)
-        if show is not None:
-            sql += " AND show = ?"
-            params.append(show)
-        return [_entry(row) for row in self._query(sql + " ORDER BY position", params)]
+        where, params = _where(status=QUEUED_STATUSES, show=show)
+        return [
+            _entry(row)
+            for row in self._query(f"SELECT * FROM rundown WHERE {' AND '.join(where)} ORDER BY position", params)
+        ]
 
     def last_aired(self, show: str | None = None) -> RundownEntry | None:
         sql = "SELECT * FROM rundown WHERE status = 'aired'" + (" AND show = ?" if show else "")
@@ -314,14 +296,8 @@ class Station:
 
     def buffered_seconds(self, show: str | None = None) -> float:
         """Approved seconds that can still air: what the showrunner keeps full."""
-        sql = (
-            "SELECT COALESCE(SUM(seconds), 0) AS total FROM rundown"
-            f" WHERE status IN ({','.join('?' * len(BUFFERED_STATUSES))})"
-        )
-        params: list[Any] = list(BUFFERED_STATUSES)
-        if show is not None:
-            sql += " AND show = ?"
-            params.append(show)
+        where, params = _where(status=BUFFERED_STATUSES, show=show)
+        sql = f"SELECT COALESCE(SUM(seconds), 0) AS total FROM rundown WHERE {' AND '.join(where)}"
         return float(self._query(sql, params)[0]["total"])
 
     def requeue_interrupted(self, show: str | None = None) -> list[str]:
@@ -351,17 +327,7 @@ class Station:
     def commands(
         self, *, show: str | None = None, statuses: Iterable[str] | None = None, kind: str | None = None
     ) -> list[Command]:
-        where, params = [], []
-        if show is not None:
-            where.append("show = ?")
-            params.append(show)
-        if statuses is not None:
-            names = list(statuses)
-            where.append(f"status IN ({','.join('?' * len(names))})")
-            params += names
-        if kind is not None:
-            where.append("kind = ?")
-            params.append(kind)
+        where, params = _where(show=show, status=statuses, kind=kind)
         sql = "SELECT * FROM commands" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id"
         return [_command(row) for row in self._query(sql, params)]
 
@@ -381,6 +347,24 @@ class Station:
     def shows(self) -> list[str]:
         rows = self._query("SELECT show FROM rundown UNION SELECT show FROM episodes UNION SELECT show FROM state")
         return sorted(row["show"] for row in rows)
+
+
+def _where(**filters: Any) -> tuple[list[str], list[Any]]:
+    """SQL conditions and their parameters for the filters that are set: a value is `column = ?`, an iterable
+    (not a string) is `column IN (…)`."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in filters.items():
+        if value is None:
+            continue
+        if isinstance(value, str | int):
+            where.append(f"{column} = ?")
+            params.append(value)
+        else:
+            values = list(value)
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            params += values
+    return where, params
 
 
 # --- what each event means for the tables ---------------------------------------------------------------------
