@@ -55,6 +55,16 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
         raise ConfigError(settings_problems(error)) from None
 
 
+def _validation_problems(error: Exception) -> str:
+    """A pydantic ValidationError as `field: message; …` (other errors as their first line)."""
+    errors = getattr(error, "errors", None)
+    if not callable(errors):
+        return str(error).splitlines()[0]
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or '(the whole spec)'}: {item['msg']}" for item in errors()
+    )
+
+
 def settings_problems(error: Any) -> str:
     """A pydantic ValidationError of `Settings` as one line naming each variable: `STUDIO_PORT: …`."""
     problems = []
@@ -225,12 +235,14 @@ def _command_show(station: Station, wanted: str | None) -> str:
         return wanted
     if len(shows) == 1:
         return shows[0]
-    raise ConfigError(f"this station has several shows ({', '.join(shows) or 'none yet'}): pass --show")
+    if not shows:
+        raise ConfigError("no show has run in this station yet: start one with `studio run SHOW`, or pass --show SLUG")
+    raise ConfigError(f"this station has several shows ({', '.join(shows)}): pass --show")
 
 
 def _send_command(args: argparse.Namespace, kind: str, command_args: dict[str, Any] | None = None) -> int:
     """Queue a command; when a station is running, wait for its answer and print it."""
-    from studio.runtime import running_station_pid
+    from studio.lock import running_station_pid
 
     settings, station = _open_station(args)
     try:
@@ -284,18 +296,20 @@ def cmd_station_command(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from rich.markup import escape
     from rich.table import Table
 
     from studio.agents.llm import llm_configured
     from studio.tools.media import ffmpeg_exe
-    from studio.tools.registry import backend_statuses
+    from studio.tools.registry import KIND_SETTING, backend_statuses
 
     settings = _settings(args, device=args.device)
     console = _console()
     table = Table(title="studio doctor: which backend each tool uses", show_lines=False)
     for column in ("tool", "backend", "status", "why"):
         table.add_column(column)
-    for status in backend_statuses(settings):
+    statuses = backend_statuses(settings)
+    for status in statuses:
         mark = "[green]selected[/green]" if status.selected else ("available" if status.available else "[red]no[/red]")
         table.add_row(status.kind, status.name, mark, status.reason)
     from studio.secrets import mask_key, mask_url
@@ -310,7 +324,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     console.print(table)
     console.print(f"ffmpeg: {ffmpeg_exe()}", markup=False)
     console.print(f"data dir: {settings.data_dir}", markup=False)
-    return 0
+    refused = [
+        f"{setting}={getattr(settings, setting)} cannot run here: {status.reason}"
+        for status in statuses
+        for kind, setting in KIND_SETTING.items()
+        if status.kind == kind and status.name == getattr(settings, setting) and not status.available
+    ]
+    for problem in refused:
+        console.print(f"[red]studio run will refuse: {escape(problem)}[/red] (unset the variable or fix what it needs)")
+    return 1 if refused else 0
 
 
 # --- critique ----------------------------------------------------------------------------------------------------
@@ -328,7 +350,7 @@ def cmd_critique(args: argparse.Namespace) -> int:
         try:
             motion = MotionSpec.model_validate_json(args.motion)
         except ValueError as error:
-            raise ConfigError(f"--motion is not a valid motion spec JSON: {str(error).splitlines()[0]}") from None
+            raise ConfigError(f"--motion is not a valid motion spec JSON: {_validation_problems(error)}") from None
     verdict = critique_file(
         clip, args.prompt, motion, contact_sheet=Path(args.contact_sheet) if args.contact_sheet else None
     )
@@ -505,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if os.environ.get("STUDIO_DEBUG"):
+    if os.environ.get("STUDIO_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off"):
         return int(args.func(args))
     try:
         return int(args.func(args))

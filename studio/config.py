@@ -6,12 +6,16 @@ same environment works for OpenAI, vLLM, Ollama and llama.cpp server.
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from studio.errors import ConfigError
 
 
 def default_data_dir() -> Path:
@@ -149,7 +153,39 @@ class Settings(BaseSettings):
     """Length of the ident card that airs whenever no approved segment is ready, so the channel never goes dark."""
 
 
+# STUDIO_* variables that are not settings.
+OTHER_VARIABLES = frozenset({"STUDIO_DEBUG"})
+
+
+def setting_variables() -> set[str]:
+    """Every environment variable a setting reads."""
+    names = {f"STUDIO_{name.upper()}" for name in Settings.model_fields}
+    for field in Settings.model_fields.values():
+        if isinstance(field.validation_alias, AliasChoices):
+            names |= {str(choice).upper() for choice in field.validation_alias.choices}
+    return names
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """`STUDIO_*` variables set in the environment that no setting reads (a typo would otherwise do nothing)."""
+    environ = os.environ if environ is None else environ
+    known = setting_variables() | OTHER_VARIABLES
+    return sorted(name for name in environ if name.upper().startswith("STUDIO_") and name.upper() not in known)
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit (non-None) overrides from the command line."""
+    """Settings from the environment, with explicit (non-None) overrides from the command line. A `STUDIO_*`
+    variable that is no setting is a `ConfigError` naming it (and the setting it was probably meant to be)."""
+    unknown = unknown_variables()
+    if unknown:
+        known = sorted(setting_variables() | OTHER_VARIABLES)
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name.upper(), known, n=1)
+            hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+        raise ConfigError(
+            f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(hints)}: unset it or fix its name"
+            " (the README lists every STUDIO_* variable)"
+        )
     given = {key: value for key, value in overrides.items() if value is not None}
     return Settings(**given)  # type: ignore[arg-type]

@@ -246,10 +246,10 @@ def pull(
 
     Only called when the user asks (`studio models pull`). Files already cached are not fetched again.
     """
+    _require_hub()
     from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub.errors import HfHubHTTPError
 
-    _require_hub()
     say = progress or (lambda message: None)
     snapshots: list[Path] = []
     for name in expand_names(names):
@@ -261,14 +261,27 @@ def pull(
             if not wanted:
                 raise BackendUnavailable(f"{spec.repo_id} has none of the files studio needs ({spec.allow_patterns})")
             path = snapshot_download(spec.repo_id, allow_patterns=wanted, cache_dir=cache_dir, token=token)
-        except (HfHubHTTPError, OSError) as error:
-            raise BackendUnavailable(f"could not download {spec.repo_id}: {error}") from error
+        except (HfHubHTTPError, OSError, *_http_client_errors()) as error:
+            raise BackendUnavailable(
+                f"could not download {spec.repo_id}: {error} (check the network, then run `studio models pull {name}`"
+                " again)"
+            ) from error
         snapshot = Path(path)
         if not snapshot_complete(snapshot, spec.required):
             raise BackendUnavailable(f"{spec.repo_id} downloaded but incomplete: expected {', '.join(spec.required)}")
         say(f"{name}: ready in {snapshot}")
         snapshots.append(snapshot)
     return snapshots
+
+
+def _http_client_errors() -> tuple[type[BaseException], ...]:
+    """Connection errors of the HTTP client huggingface_hub uses: `requests`' are OSErrors, but httpx's (hub 1.x)
+    and httpx2's (hub 2.x) are not, so "no network" would otherwise escape as a traceback."""
+    errors: list[type[BaseException]] = []
+    for module_name in ("httpx", "httpx2"):
+        if importlib.util.find_spec(module_name) is not None:
+            errors.append(importlib.import_module(module_name).HTTPError)
+    return tuple(errors)
 
 
 def _require_hub() -> None:

@@ -12,9 +12,7 @@ an event, so a restart resumes exactly where the channel was.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
-import os
 import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -22,7 +20,8 @@ from typing import TYPE_CHECKING
 from studio import __version__
 from studio import events as ev
 from studio.broadcast.playout import Idle, PlayoutSupervisor, QueuedSegment
-from studio.errors import ConfigError, StudioError
+from studio.errors import StudioError
+from studio.lock import StationLock
 from studio.production import Production, open_station
 from studio.secrets import mask_url
 from studio.state import StudioContext
@@ -30,7 +29,6 @@ from studio.state import StudioContext
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from pathlib import Path
-    from typing import IO
 
     from studio.agents.llm import Director
     from studio.broadcast.web import PlayerServer
@@ -41,62 +39,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LOCK_NAME = "station.lock"
 COMMAND_POLL_S = 0.25
 # How long stop() waits for production to reach a step boundary (a shot being rendered finishes first).
 PRODUCTION_STOP_TIMEOUT_S = 120.0
-
-
-# --- one station per data dir --------------------------------------------------------------------------------------
-
-
-class StationLock:
-    """An exclusive lock on `station.lock` in the data dir, held while a station runs there (released by the OS
-    if the process dies, so a crashed station never blocks the next one)."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / LOCK_NAME
-        self._handle: IO[str] | None = None
-
-    def acquire(self) -> None:
-        handle = open(self.path, "a+")  # noqa: SIM115 - held for the station's lifetime
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            pid = handle.read().strip() or "?"
-            handle.close()
-            raise ConfigError(
-                f"a station is already running on {self.path.parent} (pid {pid}): steer it with `studio steer|skip|"
-                "pause …`, stop it first, or pass another --data-dir"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._handle = handle
-
-    def release(self) -> None:
-        if self._handle is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._handle, fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
-
-
-def running_station_pid(data_dir: Path) -> int | None:
-    """The pid of the station running on `data_dir`, or None when none runs."""
-    path = data_dir / LOCK_NAME
-    if not path.exists():
-        return None
-    with open(path) as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
-            text = handle.read().strip()
-            return int(text) if text.isdigit() else -1
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return None
 
 
 # --- the playout gate ----------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 What must hold however the kills fall: no approved segment lost, none aired twice, no shot rendered again whose
 result was saved, no decision logged twice, and a steering note given just before a kill applied exactly once.
-The figures are printed (`pytest -s`); `STUDIO_SOAK_SEED` replays a run's kill moments.
+The figures are printed (`pytest -s`); `SOAK_SEED` replays a run's kill moments.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def wait_until_started(station_path: Path, after: int, process: subprocess.Popen
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_loses_nothing_and_repeats_nothing(tmp_path: Path) -> None:
-    seed = int(os.environ.get("STUDIO_SOAK_SEED", "20261201"))
+    seed = int(os.environ.get("SOAK_SEED", "20261201"))
     rng = random.Random(seed)
     data_dir = tmp_path / "station"
     station_path = data_dir / "station.sqlite"
