@@ -67,8 +67,8 @@ class Settings(BaseSettings):
     """ffmpeg interpolation: `blend` (real-time on a laptop), or motion-compensated `mci_fast` / `mci` (3-6x slower
     than real time on 2 cores, sharper on pans)."""
 
-    music_backend: Literal["auto", "synth", "musicgen"] = "auto"
-    """Score backend. `auto`: MusicGen when usable, else the embedded synthesiser."""
+    music_backend: Literal["auto", "synth", "musicgen", "audiocraft"] = "auto"
+    """Score backend. `auto`: MusicGen when usable, then audiocraft (out of process), else the embedded synthesiser."""
 
     zeroscope_model: str | None = None
     """Hub id or local diffusers directory of the first pass. Default: cerspense/zeroscope_v2_576w."""
@@ -126,6 +126,19 @@ class Settings(BaseSettings):
 
     streamingt2v_timeout_s: float = Field(default=1800.0, gt=0)
     """Seconds before a StreamingT2V run is killed."""
+
+    audiocraft_python: Path | None = None
+    """Python of a separate environment with audiocraft installed (it pins torch 2.1; see README)."""
+
+    audiocraft_entry: Path | None = None
+    """A script keeping studio's audiocraft command-line contract. Unset: studio's built-in entry."""
+
+    audiocraft_model: str = "facebook/musicgen-small"
+    """What audiocraft's `MusicGen.get_pretrained` loads: facebook/musicgen-small, -medium, -large, -melody, or a
+    local folder with state_dict.bin and compression_state_dict.bin."""
+
+    audiocraft_timeout_s: float = Field(default=1800.0, gt=0)
+    """Seconds before an audiocraft run is killed."""
 
     max_repairs: int = Field(default=2, ge=0, le=10)
     """How many times the critic may send one shot back before it is dropped from its segment."""

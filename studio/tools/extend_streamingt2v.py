@@ -22,12 +22,8 @@ Command-line contract (studio → entry script)::
 
 from __future__ import annotations
 
-import logging
 import os
-import signal
-import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,16 +32,19 @@ from studio.errors import BackendUnavailable, ToolError
 from studio.tools.base import Clip
 from studio.tools.device import cuda_present
 from studio.tools.media import read_video, write_video
+from studio.tools.subprocess_backend import EntryScript, run_entry
 
 if TYPE_CHECKING:
     from studio.config import Settings
     from studio.tools.base import VideoRequest
 
-log = logging.getLogger(__name__)
-
 CHECKPOINT = Path("t2v_enhanced/checkpoints/streaming_t2v.ckpt")
 """Where the StreamingModelscope branch's README puts the StreamingT2V weights, relative to the checkout."""
-KILL_GRACE_S = 10.0
+SCRIPT = EntryScript(
+    label="StreamingT2V",
+    timeout_advice="raise streamingt2v_timeout_s for long shots",
+    oom_advice="out of GPU memory: StreamingT2V needs a large card; free the GPU or use the procedural extender",
+)
 
 
 @dataclass(frozen=True)
@@ -169,73 +168,18 @@ class StreamingT2VExtender:
 
     def _run(self, argv: list[str], work: Path) -> None:
         assert self.options.checkout is not None
-        environment = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-        environment["PYTHONUNBUFFERED"] = "1"
-        stdout_path, stderr_path = work / "stdout.log", work / "stderr.log"
-        started = time.monotonic()
-        with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
-            try:
-                process = subprocess.Popen(
-                    argv,
-                    cwd=self.options.checkout,
-                    env=environment,
-                    stdin=subprocess.DEVNULL,
-                    stdout=stdout,
-                    stderr=stderr,
-                    start_new_session=True,  # its own process group, so a timeout kills its workers too
-                )
-            except OSError as error:
-                raise ToolError(f"cannot start StreamingT2V ({argv[0]}): {error}") from error
-            try:
-                returncode = process.wait(timeout=self.options.timeout_s)
-            except subprocess.TimeoutExpired:
-                _kill_group(process)
-                raise ToolError(
-                    f"StreamingT2V took longer than {self.options.timeout_s:g} s and was stopped "
-                    "(raise streamingt2v_timeout_s for long shots)"
-                ) from None
-        log.debug(
-            "StreamingT2V finished in %.1f s: %s",
-            time.monotonic() - started,
-            stdout_path.read_text("utf-8", "replace")[-2000:],
-        )
-        if returncode != 0:
-            tail = stderr_path.read_text("utf-8", "replace").strip().splitlines()[-5:]
-            message = " | ".join(tail) or "no message on stderr"
-            if returncode < 0:
-                cause = f"was killed by signal {-returncode}"
-            else:
-                cause = f"failed with exit status {returncode}"
-            if "out of memory" in message.lower():
-                message += (
-                    " (out of GPU memory: StreamingT2V needs a large card; free the GPU or use the procedural extender)"
-                )
-            raise ToolError(f"StreamingT2V {cause}: {message}")
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process group, then SIGKILL what is left after a grace period."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=KILL_GRACE_S)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait()
+        run_entry(SCRIPT, argv, cwd=self.options.checkout, logs=work, timeout_s=self.options.timeout_s)
 
 
 ADAPTER_SOURCE = '''\
-"""studio -> StreamingT2V adapter. Runs INSIDE StreamingT2V's own environment (torch 2.0, diffusers 0.27), with
-the checkout (branch StreamingModelscope) as working directory. Keeps studio's command-line contract: reads the
-shot so far, seeds StreamingT2V's autoregressive stage with its last 16 frames at 256x256, writes only the new
-frames to --output. Written by studio for each call; do not edit the copy in the temporary directory.
+"""studio -> StreamingT2V adapter. Runs INSIDE StreamingT2V's own environment (torch 2.0, diffusers 0.27; its
+imageio[ffmpeg] requirement brings imageio-ffmpeg), with the checkout (branch StreamingModelscope) as working
+directory. Keeps studio's command-line contract: reads the shot so far, seeds the branch's autoregressive stage with
+its last frames, writes exactly --new-frames new frames, at the shot's own size, to --output. Written by studio for
+each call; do not edit the copy in the temporary directory.
 """
 import argparse
+import collections
 import math
 import os
 import sys
@@ -252,34 +196,80 @@ parser.add_argument("--seed", type=int, default=33)
 parser.add_argument("--output", required=True)
 parser.add_argument("--num-steps", type=int, default=50)
 parser.add_argument("--image-guidance", type=float, default=9.0)
+parser.add_argument("--device", default="cuda")
 args = parser.parse_args()
+if args.new_frames < 1:
+    sys.exit(f"--new-frames must be at least 1, got {args.new_frames}")
 
 checkout = Path.cwd()
+# The branch opens configs/... relative to t2v_enhanced and imports its modules as top-level names.
 os.chdir(checkout / "t2v_enhanced")
 sys.path[:0] = [str(checkout), str(checkout / "t2v_enhanced"), str(checkout / "t2v_enhanced" / "thirdparty")]
 
-import imageio  # noqa: E402
+import imageio_ffmpeg  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from model_func import stream_long_gen  # noqa: E402
 from model_init import init_streamingt2v_model  # noqa: E402
 
-SEED_FRAMES, NEW_PER_STEP = 16, 8
-frames = np.stack(list(imageio.get_reader(args.input)))
-if len(frames) < SEED_FRAMES:
-    frames = np.concatenate([frames, np.repeat(frames[-1:], SEED_FRAMES - len(frames), axis=0)])
-seed_video = torch.from_numpy(frames[-SEED_FRAMES:]).permute(0, 3, 1, 2).float().cuda() / 255.0
-seed_video = F.interpolate(seed_video, size=(256, 256), mode="bilinear", align_corners=False)
 
-result_dir = Path(tempfile.mkdtemp(prefix="streamingt2v-"))
-stream_cli, stream_model = init_streamingt2v_model(checkout / "t2v_enhanced" / "checkpoints" / "streaming_t2v.ckpt", result_dir)
-steps = max(1, math.ceil(args.new_frames / NEW_PER_STEP))
-stream_long_gen(args.prompt, seed_video, steps, args.negative_prompt, args.seed, args.num_steps,
+def read_frames(path, keep=None):
+    """RGB uint8 frames (T, H, W, 3) of a video, only the last `keep` when given.
+
+    Not imageio.get_reader: list() of its reader asks len(), which is sys.maxsize for videos (MemoryError).
+    """
+    reader = imageio_ffmpeg.read_frames(str(path))
+    width, height = next(reader)["size"]
+    frames = collections.deque(maxlen=keep)
+    for data in reader:
+        frames.append(np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3))
+    if not frames:
+        sys.exit(f"{path} has no frames")
+    return np.stack(frames)
+
+
+def resized(frames, height, width, mode):
+    """uint8 (T, H, W, 3) -> float32 (T, 3, height, width) in [0, 1], low-pass filtered wherever it shrinks."""
+    video = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
+    return F.interpolate(video, size=(height, width), mode=mode, align_corners=False, antialias=True).clamp(0, 1)
+
+
+# Beside --output: studio's temporary work directory, removed after each call.
+result_dir = Path(tempfile.mkdtemp(prefix="streamingt2v-", dir=Path(args.output).resolve().parent))
+checkpoint = checkout / "t2v_enhanced" / "checkpoints" / "streaming_t2v.ckpt"
+stream_cli, stream_model = init_streamingt2v_model(checkpoint, result_dir, args.device)
+
+# The model reads seed, steps and guidance from inference_params; stream_long_gen only files its own arguments in
+# trainer.predict_cfg, where predict_step never looks for them.
+seed = args.seed & 0xFFFF_FFFF_FFFF_FFFF  # torch generators take unsigned 64-bit seeds
+params = stream_model.inference_params
+params.seed = seed
+params.num_inference_steps = args.num_steps
+params.guidance_scale = args.image_guidance
+torch.manual_seed(seed)
+
+# Chunk 0 is the seed video (video_length frames); each further generation adds its second half.
+length, new_per_step = params.video_length, params.video_length // 2
+frames = read_frames(args.input, keep=length)
+in_height, in_width = frames.shape[1:3]
+if len(frames) < length:  # repeat the first frame in front, so the frames the next chunk sees stay real
+    frames = np.concatenate([np.repeat(frames[:1], length - len(frames), axis=0), frames])
+# Squashed to the model's size, not cropped or letterboxed: a crop would lose the sides the continuation must keep
+# and bars would be continued as picture; the new frames are stretched back to the shot's size below.
+seed_video = resized(frames, params.height, params.width, "bilinear")
+generations = 1 + math.ceil(args.new_frames / new_per_step)
+stream_long_gen(args.prompt, seed_video, generations, args.negative_prompt, seed, args.num_steps,
                 args.image_guidance, "studio", stream_cli, stream_model)
-video = np.stack(list(imageio.get_reader(str(result_dir / "studio.mp4"))))
-new = video[SEED_FRAMES:SEED_FRAMES + args.new_frames]
+
+video = read_frames(result_dir / "studio.mp4")
+new = video[length:length + args.new_frames]
 if len(new) < args.new_frames:
-    sys.exit(f"StreamingT2V made {len(new)} new frames, {args.new_frames} asked")
-imageio.mimwrite(args.output, list(new), fps=args.fps, quality=9)
+    sys.exit(f"StreamingT2V made {len(new)} new frames, {args.new_frames} asked ({len(video)} in all)")
+writer = imageio_ffmpeg.write_frames(args.output, (in_width, in_height), fps=args.fps, quality=9, macro_block_size=2)
+writer.send(None)
+for frame in new:
+    restored = resized(frame[None], in_height, in_width, "bicubic")[0]
+    writer.send((restored.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy().tobytes())
+writer.close()
 '''

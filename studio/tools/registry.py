@@ -42,6 +42,7 @@ BACKENDS: tuple[BackendSpec, ...] = (
     BackendSpec("interpolate", "film", "studio.tools.interpolate_film:FilmInterpolator"),
     BackendSpec("interpolate", "ffmpeg", "studio.tools.interpolate_ffmpeg:FFmpegInterpolator", embedded=True),
     BackendSpec("music", "musicgen", "studio.tools.music_musicgen:MusicgenGenerator"),
+    BackendSpec("music", "audiocraft", "studio.tools.music_audiocraft:AudiocraftMusicGenerator"),
     BackendSpec("music", "synth", "studio.tools.music_synth:SynthMusicGenerator", embedded=True),
 )
 
