@@ -24,6 +24,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -31,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
 from studio import events as ev
 from studio.broadcast import commands
@@ -57,6 +59,8 @@ RTMP_RETRY_S = 30.0
 # A muxer with RTMP that dies sooner than this after starting is taken to have failed on RTMP (a server that
 # accepts TCP but refuses the stream would otherwise take HLS down with it in a restart loop).
 RTMP_EARLY_DEATH_S = 10.0
+# C1, the client's first handshake packet after the version byte (and S1, the server's answer): 1536 bytes.
+_RTMP_HANDSHAKE_BYTES = 1536
 FFMPEG_LOG_ARGS = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"]
 
 
@@ -172,6 +176,7 @@ class PlayoutSupervisor:
         self._position_s = 0.0
         self._encoder_restarts = 0
         self._last_encoder_start = 0.0
+        self._encoder_start_position = 0.0
         self._rtmp_active = rtmp_url is not None
         self._rtmp_checked_at = 0.0
         self._on_air: _Item | None = None
@@ -440,7 +445,14 @@ class PlayoutSupervisor:
                     argv, stdin=subprocess.DEVNULL, stdout=encoder.stdin, stderr=stderr_file, start_new_session=True
                 )
                 self._feeder = feeder
-            deadline = time.monotonic() + item.seconds + self.watchdog_margin_s
+            # A muxer reading at real time has not taken all of an item in before about when its end is due on air,
+            # which can be seconds later than `item.seconds` after the feeder started (a new muxer takes its first
+            # items in at once, and the next feeder waits on it): the margin counts from then.
+            due = time.monotonic() + item.seconds
+            if self.realtime:
+                on_this_muxer = self._position_s + item.seconds - self._encoder_start_position
+                due = max(due, self._last_encoder_start + on_this_muxer)
+            deadline = due + self.watchdog_margin_s
             outcome = ""
             while not outcome:
                 try:
@@ -471,6 +483,7 @@ class PlayoutSupervisor:
             ),
         ]  # fmt: skip
         self._last_encoder_start = time.monotonic()
+        self._encoder_start_position = self._position_s
         try:
             return subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._encoder_log,
@@ -628,9 +641,27 @@ def _end_playlist(playlist_path: Path) -> None:
         logger.warning("could not end the playlist %s", playlist_path)
 
 
-def _reachable(rtmp_url: str) -> bool:
+def _reachable(rtmp_url: str, timeout: float = 2.0) -> bool:
+    """Whether the RTMP server at `rtmp_url` answers the start of an RTMP handshake (C0+C1, then S0+S1 back).
+
+    An open TCP connection is not enough: a server that accepts it and then closes it, or never answers, would be
+    taken for restored at every retry and take the muxer down with it (or hang it until the feeder watchdog)."""
     try:
-        check_rtmp_reachable(rtmp_url, timeout=2.0)
+        check_rtmp_reachable(rtmp_url, timeout=timeout)
     except BroadcastError:
         return False
-    return True
+    parts = urlsplit(rtmp_url)
+    deadline = time.monotonic() + timeout
+    answer = b""
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 1935), timeout=timeout) as connection:
+            connection.sendall(b"\x03" + bytes(_RTMP_HANDSHAKE_BYTES))
+            while len(answer) < 1 + _RTMP_HANDSHAKE_BYTES:
+                connection.settimeout(max(0.01, deadline - time.monotonic()))
+                chunk = connection.recv(1 + _RTMP_HANDSHAKE_BYTES - len(answer))
+                if not chunk:
+                    return False
+                answer += chunk
+    except OSError:
+        return False
+    return answer[0] == 3  # RTMP version 3, the only one there is
