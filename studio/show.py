@@ -7,7 +7,6 @@ deeply nested, an alias bomb, a pipe or a device), loading it ends quickly with 
 
 from __future__ import annotations
 
-import re
 import string
 import typing
 from pathlib import Path
@@ -18,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from studio import yamlfile
 from studio.colours import parse_colour, to_hex
+from studio.vocabulary import banned_words, word_pattern
 
 BEAT_PLACEHOLDERS = frozenset({"topic", "host", "cohost", "place"})
 
@@ -188,9 +188,7 @@ class Show(_Strict):
 
     def _painted_words(self) -> list[str]:
         """Descriptions go into every prompt verbatim, so they may not carry words video models paint in."""
-        from studio.agents.prompts import CAMERA_AND_BRAND_WORDS
-
-        banned = [*CAMERA_AND_BRAND_WORDS, *(word.casefold() for word in self.avoid_words)]
+        banned = banned_words(self.avoid_words)
         texts: list[tuple[str, str]] = [("visual_style", self.visual_style)]
         for index, character in enumerate(self.characters):
             texts += [
@@ -202,8 +200,7 @@ class Show(_Strict):
         for index, prop in enumerate(self.props):
             texts.append((f"props.{index}.description", prop.description))
         # One pass per text whatever the number of words (longest first, so "canon eos" is named, not "canon").
-        words = sorted({word for word in banned if word}, key=len, reverse=True)
-        pattern = re.compile(rf"(?i)(?<![\w-])(?:{'|'.join(map(re.escape, words))})(?![\w-])")
+        pattern = word_pattern(banned)
         problems = []
         for where, text in texts:
             found = pattern.search(text)

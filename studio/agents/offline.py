@@ -21,6 +21,7 @@ from studio.plan import (
     ShotList,
     SubjectMotion,
 )
+from studio.vocabulary import read_motion
 
 if TYPE_CHECKING:
     from studio.show import SegmentFormat, Show
@@ -44,24 +45,6 @@ _FRAMINGS = (
 )  # fmt: skip
 _CAMERA_WEIGHTS = (("static", 2), ("pan", 3), ("dolly", 2), ("tilt", 1), ("zoom", 1), ("truck", 2))
 _SPEEDS = ("slow", "slow", "medium")
-
-# Verb cues in a beat → the direction the subject moves in the picture.
-_MOTION_CUES: tuple[tuple[str, str], ...] = (
-    (r"\b(falls?|drops?|pounces? downward|dives?|sinks?|pours?|lowers?)\b", "down"),
-    (r"\b(rises?|jumps?|lifts?|climbs?|floats? up)\b", "up"),
-    (r"\b(steps? out|comes? toward|approaches|walks? toward|peeks? in)\b", "toward_camera"),
-    (r"\b(walks? away|leaves|retreats)\b", "away_from_camera"),
-    (r"\b(walks?|runs?|rolls?|trots?|carries|crosses|slides?|glides?|sprays?)\b", ""),
-)
-# Directions a beat may state outright; they win over the verb's default.
-_EXPLICIT_DIRECTIONS: tuple[tuple[str, str], ...] = (
-    (r"from left to right|to the right|rightward", "right"),
-    (r"from right to left|to the left|leftward", "left"),
-    (r"toward the camera|towards the camera", "toward_camera"),
-    (r"away from the camera", "away_from_camera"),
-    (r"\bupward|\bup into\b", "up"),
-    (r"\bdownward|\bdown onto\b|\bdown into\b", "down"),
-)
 
 
 def _rng(*parts: object) -> random.Random:
@@ -181,20 +164,14 @@ def _steered_topic(steering: list[str]) -> str | None:
 
 
 def _subject_motions(beat: Beat, rng: random.Random) -> list[SubjectMotion]:
-    text = beat.description.lower()
-    motions: list[SubjectMotion] = []
-    for pattern, direction in _MOTION_CUES:
-        match = re.search(pattern, text)
-        if not match:
-            continue
-        # The subject is the named character nearest before the verb (else the first one on screen).
-        before = text[: match.start()]
-        subject = max(beat.characters + beat.props, key=lambda name: before.rfind(name.lower()), default=None)
-        if subject is None:
-            break
-        stated = next((d for pattern, d in _EXPLICIT_DIRECTIONS if re.search(pattern, text)), None)
-        chosen = stated or direction or rng.choice(("left", "right"))
-        speed = rng.choice(_SPEEDS)
-        motions.append(SubjectMotion(subject=subject, action=match.group(1), direction=chosen, speed=speed))  # type: ignore[arg-type]
-        break
-    return motions
+    """The beat's motion of someone or something on screen: the first whose words give a direction (stated, or the
+    verb's own: falls goes down), else the first one, sideways at random. A stated speed wins over the drawn one."""
+    names = beat.characters + beat.props
+    found = [(words, subject) for words in read_motion(beat.description)[1] if (subject := words.who(names))]
+    if not found:
+        return []
+    words, subject = next(((words, subject) for words, subject in found if words.direction), found[0])
+    direction = words.direction or rng.choice(("left", "right"))
+    drawn = rng.choice(_SPEEDS)  # drawn even when stated, so the shot's later draws don't depend on the words
+    speed = words.speed or drawn
+    return [SubjectMotion(subject=subject, action=words.verb, direction=direction, speed=speed)]  # type: ignore[arg-type]
