@@ -265,9 +265,10 @@ def _send_command(args: argparse.Namespace, kind: str, command_args: dict[str, A
             if command.status == "rejected":
                 print(f"command {command_id} ({kind}) rejected: {command.outcome}", file=sys.stderr)
                 return 1
-            if command.status == "received" and kind == "steer":
-                print(f"command {command_id} received by the station of {show}: the showrunner follows it when it"
-                      " plans the next episode (`studio log --type CommandApplied` shows when)")  # fmt: skip
+            reading = _note_reading(station, command_id) if kind == "steer" else None
+            if command.status == "received" and reading is not None:
+                print(f"command {command_id} received by the station of {show}, {reading.summary()}; the showrunner"
+                      " follows it when it plans the next episode (`studio log --type CommandApplied` shows when)")  # fmt: skip
                 return 0
             time.sleep(0.1)
         print(f"command {command_id} ({kind}) queued; the station has not answered within {args.wait:g} s"
@@ -275,6 +276,15 @@ def _send_command(args: argparse.Namespace, kind: str, command_args: dict[str, A
         return 0
     finally:
         station.close()
+
+
+def _note_reading(station: Station, command_id: int) -> Any:
+    from studio.events import NoteInterpreted
+
+    for logged in station.events(types=["NoteInterpreted"]):
+        if isinstance(logged.event, NoteInterpreted) and logged.event.command_id == command_id:
+            return logged.event
+    return None
 
 
 def cmd_steer(args: argparse.Namespace) -> int:
@@ -290,6 +300,155 @@ def cmd_station_command(args: argparse.Namespace) -> int:
     if getattr(args, "reason", None):
         command_args["reason"] = args.reason
     return _send_command(args, args.command, command_args)
+
+
+# --- memory ------------------------------------------------------------------------------------------------------
+
+
+def cmd_memory(args: argparse.Namespace) -> int:
+    """The show's memory: read from the store directly; search and rebuild go through the running station (which
+    owns the Chroma index) or, when none runs, open the index here under the station lock."""
+    from studio.lock import running_station_pid
+
+    if args.action in ("pin", "forget", "search") and not args.name:
+        example = {"pin": "pin Pepito 'wears a red bandana'", "forget": "forget lesson imax", "search": "search 'soup'"}
+        raise ConfigError(f"studio memory {args.action} needs more: e.g. studio memory {example[args.action]}")
+    if args.action == "pin" and not args.trait:
+        raise ConfigError(
+            f"say the trait to pin on {args.name}: e.g. studio memory pin {args.name} 'wears a red bandana'"
+        )
+    if args.action in ("pin", "forget"):
+        command_args: dict[str, Any] = {"kind": args.kind}
+        if args.action == "pin":
+            command_args |= {"name": args.name, "trait": args.trait}
+        elif args.name == "lesson":
+            if not args.trait:
+                raise ConfigError("say which lesson: studio memory forget lesson WORD")
+            command_args |= {"what": "lesson", "word": args.trait}
+        else:
+            command_args |= {"what": "trait", "name": args.name, "trait": args.trait}
+        return _send_command(args, args.action, command_args)
+    settings, station = _open_station(args)
+    try:
+        show = _command_show(station, args.show)
+        if args.action in ("list", "export"):
+            return _memory_report(station, show, export=args.action == "export", output=args.output)
+        if running_station_pid(settings.data_dir) is not None:
+            station.close()
+            if args.action == "search":
+                return _send_memory_search(args)
+            return _send_command(args, "rebuild", {})
+        return _memory_here(args, settings, station, show)
+    finally:
+        station.close()
+
+
+def _memory_report(station: Station, show: str, *, export: bool, output: str | None) -> int:
+    from studio.events import EpisodePlanned, LessonLearned, SegmentWritten, ShotsDesigned
+
+    canon = station.canon(show)
+    plans = [
+        e.event for e in station.events(show=show, types=["EpisodePlanned"]) if isinstance(e.event, EpisodePlanned)
+    ]
+    facts = sum(
+        len(e.event.beats)
+        for e in station.events(show=show, types=["SegmentWritten"])
+        if isinstance(e.event, SegmentWritten)
+    )
+    prompts = sum(
+        len(e.event.shots)
+        for e in station.events(show=show, types=["ShotsDesigned"])
+        if isinstance(e.event, ShotsDesigned)
+    )
+    lessons = station.lessons(show)
+    if export:
+        payload = {
+            "show": show,
+            "canon": [
+                {
+                    "kind": c.kind,
+                    "name": c.name,
+                    "description": c.description,
+                    "palette": list(c.palette),
+                    "traits": list(c.traits),
+                }
+                for c in canon
+            ],  # fmt: skip
+            "premises": [
+                {"episode": p.episode, "topic": p.topic, "title": p.title, "logline": p.logline, "novelty": p.novelty}
+                for p in plans
+            ],  # fmt: skip
+            "lessons": [
+                {"word": e.event.word, "reason": e.event.reason}
+                for e in station.events(show=show, types=["LessonLearned"])
+                if isinstance(e.event, LessonLearned) and e.event.word.casefold() in lessons
+            ],
+            "facts": facts,
+            "prompts": prompts,
+        }
+        text = json.dumps(payload, indent=2)
+        if output:
+            Path(output).write_text(text + "\n", encoding="utf-8")
+            print(f"memory of {show} written to {output}")
+        else:
+            print(text)
+        return 0
+    console = _console()
+    console.print(f"[bold]memory of {show}[/bold]: the canon, as every prompt describes it")
+    for entry in canon:
+        pinned = f"  (pinned: {'; '.join(entry.traits)})" if entry.traits else ""
+        console.print(f"  {entry.kind:<9} {entry.name}: {entry.description}  [{' '.join(entry.palette)}]{pinned}",
+                      markup=False)  # fmt: skip
+    console.print(f"{len(plans)} premises, {facts} continuity facts, {prompts} prompts, {len(lessons)} lessons"
+                  f" ({', '.join(lessons) or 'none'})", markup=False)  # fmt: skip
+    return 0
+
+
+def _send_memory_search(args: argparse.Namespace) -> int:
+    code = _send_command(args, "search", {"query": args.name, "k": args.k})
+    if code != 0:
+        return code
+    from studio.events import MemorySearched
+
+    _, station = _open_station(args)
+    try:
+        found = [e.event for e in station.events(types=["MemorySearched"]) if isinstance(e.event, MemorySearched)]
+    finally:
+        station.close()
+    _print_matches(found[-1].matches if found else ())
+    return 0
+
+
+def _memory_here(args: argparse.Namespace, settings: Settings, station: Station, show: str) -> int:
+    from studio.lock import StationLock
+    from studio.memory import ShowMemory
+    from studio.memory.embedder import MiniLM
+    from studio.memory.index import MemoryIndex
+
+    lock = StationLock(settings.data_dir)
+    lock.acquire()  # no station may start while this process has the index open
+    try:
+        index = MemoryIndex(settings.data_dir / "memory", show, MiniLM(), url=settings.memory_chroma_url)
+        memory = ShowMemory(station, None, show, index)
+        if args.action == "rebuild":
+            rebuilt = memory.rebuild()
+            station.record(rebuilt)
+            print(rebuilt.summary())
+            return 0
+        index.open()
+        memory.catch_up()
+        _print_matches(memory.search(args.name, k=args.k))
+        return 0
+    finally:
+        lock.release()
+
+
+def _print_matches(matches: Sequence[Any]) -> None:
+    if not matches:
+        print("nothing in the memory matches")
+    for match in matches:
+        episode = f" e{match.episode}" if match.episode is not None else ""
+        print(f"{match.similarity:5.2f}  {match.kind:<9}{episode:>5}  {match.text}")
 
 
 # --- doctor ------------------------------------------------------------------------------------------------------
@@ -496,6 +655,25 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("reject", "drop"):
             command.add_argument("--reason", help="why, for the log")
         command.set_defaults(func=cmd_station_command)
+
+    memory = sub.add_parser(
+        "memory", help="the show's memory: canon, premises, continuity, lessons",
+        description="list: the canon (every character, place and prop as prompts describe it) and what is remembered."
+        " search QUERY: the nearest memories by meaning. pin NAME TRAIT: a trait in every later prompt (e.g. pin"
+        " Pepito 'wears a red bandana'). forget lesson WORD | forget NAME [TRAIT]: take a lesson or a pinned trait"
+        " back. export [--output FILE]: everything as JSON. rebuild: the Chroma index again from the station store."
+        " While a station runs, search, pin, forget and rebuild go through it.",
+    )  # fmt: skip
+    memory.add_argument("action", choices=["list", "search", "pin", "forget", "export", "rebuild"])
+    memory.add_argument("name", nargs="?", default="", help="the query (search), or the character, place or prop")
+    memory.add_argument("trait", nargs="?", default=None, help="the trait to pin or forget, or the lesson's word")
+    memory.add_argument("--kind", choices=["character", "place", "prop"], default="character")
+    memory.add_argument("--k", type=int, default=10, help="how many matches search prints (10)")
+    memory.add_argument("--output", metavar="FILE", help="export to this file instead of printing")
+    memory.add_argument("--show", help="show slug (needed only when the station has several shows)")
+    memory.add_argument("--wait", type=float, default=30.0, metavar="S", help="seconds to wait for a running station")
+    data_dir_arg(memory)
+    memory.set_defaults(func=cmd_memory)
 
     doctor = sub.add_parser("doctor", help="which backends can run here, and why not")
     doctor.add_argument("--device", choices=["auto", "cuda", "cpu"])

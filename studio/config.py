@@ -150,6 +150,14 @@ class Settings(BaseSettings):
     """An episode starts before all its segments are made only if production, this many times slower than
     measured so far, would still finish each one before it is due on air (no filler inside an episode)."""
 
+    memory_premise_threshold: float = Field(default=0.8, gt=0.0, le=1.0)
+    """Cosine similarity (0-1) at which a planned premise counts as one already aired: the showrunner plans again
+    while the show has unaired topics, and calls it a variation once every topic has aired."""
+
+    memory_chroma_url: str | None = None
+    """Use Chroma's own server (`chroma run`) at this URL for the memory index instead of `memory/` in the data dir
+    (for several processes or machines)."""
+
     port: int = Field(default=8090, ge=0, le=65535)
     """Port of the local web player (HLS). 0 picks a free port."""
 

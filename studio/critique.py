@@ -1,15 +1,16 @@
 """Judge a rendered clip: run the checks, combine them into a `Verdict`, propose a concrete repair.
 
-Also the pieces `studio critique` needs for clips made elsewhere: reading the intended motion from a person's
-words, the verdict as JSON, a contact sheet to look at, and the words that leaked (lessons for the show).
+Also the pieces `studio critique` needs for clips made elsewhere: the intended motion read from a person's words
+(by `studio.vocabulary.motion_from_prompt`), the verdict as JSON, a contact sheet to look at, and the words that
+leaked (lessons for the show).
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
-from studio.plan import CameraMove, MotionSpec, Repair, Shot, ShotDesign, SubjectMotion, Verdict
+from studio.plan import MotionSpec, Repair, Shot, ShotDesign, Verdict
+from studio.vocabulary import motion_from_prompt
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -82,7 +83,8 @@ def plan_repair(results: Sequence[CheckResult], shot: Shot) -> Repair:
 
     A clean time reversal (the only fault, and not already a reversed render) is fixed by playing the clip
     backwards. Anything else renders again with a new seed: leaked words out of the prompt and text words into
-    the negative prompt, the motion restated, an ignored colour emphasised, artifact words as negatives."""
+    the negative prompt, the motion restated, an ignored colour or a drifted canonical look ("Pepito in red and
+    cream") emphasised, artifact words as negatives."""
     failures = [result for result in results if not result.passed]
     kinds = {result.check for result in failures if result.check != "vision"}
     for result in failures:
@@ -111,6 +113,9 @@ def plan_repair(results: Sequence[CheckResult], shot: Shot) -> Repair:
                     for claim in claims if isinstance(claim, dict) and claim.get("seen") not in (None, "nothing")]  # fmt: skip
             add_negative += seen
             reasons.append(f"colour ignored ({result.detail})")
+        elif result.check == "continuity":
+            emphasise += [str(look) for look in result.evidence.get("emphasise", [])]
+            reasons.append(f"canonical colours drifted ({result.detail})")
         elif result.check == "vision":
             remove_words += [str(word) for word in result.evidence.get("leaked", [])]
             reasons.append(f"vision critic: {result.detail}")
@@ -150,146 +155,6 @@ def lessons_from(verdict: Verdict) -> list[str]:
         if result.check in ("text", "vision") and not result.passed:
             words += [str(word).lower() for word in result.evidence.get("leaked", [])]
     return list(dict.fromkeys(words))
-
-
-# --- reading intent from words ------------------------------------------------------------------------------------
-
-_SPEEDS = (
-    (re.compile(r"\b(slow|slowly|gentle|gently|leisurely|lazily)\b"), "slow"),
-    (re.compile(r"\b(fast|quick|quickly|rapid|rapidly|swift|swiftly|whip|speeding|racing)\b"), "fast"),
-    (re.compile(r"\b(medium|moderate|steady|steadily)\b"), "medium"),
-)
-_LEFT_RIGHT = re.compile(r"\bfrom (?:the )?(left|right)(?: side)? to (?:the )?(left|right)\b")
-_TOWARD = re.compile(r"\b(?:toward|towards|at|into|closer to)\s+(?:the\s+)?(?:camera|viewer|lens|us|screen)\b")
-_AWAY = re.compile(r"\baway from\s+(?:the\s+)?(?:camera|viewer|lens|us|screen)\b")
-_SUBJECT_VERBS = (
-    "falls|falling|fall|drops|dropping|drop|tumbles|tumbling|sinks|sinking|descends|descending|pours|pouring|"
-    "rises|rising|floats|floating|ascends|ascending|climbs|climbing|flies|flying|soars|soaring|jumps|leaps|"
-    "walks|walking|runs|running|rolls|rolling|slides|sliding|moves|moving|drives|driving|swims|swimming|"
-    "crawls|crawling|marches|marching|strolls|strolling|travels|travelling|traveling|crosses|crossing|drifts|"
-    "drifting|glides|gliding|hops|hopping|races|racing|rides|riding|approaches|approaching|comes|coming|"
-    "goes|going|heads|heading|recedes|receding|bounces|bouncing|spills|spilling|trickles|trickling"
-)
-_SUBJECT = re.compile(rf"^(?P<subject>.*?)\b(?P<verb>{_SUBJECT_VERBS})\b(?P<rest>.*)$")
-_DOWN_VERBS = re.compile(r"^(falls|falling|fall|drops|dropping|drop|tumbles|tumbling|sinks|sinking|descends|"
-                         r"descending|pours|pouring|spills|spilling|trickles|trickling)$")  # fmt: skip
-_UP_VERBS = re.compile(r"^(rises|rising|ascends|ascending|soars|soaring)$")
-_TOWARD_VERBS = re.compile(r"^(approaches|approaching|comes|coming)$")
-_AWAY_VERBS = re.compile(r"^(recedes|receding)$")
-_CAMERA_FIRST = re.compile(
-    r"^(?:(?:a|an|the|slow|slowly|fast|quick|quickly|gentle|gently|steady|smooth|smoothly|then)\s+)*"
-    r"(?:pans?|panning|tilts?|tilting|zooms?|zooming|push(?:es)?|pushing|pulls?|pulling|dollies|dolly|trucks?|"
-    r"cranes?|booms?)\b"
-)
-_ARTICLES = re.compile(r"^(?:and\s+|then\s+|while\s+|as\s+|where\s+)*(?:a|an|the|one|two|some|his|her|its|their)\s+")
-
-
-def _speed(text: str, default: str) -> str:
-    for pattern, speed in _SPEEDS:
-        if pattern.search(text):
-            return speed
-    return default
-
-
-def _direction(text: str) -> str | None:
-    """The direction a clause states, if any."""
-    match = _LEFT_RIGHT.search(text)
-    if match and match.group(1) != match.group(2):
-        return match.group(2)
-    if _AWAY.search(text):
-        return "away_from_camera"
-    if _TOWARD.search(text):
-        return "toward_camera"
-    if re.search(r"\b(?:to|toward|towards) the left\b|\bleftwards?\b|\bleft\b", text):
-        return "left"
-    if re.search(r"\b(?:to|toward|towards) the right\b|\brightwards?\b|\bright\b", text):
-        return "right"
-    if re.search(r"\b(?:upwards?|up|skyward|skywards|overhead)\b", text):
-        return "up"
-    if re.search(r"\b(?:downwards?|down)\b", text):
-        return "down"
-    return None
-
-
-def _camera_from(clause: str) -> CameraMove | None:
-    speed = _speed(clause, "slow")
-    if re.search(r"\b(locked[- ]off|static|holds still|stays still|still camera|tripod)\b", clause):
-        return CameraMove()
-    if match := re.search(r"\bzoom(?:s|ing|ed)?\s+(in|into|out)\b", clause):
-        return CameraMove(kind="zoom", direction="out" if match.group(1) == "out" else "in", speed=speed)
-    if re.search(r"\b(push(?:es|ing)?|dolly|dollies|dollying|moves?|moving|tracks?|creeps?)\s+(?:\w+\s+)?"
-                 r"(in|into|closer|forward)\b", clause):  # fmt: skip
-        return CameraMove(kind="dolly", direction="in", speed=speed)
-    if re.search(r"\b(pull(?:s|ing)?|dolly|dollies|dollying|moves?|moving|tracks?|backs?)\s+(?:\w+\s+)?"
-                 r"(back|out|away)\b", clause):  # fmt: skip
-        return CameraMove(kind="dolly", direction="out", speed=speed)
-    direction = _direction(clause)
-    if re.search(r"\bpan(?:s|ning|ned)?\b", clause) and direction in ("left", "right"):
-        return CameraMove(kind="pan", direction=direction, speed=speed)
-    if re.search(r"\btilt(?:s|ing|ed)?\b", clause) and direction in ("up", "down"):
-        return CameraMove(kind="tilt", direction=direction, speed=speed)
-    if re.search(r"\b(trucks?|trucking|tracks?|tracking|glides?|gliding|slides?|sliding|strafes?|dolly|dollies|"
-                 r"moves?|moving)\b", clause) and direction in ("left", "right"):  # fmt: skip
-        return CameraMove(kind="truck", direction=direction, speed=speed)
-    if re.search(r"\b(cranes?|craning|booms?|pedestals?|rises|rising|lowers|lowering|descends|ascends|moves?)\b",
-                 clause) and direction in ("up", "down"):  # fmt: skip
-        return CameraMove(kind="pedestal", direction=direction, speed=speed)
-    if re.search(r"\b(lowers|lowering|descends)\b", clause):
-        return CameraMove(kind="pedestal", direction="down", speed=speed)
-    return None
-
-
-def _subject_from(clause: str) -> SubjectMotion | None:
-    match = _SUBJECT.match(clause.strip())
-    if not match:
-        return None
-    subject = _ARTICLES.sub("", match.group("subject").strip(" ,"))
-    subject = re.sub(r"\b(slowly|quickly|gently|suddenly|then|is|are|starts to|begins to|keeps)\b", "", subject)
-    subject = " ".join(subject.split()[-4:]).strip()
-    verb, rest = match.group("verb"), match.group("rest")
-    if not subject or re.search(r"\b(camera|shot|frame|time)\b", subject):
-        return None
-    direction = _direction(rest)
-    if direction is None:
-        if _DOWN_VERBS.match(verb):
-            direction = "down"
-        elif _UP_VERBS.match(verb):
-            direction = "up"
-        elif _TOWARD_VERBS.match(verb):
-            direction = "toward_camera"
-        elif _AWAY_VERBS.match(verb):
-            direction = "away_from_camera"
-    if direction is None:
-        return None
-    return SubjectMotion(subject=subject, action=verb, direction=direction, speed=_speed(rest, "medium"))
-
-
-def motion_from_prompt(text: str) -> MotionSpec:
-    """The intended motion in a person's words: "the camera pans from left to right", "tilts down", "pushes in",
-    "a pumpkin falls", "a woman walks toward the camera". Unstated camera motion reads as static."""
-    lowered = text.lower().replace("’", "'")
-    clauses = [
-        part.strip()
-        for part in re.split(r"[.;:!?]|,|\bwhile\b|\bas\b|\bwhereas\b|\band then\b|\bthen\b|\band\b", lowered)
-        if part.strip()
-    ]
-    camera: CameraMove | None = None
-    subjects: list[SubjectMotion] = []
-    camera_context = False
-    for clause in clauses:
-        about_camera = bool(re.search(r"\b(camera|shot|lens|we)\b", clause))
-        verb_first = bool(_CAMERA_FIRST.match(clause))
-        if about_camera or (camera_context and verb_first) or verb_first:
-            found = _camera_from(clause)
-            if found is not None:
-                camera = found if camera is None or camera.kind == "static" else camera
-                camera_context = True
-                continue
-        camera_context = about_camera and camera_context
-        motion = _subject_from(clause)
-        if motion is not None:
-            subjects.append(motion)
-    return MotionSpec(camera=camera or CameraMove(), subjects=subjects)
 
 
 # --- clips from anywhere ------------------------------------------------------------------------------------------

@@ -29,3 +29,8 @@ class BackendUnavailable(StudioError):
 
 class BroadcastError(StudioError):
     """Playout or streaming cannot start or continue (unreachable RTMP server, HLS dir unwritable …)."""
+
+
+class MemoryStoreError(StudioError):
+    """The show memory cannot be used: a corrupt or locked Chroma directory, a missing embedding model. The message
+    says what to do; the station store and approved segments are never touched by it."""

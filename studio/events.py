@@ -183,12 +183,25 @@ class EpisodePlanned(Event):
     buffered_seconds: float = 0.0
     plan: Mapping[str, Any] = field(default_factory=dict)
     """The structured plan as written."""
+    novelty: str = "new"
+    """new, or variation (every topic of the show has aired: it revisits the nearest earlier premise)."""
+    nearest_premise: str = ""
+    """The most similar premise already planned, from the memory, and how similar (cosine, 0-1)."""
+    nearest_similarity: float = 0.0
+    nearest_episode: int | None = None
+    rejected_premises: tuple[str, ...] = ()
+    """Premises this plan replaced because they were too close to one already aired."""
 
     def summary(self) -> str:
         steered = f"; following {len(self.steering)} note(s)" if self.steering else ""
+        novelty = ""
+        if self.novelty != "new" and self.nearest_episode is not None:
+            novelty = f"; a {self.novelty} of episode {self.nearest_episode}"
+        elif self.nearest_premise:
+            novelty = f"; nearest earlier premise {self.nearest_similarity:.2f} (episode {self.nearest_episode})"
         return (
             f"episode {self.episode}: {self.title!r} ({len(self.segments)} segments, {self.planned_seconds:g} s planned"
-            f"{steered})"
+            f"{steered}{novelty})"
         )
 
 
@@ -210,6 +223,8 @@ class SegmentWritten(Event):
     beats: tuple[str, ...]
     seconds: float
     script: Mapping[str, Any] = field(default_factory=dict)
+    previously: tuple[str, ...] = ()
+    """The continuity the memory gave the writer: what these characters did in earlier episodes."""
 
     def summary(self) -> str:
         return f"{self.title!r}: {len(self.beats)} beats, {self.seconds:g} s, mood {self.mood!r}"
@@ -429,6 +444,103 @@ class SegmentReinstated(Event):
         return f"{self.segment_id} approved again and back in the queue"
 
 
+# --- memory ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CanonChanged(Event):
+    """A canonical character, place or prop: first taken from the show file, then changed by the show file or a
+    person. Every prompt after it describes the entry in exactly these words."""
+
+    agent: ClassVar[str] = "memory"
+    kind: str
+    """character, place or prop."""
+    name: str
+    description: str
+    palette: tuple[str, ...]
+    """Hex colours, main first: the renderer draws them and the continuity check holds the picture to them."""
+    traits: tuple[str, ...] = ()
+    """Trait changes pinned on top of the show file, oldest first."""
+    previous_description: str = ""
+    reason: str
+    """Who changed what: "from the show file", "the show file changed", "pinned by a person (command 12)"."""
+    command_id: int | None = None
+
+    def summary(self) -> str:
+        what = "new" if not self.previous_description else "now"
+        return f"{self.kind} {self.name} {what}: {self.description!r} ({self.reason})"
+
+
+@dataclass(frozen=True)
+class TraitChange:
+    character: str
+    trait: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoteInterpreted(Event):
+    """What a steering note asks for: a topic, a direction for the showrunner, trait changes, and what was not
+    understood (said, never guessed)."""
+
+    agent: ClassVar[str] = "showrunner"
+    command_id: int
+    note: str
+    topic: str = ""
+    direction: str = ""
+    traits: tuple[TraitChange, ...] = ()
+    not_understood: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        parts = [f"topic {self.topic!r}"] if self.topic else []
+        parts += [f"{change.character}: {change.trait}" for change in self.traits]
+        parts += [f"direction {self.direction!r}"] if self.direction else []
+        unread = f"; not understood: {'; '.join(self.not_understood)}" if self.not_understood else ""
+        return f"note {self.command_id} read as {', '.join(parts) or 'nothing to do'}{unread}"
+
+
+@dataclass(frozen=True)
+class MemoryMatch:
+    kind: str
+    text: str
+    similarity: float
+    episode: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemorySearched(Event):
+    agent: ClassVar[str] = "memory"
+    query: str
+    matches: tuple[MemoryMatch, ...]
+    command_id: int | None = None
+
+    def summary(self) -> str:
+        best = f"; best {self.matches[0].similarity:.2f}: {self.matches[0].text[:80]!r}" if self.matches else ""
+        return f"searched memory for {self.query!r}: {len(self.matches)} match(es){best}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryForgotten(Event):
+    """A person took something out of the show's memory (a lesson, a pinned trait)."""
+
+    agent: ClassVar[str] = "memory"
+    kind: str
+    key: str
+    command_id: int | None = None
+
+    def summary(self) -> str:
+        return f"forgot {self.kind} {self.key!r}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryRebuilt(Event):
+    agent: ClassVar[str] = "memory"
+    entries: int
+    reason: str
+
+    def summary(self) -> str:
+        return f"memory index rebuilt from the station store: {self.entries} entries ({self.reason})"
+
+
 # --- broadcast -----------------------------------------------------------------------------------------------------
 
 
@@ -628,6 +740,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         VerdictGiven, ShotDropped, LessonLearned,
         SegmentApproved, SegmentDropped, EpisodeAssembled, EpisodeEmpty,
         SegmentRejected, SegmentRemoved, SegmentReinstated,
+        CanonChanged, NoteInterpreted, MemorySearched, MemoryForgotten, MemoryRebuilt,
         SegmentOnAir, SegmentAired, SegmentSkipped, FillerStarted, FillerAired, EncoderRestarted, FeederTimedOut,
         ItemFailed, OutputLost, OutputRestored, PlayoutEnded, PlayoutFailed,
         CommandReceived, CommandApplied, CommandRejected,

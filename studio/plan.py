@@ -15,7 +15,18 @@ CameraKind = Literal["static", "pan", "tilt", "zoom", "dolly", "truck", "pedesta
 Direction = Literal["none", "left", "right", "up", "down", "in", "out", "toward_camera", "away_from_camera"]
 Speed = Literal["slow", "medium", "fast"]
 CheckName = Literal[
-    "duration", "black", "frozen", "reversed", "direction", "text", "colour", "artifact", "flicker", "dynamic", "vision"
+    "duration",
+    "black",
+    "frozen",
+    "reversed",
+    "direction",
+    "text",
+    "colour",
+    "artifact",
+    "flicker",
+    "dynamic",
+    "vision",
+    "continuity",
 ]
 
 # Camera kinds and the directions that make sense for them.
@@ -199,6 +210,9 @@ class Shot(_Model):
     """Repair by playing the last render backwards instead of rendering again."""
     removed_words: list[str] = []
     """Words the critic's repairs took out of this shot's prompt so far."""
+    palettes: dict[str, list[str]] = {}
+    """Canonical colours (hex, main first) of everything in shot, by name — characters, props and the place — as
+    the memory held them when the shot was designed: the renderer draws them, the continuity check holds to them."""
     design: ShotDesign
 
 
@@ -242,3 +256,26 @@ class Verdict(_Model):
     @property
     def failures(self) -> list[CheckResult]:
         return [check for check in self.checks if not check.passed]
+
+
+# --- steering ---------------------------------------------------------------------------------------------------
+
+
+class TraitRequest(_Model):
+    name: str
+    """The character (or place, or prop) whose look changes, named as in the show bible."""
+    trait: str
+    """The change in plain visual words, said of them: "wears a red bandana", "has green glasses"."""
+
+
+class NoteRequests(_Model):
+    """What a producer's note asks for (the showrunner's reading of it)."""
+
+    topic: str = ""
+    """A topic for the next episode, when the note asks for one."""
+    direction: str = ""
+    """Anything else the next plan should follow (pacing, who is in it, a mood), in the producer's words."""
+    traits: list[TraitRequest] = []
+    """Changes to how a character, place or prop looks, from now on."""
+    not_understood: list[str] = []
+    """Parts of the note that are neither, quoted: said, never guessed."""

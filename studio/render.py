@@ -10,7 +10,6 @@ import hashlib
 import logging
 import math
 import os
-import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from langgraph.runtime import Runtime  # noqa: TC002 - LangGraph reads node and router hints at runtime
 
 from studio import events as ev
-from studio.colours import NAMED_COLOURS, to_hex
+from studio.canon import canon_from_show, look_colour
 from studio.errors import ToolError
 from studio.state import EpisodeState, StudioContext, emitted  # noqa: TC001
 from studio.tools.base import Clip, Figure, SceneHint, VideoRequest
@@ -39,35 +38,28 @@ log = logging.getLogger(__name__)
 GENERATION_WIDTH, GENERATION_HEIGHT, GENERATION_FPS, CLIP_FRAMES = 576, 320, 8, 24
 
 
-def look_colour(look: str) -> str | None:
-    """The first colour named in a character's look ("warm brown skin", "a cream-coloured llama"), as hex."""
-    for match in re.finditer(r"[a-z]+", look.lower()):
-        if match.group(0) in NAMED_COLOURS:
-            return to_hex(NAMED_COLOURS[match.group(0)])
-    return None
-
-
 def scene_hint(show: Show, shot: Shot) -> SceneHint:
-    """Structured scene facts for the procedural renderer. A character's second colour (skin, fur, face) is the
-    colour their look names, so a renderer that cannot read prompts still draws a brown fox brown."""
-    place = show.place(shot.place)
-    figures = []
-    for character in (show.character(name) for name in shot.characters):
-        palette = list(character.palette)
-        body = look_colour(character.look)
-        if body is not None:
-            palette.insert(1, body)
-        figures.append(Figure(name=character.name, palette=tuple(palette)))
-    for name in shot.props:
-        prop = next(p for p in show.props if p.name.casefold() == name.casefold())
-        figures.append(Figure(name=prop.name, palette=(prop.colour,), kind="prop"))
+    """Structured scene facts for the procedural renderer, in the canonical colours the shot was designed with (a
+    renderer that cannot read prompts still draws a brown fox brown, and a pinned red bandana red)."""
+    palettes = shot.palettes or _palettes_from_show(show, shot)
+    figures = [Figure(name=name, palette=tuple(palettes[name])) for name in shot.characters if name in palettes]
+    figures += [
+        Figure(name=name, palette=tuple(palettes[name]), kind="prop") for name in shot.props if name in palettes
+    ]
     style = look_colour(show.visual_style)
     return SceneHint(
-        place=place.name,
-        place_palette=tuple(place.palette),
+        place=shot.place,
+        place_palette=tuple(palettes.get(shot.place, ())),
         figures=tuple(figures),
         style_palette=(style,) if style else (),
     )
+
+
+def _palettes_from_show(show: Show, shot: Shot) -> dict[str, list[str]]:
+    """A shot designed before shots carried their palettes (an older checkpoint): the show file's colours."""
+    canon = canon_from_show(show)
+    named = [("character", n) for n in shot.characters] + [("prop", n) for n in shot.props] + [("place", shot.place)]
+    return {name: list(entry.palette) for kind, name in named if (entry := canon.get(kind, name)) is not None}  # type: ignore[arg-type]
 
 
 def video_request(show: Show, shot: Shot, num_frames: int) -> VideoRequest:

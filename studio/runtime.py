@@ -14,12 +14,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from studio import __version__
 from studio import events as ev
 from studio.broadcast.playout import Idle, PlayoutSupervisor, QueuedSegment
+from studio.command_processor import CommandProcessor
 from studio.errors import StudioError
 from studio.lock import StationLock
 from studio.production import Production, open_station
@@ -33,8 +34,9 @@ if TYPE_CHECKING:
     from studio.agents.llm import Director
     from studio.broadcast.web import PlayerServer
     from studio.config import Settings
+    from studio.memory import ShowMemory
     from studio.show import Show
-    from studio.station import Command, RundownEntry, Station
+    from studio.station import RundownEntry, Station
     from studio.tools.base import Toolkit
 
 log = logging.getLogger(__name__)
@@ -145,12 +147,6 @@ def _queued(entry: RundownEntry) -> QueuedSegment:
 # --- the runtime ---------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Outcome:
-    applied: bool
-    text: str
-
-
 class StationRuntime:
     """Production, playout and the web player of one station. `start()`, then `wait()` until it is done (or
     `stop()` it): done means production made the episodes asked for and playout aired what was queued."""
@@ -213,10 +209,12 @@ class StationRuntime:
                 check_rtmp_reachable(settings.rtmp_url)
             toolkit = self._toolkit or build_toolkit(settings)
             director = self._director or make_director(settings)
+            memory = self._open_memory(station)
             self.context = StudioContext(
                 show=self.show, settings=settings, toolkit=toolkit, director=director, station=station, seed=self.seed,
-                notify=self.record,
+                notify=self.record, memory=memory,
             )  # fmt: skip
+            self.commands = CommandProcessor(self)
             self.production = Production(self.context)
             if station.flag(self.show_key, "paused"):
                 self.production.paused.set()
@@ -248,9 +246,11 @@ class StationRuntime:
                     backend=director.backend,
                 )  # fmt: skip
             )
+            for change in memory.seed_canon():
+                self.record(change)
             if interrupted:
                 log.info("segments interrupted on air air again from their start: %s", ", ".join(interrupted))
-            self._process_commands(backlog=True)
+            self.commands.process(backlog=True)
             self.supervisor.start()
         except BaseException:
             if self.server is not None:
@@ -262,6 +262,22 @@ class StationRuntime:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    def _open_memory(self, station: Station) -> ShowMemory:
+        """The show's memory with its Chroma index open and caught up with the store; a `MemoryStoreError` says what
+        to do when the index cannot be opened (the store itself is never touched by it)."""
+        from studio.memory import ShowMemory
+        from studio.memory.embedder import MiniLM
+        from studio.memory.index import MemoryIndex
+        from studio.state import slug
+
+        show_key = slug(self.show.title)
+        index = MemoryIndex(self.settings.data_dir / "memory", show_key, MiniLM(), url=self.settings.memory_chroma_url)
+        index.open()
+        memory = ShowMemory(station, self.show, show_key, index)
+        memory.catch_up()
+        station.subscribe(memory.ingest)
+        return memory
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the station is done (playout ended) or stopped; True when it is."""
@@ -306,104 +322,6 @@ class StationRuntime:
     def _command_loop(self) -> None:
         while not self._stop.wait(COMMAND_POLL_S):
             try:
-                self._process_commands()
+                self.commands.process()
             except Exception:  # noqa: BLE001 - a bad command never stops the channel
                 log.exception("processing commands failed")
-
-    # --- commands ---------------------------------------------------------------------------------------------
-
-    def _process_commands(self, *, backlog: bool = False) -> None:
-        """Answer pending commands. At start (`backlog`), also those a previous station received but never
-        answered (it stopped in between): they are applied now, once."""
-        statuses = ("pending", "received") if backlog else ("pending",)
-        for command in self.station.commands(show=self.show_key, statuses=statuses):
-            if command.status == "pending":
-                self.record(
-                    self.context.event(ev.CommandReceived, command_id=command.id, kind=command.kind, args=command.args)
-                )
-            if command.kind == "steer":
-                note = str(command.args.get("note", "")).strip()
-                if not note:
-                    self._answer(command, Outcome(False, "an empty note: say what the showrunner should do"))
-                continue  # the showrunner follows it in its next plan and acknowledges it there
-            try:
-                outcome = self._apply(command)
-            except Exception as error:  # noqa: BLE001
-                log.exception("command %s failed", command.id)
-                outcome = Outcome(False, f"could not be applied: {error}")
-            self._answer(command, outcome)
-
-    def _answer(self, command: Command, outcome: Outcome) -> None:
-        if outcome.applied:
-            self.record(
-                self.context.event(ev.CommandApplied, command_id=command.id, kind=command.kind, effect=outcome.text)
-            )
-        else:
-            self.record(
-                self.context.event(ev.CommandRejected, command_id=command.id, kind=command.kind, reason=outcome.text)
-            )
-
-    def _apply(self, command: Command) -> Outcome:
-        show = self.show_key
-        by = f"by a person (command {command.id})"
-        match command.kind:
-            case "pause":
-                if self.production.paused.is_set():
-                    return Outcome(False, "production is already paused")
-                self.production.paused.set()
-                buffered = self.station.buffered_seconds(show)
-                return Outcome(True, f"production pauses after the step in progress; {buffered:.0f} s stay queued")
-            case "resume":
-                if not self.production.paused.is_set():
-                    return Outcome(False, "production is not paused")
-                self.production.paused.clear()
-                return Outcome(True, "production goes on")
-            case "hold":
-                if self.station.flag(show, "hold"):
-                    return Outcome(False, "playout is already on hold")
-                return Outcome(True, "the segment on air repeats until `studio release`")
-            case "release":
-                if not self.station.flag(show, "hold"):
-                    return Outcome(False, "playout is not on hold")
-                return Outcome(True, "playout moves on to the next segment after this one")
-            case "skip":
-                cut = self.supervisor.skip(reason=f"skipped {by}", command_id=command.id)
-                if cut is None:
-                    return Outcome(False, "no segment is on air (the filler card is) — nothing to skip")
-                return Outcome(True, f"cut {cut}; the next item airs now")
-            case "reject" | "drop" | "approve":
-                return self._segment_command(command)
-        return Outcome(False, f"unknown command {command.kind!r}")
-
-    def _segment_command(self, command: Command) -> Outcome:
-        segment_id = str(command.args.get("segment_id", ""))
-        entry = self.station.segment(segment_id)
-        if entry is None or entry.show != self.show_key:
-            return Outcome(False, f"no segment {segment_id!r} in this station's rundown (see `studio log`)")
-        where = {"episode": entry.episode, "segment": entry.segment_index}
-        reason = str(command.args.get("reason") or f"by a person (command {command.id})")
-        if command.kind == "approve":
-            if entry.status not in ("rejected", "removed"):
-                return Outcome(
-                    False, f"{segment_id} is {entry.status}; only a rejected or removed segment can be approved again"
-                )
-            self.record(self.context.event(ev.SegmentReinstated, **where, segment_id=segment_id, command_id=command.id))
-            return Outcome(True, f"{segment_id} is back in the queue")
-        if entry.status not in ("planned", "approved", "on_air"):
-            return Outcome(False, f"{segment_id} is {entry.status} already and will not air")
-        if command.kind == "drop":
-            if entry.status == "on_air":
-                return Outcome(False, f"{segment_id} is on air: use `studio skip` (or `studio reject`)")
-            self.record(
-                self.context.event(
-                    ev.SegmentRemoved, **where, segment_id=segment_id, reason=reason, command_id=command.id
-                )
-            )
-            return Outcome(True, f"{segment_id} is out of the queue")
-        self.record(
-            self.context.event(ev.SegmentRejected, **where, segment_id=segment_id, reason=reason, command_id=command.id)
-        )
-        if entry.status == "on_air":
-            self.supervisor.skip(reason=f"rejected {reason}", command_id=command.id)
-            return Outcome(True, f"{segment_id} rejected and cut from air")
-        return Outcome(True, f"{segment_id} rejected: it will not air")

@@ -73,10 +73,17 @@ class StudioContext:
     `ProductionStopped` when the station is stopping."""
     vision: Any = None
     """Optional multimodal chat model for the vision critic."""
+    memory: Any = None
+    """The show's `studio.memory.ShowMemory` (canon, premises, continuity, lessons). Left out, one over the station
+    store without a similarity index."""
     show_key: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.show_key = slug(self.show.title)
+        if self.memory is None:
+            from studio.memory import ShowMemory
+
+            self.memory = ShowMemory(self.station, self.show, self.show_key)
 
     @property
     def media_dir(self) -> Path:

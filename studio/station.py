@@ -16,22 +16,54 @@ Commands: a person (CLI, TUI) adds one; the running station answers it once with
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from studio import events as ev
+from studio.canon import CanonEntry
 from studio.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 SegmentStatus = Literal["planned", "approved", "on_air", "aired", "skipped", "dropped", "rejected", "removed"]
 QUEUED_STATUSES: tuple[str, ...] = ("planned", "approved", "on_air")
 BUFFERED_STATUSES: tuple[str, ...] = ("approved", "on_air")
-CommandKind = Literal["steer", "skip", "hold", "release", "pause", "resume", "approve", "reject", "drop"]
-COMMAND_KINDS: tuple[str, ...] = ("steer", "skip", "hold", "release", "pause", "resume", "approve", "reject", "drop")
+CommandKind = Literal[
+    "steer",
+    "skip",
+    "hold",
+    "release",
+    "pause",
+    "resume",
+    "approve",
+    "reject",
+    "drop",
+    "pin",
+    "forget",
+    "search",
+    "rebuild",
+]
+COMMAND_KINDS: tuple[str, ...] = (
+    "steer",
+    "skip",
+    "hold",
+    "release",
+    "pause",
+    "resume",
+    "approve",
+    "reject",
+    "drop",
+    "pin",
+    "forget",
+    "search",
+    "rebuild",
+)
 CommandStatus = Literal["pending", "received", "applied", "rejected"]
 
 SCHEMA_VERSION = 2
@@ -58,6 +90,7 @@ CREATE TABLE IF NOT EXISTS episodes (
     status TEXT NOT NULL,
     path TEXT,
     planned_seconds REAL NOT NULL DEFAULT 0,
+    topic TEXT NOT NULL DEFAULT '',
     updated REAL NOT NULL,
     PRIMARY KEY (show, number)
 );
@@ -95,6 +128,17 @@ CREATE TABLE IF NOT EXISTS lessons (
     reason TEXT NOT NULL,
     ts REAL NOT NULL,
     PRIMARY KEY (show, word)
+);
+CREATE TABLE IF NOT EXISTS canon (
+    show TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    palette TEXT NOT NULL,
+    traits TEXT NOT NULL DEFAULT '[]',
+    position INTEGER NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (show, kind, name)
 );
 CREATE TABLE IF NOT EXISTS state (
     show TEXT NOT NULL,
@@ -154,6 +198,7 @@ class Station:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._listeners: list[Callable[[list[LoggedEvent]], None]] = []
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, timeout=30.0, isolation_level=None)
             self._db.row_factory = sqlite3.Row
@@ -197,6 +242,9 @@ class Station:
                 rundown_columns = {row["name"] for row in self._db.execute("PRAGMA table_info(rundown)")}
                 if "planned_seconds" not in rundown_columns:
                     self._db.execute("ALTER TABLE rundown ADD COLUMN planned_seconds REAL NOT NULL DEFAULT 0")
+                episode_columns = {row["name"] for row in self._db.execute("PRAGMA table_info(episodes)")}
+                if "topic" not in episode_columns:
+                    self._db.execute("ALTER TABLE episodes ADD COLUMN topic TEXT NOT NULL DEFAULT ''")
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 self._db.execute("COMMIT")
             except BaseException:
@@ -209,8 +257,14 @@ class Station:
         """Append `event` and apply it, in one transaction. Returns its row id, or None if it was already there."""
         return self.record_many([event])[0]
 
+    def subscribe(self, listener: Callable[[list[LoggedEvent]], None]) -> None:
+        """Call `listener` with the events this connection records, once each is committed (in the recording thread;
+        an exception in it is logged, never raised to the recorder)."""
+        self._listeners.append(listener)
+
     def record_many(self, events: Iterable[ev.Event]) -> list[int | None]:
         ids: list[int | None] = []
+        recorded: list[LoggedEvent] = []
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -227,11 +281,17 @@ class Station:
                         ids.append(None)
                         continue
                     ids.append(int(cursor.lastrowid or 0))
+                    recorded.append(LoggedEvent(ids[-1] or 0, event.at, event))
                     _apply(self._db, event)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+        for listener in self._listeners if recorded else ():
+            try:
+                listener(recorded)
+            except Exception:  # noqa: BLE001 - a listener (the memory index) never fails the record
+                log.exception("a listener of the station store failed")
         return ids
 
     def events(
@@ -268,6 +328,15 @@ class Station:
         return int(rows[0]["last"])
 
     # --- episodes and rundown ---------------------------------------------------------------------------------
+
+    def latest_episode_on(self, show: str, topic: str, before: int) -> dict[str, Any] | None:
+        """The newest episode before number `before` on `topic` (any case), if any."""
+        rows = self._query(
+            "SELECT * FROM episodes WHERE show = ? AND number < ? AND lower(trim(topic)) = lower(trim(?))"
+            " ORDER BY number DESC LIMIT 1",
+            (show, before, topic),
+        )
+        return dict(rows[0]) if rows else None
 
     def episodes(self, show: str) -> list[dict[str, Any]]:
         return [dict(row) for row in self._query("SELECT * FROM episodes WHERE show = ? ORDER BY number", (show,))]
@@ -341,6 +410,32 @@ class Station:
         rows = self._query("SELECT value FROM state WHERE show = ? AND key = ?", (show, key))
         return bool(rows) and rows[0]["value"] == "1"
 
+    def mark(self, show: str, key: str) -> int:
+        """A counter kept in the station state (how far a reader of the log has got)."""
+        rows = self._query("SELECT value FROM state WHERE show = ? AND key = ?", (show, key))
+        return int(rows[0]["value"]) if rows and rows[0]["value"].isdigit() else 0
+
+    def set_mark(self, show: str, key: str, value: int) -> None:
+        self._execute(
+            "INSERT INTO state (show, key, value, updated) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (show, key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+            (show, key, str(value), time.time()),
+        )
+
+    def canon(self, show: str) -> list[CanonEntry]:
+        """The show's canonical characters, places and props as recorded (`CanonChanged`), in the order first seen."""
+        rows = self._query("SELECT * FROM canon WHERE show = ? ORDER BY position", (show,))
+        return [
+            CanonEntry(
+                row["kind"],
+                row["name"],
+                row["description"],
+                tuple(json.loads(row["palette"])),
+                tuple(json.loads(row["traits"])),
+            )  # fmt: skip
+            for row in rows
+        ]
+
     def lessons(self, show: str) -> list[str]:
         return [row["word"] for row in self._query("SELECT word FROM lessons WHERE show = ? ORDER BY ts", (show,))]
 
@@ -375,10 +470,10 @@ def _apply(db: sqlite3.Connection, event: ev.Event) -> None:
     match event:
         case ev.EpisodePlanned():
             db.execute(
-                "INSERT INTO episodes (show, number, title, status, planned_seconds, updated) VALUES (?, ?, ?, 'planned',"
-                " ?, ?) ON CONFLICT (show, number) DO UPDATE SET title = excluded.title, status = 'planned',"
-                " planned_seconds = excluded.planned_seconds, updated = excluded.updated",
-                (event.show, event.episode, event.title, event.planned_seconds, now),
+                "INSERT INTO episodes (show, number, title, status, planned_seconds, topic, updated) VALUES (?, ?, ?,"
+                " 'planned', ?, ?, ?) ON CONFLICT (show, number) DO UPDATE SET title = excluded.title, status = 'planned',"
+                " planned_seconds = excluded.planned_seconds, topic = excluded.topic, updated = excluded.updated",
+                (event.show, event.episode, event.title, event.planned_seconds, event.topic, now),
             )
             for index, planned in enumerate(event.segments):
                 db.execute(
@@ -427,6 +522,17 @@ def _apply(db: sqlite3.Connection, event: ev.Event) -> None:
                 " updated = ? WHERE segment_id = ? AND status IN ('rejected', 'removed')",
                 (now, event.segment_id),
             )
+        case ev.CanonChanged():
+            db.execute(
+                "INSERT INTO canon (show, kind, name, description, palette, traits, position, updated) VALUES"
+                " (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(position), 0) + 1 FROM canon), ?)"
+                " ON CONFLICT (show, kind, name) DO UPDATE SET description = excluded.description,"
+                " palette = excluded.palette, traits = excluded.traits, updated = excluded.updated",
+                (event.show, event.kind, event.name, event.description, json.dumps(list(event.palette)),
+                 json.dumps(list(event.traits)), now),
+            )  # fmt: skip
+        case ev.MemoryForgotten(kind="lesson"):
+            db.execute("DELETE FROM lessons WHERE show = ? AND word = ?", (event.show, event.key.casefold()))
         case ev.LessonLearned():
             db.execute(
                 "INSERT INTO lessons (show, word, reason, ts) VALUES (?, ?, ?, ?) ON CONFLICT (show, word) DO NOTHING",

@@ -8,18 +8,18 @@ lens and brand words are taken out, so these rules hold by construction rather t
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from typing import TYPE_CHECKING, Any
 
 from langgraph.runtime import Runtime  # noqa: TC002 - LangGraph reads node and router hints at runtime
 
 from studio import events as ev
-from studio.agents.prompts import BASE_NEGATIVE, CAMERA_AND_BRAND_WORDS
 from studio.plan import MotionSpec, Shot
 from studio.state import EpisodeState, StudioContext, emitted  # noqa: TC001
+from studio.vocabulary import BASE_NEGATIVE, CAMERA_AND_BRAND_WORDS, banned_words, strip_words
 
 if TYPE_CHECKING:
+    from studio.canon import Canon
     from studio.plan import Repair, ShotDesign
     from studio.show import Show
 
@@ -29,30 +29,19 @@ def shot_seed(base_seed: int, shot_id: str, attempt: int) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-def strip_words(text: str, words: list[str] | tuple[str, ...]) -> str:
-    """Remove whole-word, case-insensitive occurrences of `words` (longest first) and tidy the punctuation."""
-    for word in sorted(set(words), key=len, reverse=True):
-        text = re.sub(rf"(?i)(?<![\w-]){re.escape(word)}(?![\w-])", "", text)
-    text = re.sub(r"\s+([,.;:])", r"\1", text)
-    text = re.sub(r"([,;:])(\s*[,;:])+", r"\1", text)
-    return re.sub(r"\s{2,}", " ", text).strip(" ,;")
-
-
-def banned_words(show: Show, lessons: list[str]) -> list[str]:
-    return [*CAMERA_AND_BRAND_WORDS, *(w.lower() for w in show.avoid_words), *lessons]
-
-
 def compose_prompt(
     design: ShotDesign,
     show: Show,
     *,
+    canon: Canon,
     avoid: list[str],
     remove: list[str] = (),
     emphasise_motion: bool = False,
     emphasise: list[str] = (),
 ) -> str:
-    """The full prompt for one shot. Free text from the design is cleaned of `avoid` and `remove` words; the
-    canonical descriptions from the show file are kept whole (show validation keeps brand words out of them)."""
+    """The full prompt for one shot. Free text from the design is cleaned of `avoid` and `remove` words; every
+    character, prop and place in shot is described in the canon's words, verbatim (show validation keeps brand
+    words out of the show file's descriptions)."""
     free_avoid = [*avoid, *remove]
     motion = MotionSpec(camera=design.camera, subjects=design.subjects).describe()
     parts = [
@@ -63,14 +52,18 @@ def compose_prompt(
         parts.insert(0, f"Motion, exactly as described: {motion}")
     if emphasise:
         parts.insert(0, "Clearly and unmistakably " + ", ".join(strip_words(p, free_avoid) for p in emphasise))
-    for name in design.characters:
-        parts.append(show.character(name).full_description())
-    for name in design.props:
-        prop = next(p for p in show.props if p.name.casefold() == name.casefold())
-        parts.append(f"the {prop.name}, {prop.description}")
-    parts.append(f"setting: {show.place(design.place).full_description()}")
+    parts += [canon.entry("character", name).description for name in design.characters]
+    parts += [canon.entry("prop", name).description for name in design.props]
+    parts.append(f"setting: {canon.entry('place', design.place).description}")
     parts.append(motion)
     return ". ".join(part.rstrip(".") for part in parts if part) + "."
+
+
+def shot_palettes(design: ShotDesign, canon: Canon) -> dict[str, list[str]]:
+    """The canonical colours of everything in shot, by name."""
+    named = [("character", name) for name in design.characters] + [("prop", name) for name in design.props]
+    named.append(("place", design.place))
+    return {name: list(canon.entry(kind, name).palette) for kind, name in named}  # type: ignore[arg-type]
 
 
 def compose_negative(extra: list[str] = ()) -> str:
@@ -78,13 +71,14 @@ def compose_negative(extra: list[str] = ()) -> str:
 
 
 def make_shot(
-    design: ShotDesign, show: Show, *, shot_id: str, segment_index: int, base_seed: int, avoid: list[str]
+    design: ShotDesign, show: Show, *, canon: Canon, shot_id: str, segment_index: int, base_seed: int, avoid: list[str]
 ) -> Shot:
     return Shot(
         id=shot_id,
         segment_index=segment_index,
         beat_index=design.beat_index,
-        prompt=compose_prompt(design, show, avoid=avoid),
+        prompt=compose_prompt(design, show, canon=canon, avoid=avoid),
+        palettes=shot_palettes(design, canon),
         negative_prompt=compose_negative(),
         motion=MotionSpec(camera=design.camera, subjects=design.subjects),
         characters=design.characters,
@@ -96,7 +90,7 @@ def make_shot(
     )
 
 
-def apply_repair(shot: Shot, repair: Repair, show: Show, *, base_seed: int, avoid: list[str]) -> Shot:
+def apply_repair(shot: Shot, repair: Repair, show: Show, *, canon: Canon, base_seed: int, avoid: list[str]) -> Shot:
     """The next attempt of a shot after the critic's verdict."""
     attempt = shot.attempt + 1
     if repair.action == "reverse":
@@ -104,7 +98,7 @@ def apply_repair(shot: Shot, repair: Repair, show: Show, *, base_seed: int, avoi
     negatives = [part.strip() for part in shot.negative_prompt.split(",") if part.strip()]
     removed = list(dict.fromkeys([*shot.removed_words, *repair.remove_words]))
     prompt = compose_prompt(
-        shot.design, show, avoid=avoid, remove=removed, emphasise_motion=repair.restate_motion,
+        shot.design, show, canon=canon, avoid=avoid, remove=removed, emphasise_motion=repair.restate_motion,
         emphasise=repair.emphasise,
     )  # fmt: skip
     return shot.model_copy(
@@ -127,7 +121,8 @@ def cinematographer(state: EpisodeState, runtime: Runtime[StudioContext]) -> dic
     """Design the current segment's shots, or apply the critic's repairs to the shots it sent back."""
     ctx = runtime.context
     show, episode, segment_index = ctx.show, state["episode_number"], state["segment_index"]
-    avoid = banned_words(show, ctx.station.lessons(ctx.show_key))
+    canon = ctx.memory.canon()
+    avoid = banned_words(show.avoid_words, ctx.memory.lessons())
     verdicts = state.get("verdicts", {})
     shots: list[Shot] = list(state.get("shots", []))
     if not shots:
@@ -135,9 +130,9 @@ def cinematographer(state: EpisodeState, runtime: Runtime[StudioContext]) -> dic
         shot_list, backend = ctx.director.design_shots(
             show, state["script"], seed=ctx.seed, segment_index=segment_index, avoid=avoid
         )
-        designs = [_validated(design, show, state) for design in shot_list.shots]
+        designs = [_validated(design, canon, state) for design in shot_list.shots]
         shots = [
-            make_shot(d, show, shot_id=shot_id(episode, segment_index, i), segment_index=segment_index,
+            make_shot(d, show, canon=canon, shot_id=shot_id(episode, segment_index, i), segment_index=segment_index,
                       base_seed=ctx.seed, avoid=avoid)
             for i, d in enumerate(designs)
         ]  # fmt: skip
@@ -161,7 +156,7 @@ def cinematographer(state: EpisodeState, runtime: Runtime[StudioContext]) -> dic
         if verdict is None or verdict.passed or verdict.repair is None or verdict.repair.action == "drop":
             repaired.append(shot)
             continue
-        new_shot = apply_repair(shot, verdict.repair, show, base_seed=ctx.seed, avoid=avoid)
+        new_shot = apply_repair(shot, verdict.repair, show, canon=canon, base_seed=ctx.seed, avoid=avoid)
         repaired.append(new_shot)
         pending.append(new_shot.id)
         events.append(
@@ -183,22 +178,19 @@ def cinematographer(state: EpisodeState, runtime: Runtime[StudioContext]) -> dic
     return {"shots": repaired, "pending": pending, "events": emitted(*events)}
 
 
-def _validated(design: ShotDesign, show: Show, state: EpisodeState) -> ShotDesign:
-    """Keep only names the show file knows, so an LLM's invention can't break a prompt or a render."""
+def _validated(design: ShotDesign, canon: Canon, state: EpisodeState) -> ShotDesign:
+    """Keep only names the show knows, in its spelling, so an LLM's invention can't break a prompt or a render."""
     script = state["script"]
     beat = script.beats[min(design.beat_index, len(script.beats) - 1)]
-    known_chars = {c.name.casefold(): c.name for c in show.characters}
-    known_props = {p.name.casefold(): p.name for p in show.props}
-    known_places = {p.name.casefold(): p.name for p in show.places}
-    characters = [known_chars[n.casefold()] for n in design.characters if n.casefold() in known_chars]
-    subjects = [s for s in design.subjects if s.subject.casefold() in known_chars | known_props]
+    characters = [found for name in design.characters if (found := canon.resolve("character", name))]
+    movers = {name.casefold() for name in canon.names("character") + canon.names("prop")}
+    subjects = [s for s in design.subjects if s.subject.casefold() in movers]
+    place = canon.resolve("place", design.place) or canon.resolve("place", beat.place) or canon.names("place")[0]
     return design.model_copy(
         update={
             "characters": list(dict.fromkeys(characters)),
-            "props": [known_props[n.casefold()] for n in design.props if n.casefold() in known_props],
-            "place": known_places.get(
-                design.place.casefold(), known_places.get(beat.place.casefold(), show.places[0].name)
-            ),
+            "props": [found for name in design.props if (found := canon.resolve("prop", name))],
+            "place": place,
             "subjects": subjects,
             "seconds": design.seconds if design.seconds > 0 else beat.seconds,
         }

@@ -7,6 +7,7 @@ label says so, so the log always tells who wrote what.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -16,13 +17,15 @@ from studio.agents import prompts
 from studio.agents.offline import OfflineDirector
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from langchain_core.language_models import BaseChatModel
 
+    from studio.canon import Canon
     from studio.config import Settings
     from studio.plan import EpisodePlan, SegmentOutline, SegmentScript, ShotList
     from studio.show import Show
+    from studio.steering import NoteReading
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
@@ -34,16 +37,32 @@ class Director(Protocol):
     backend: str
 
     def plan_episode(
-        self, show: Show, number: int, *, seed: int, recent_topics: list[str], steering: list[str]
-    ) -> tuple[EpisodePlan, str]: ...
+        self,
+        show: Show,
+        number: int,
+        *,
+        seed: int,
+        recent_topics: list[str],
+        steering: list[str],
+        avoid_premises: Sequence[str] = (),
+    ) -> tuple[EpisodePlan, str]:
+        """`avoid_premises`: premises already planned that this plan must not repeat (the memory found them too
+        close)."""
+        ...
 
     def write_segment(
-        self, show: Show, episode: EpisodePlan, outline: SegmentOutline, *, seed: int
-    ) -> tuple[SegmentScript, str]: ...
+        self, show: Show, episode: EpisodePlan, outline: SegmentOutline, *, seed: int, previously: Sequence[str] = ()
+    ) -> tuple[SegmentScript, str]:
+        """`previously`: what the segment's characters did in earlier episodes, newest first (continuity)."""
+        ...
 
     def design_shots(
         self, show: Show, script: SegmentScript, *, seed: int, segment_index: int, avoid: list[str]
     ) -> tuple[ShotList, str]: ...
+
+    def read_note(self, show: Show, canon: Canon, note: str) -> tuple[NoteReading, str]:
+        """What a producer's note asks for: a topic, direction, trait changes, and what was not understood."""
+        ...
 
 
 class OfflineBackedDirector:
@@ -54,13 +73,21 @@ class OfflineBackedDirector:
         self.backend = self.offline.backend
 
     def plan_episode(
-        self, show: Show, number: int, *, seed: int, recent_topics: list[str], steering: list[str]
+        self,
+        show: Show,
+        number: int,
+        *,
+        seed: int,
+        recent_topics: list[str],
+        steering: list[str],
+        avoid_premises: Sequence[str] = (),
     ) -> tuple[EpisodePlan, str]:
+        # The offline director avoids repeats by topic: `recent_topics` already holds the ones to avoid.
         plan = self.offline.plan_episode(show, number, seed=seed, recent_topics=recent_topics, steering=steering)
         return plan, self.backend
 
     def write_segment(
-        self, show: Show, episode: EpisodePlan, outline: SegmentOutline, *, seed: int
+        self, show: Show, episode: EpisodePlan, outline: SegmentOutline, *, seed: int, previously: Sequence[str] = ()
     ) -> tuple[SegmentScript, str]:
         return self.offline.write_segment(show, episode, outline, seed=seed), self.backend
 
@@ -68,6 +95,11 @@ class OfflineBackedDirector:
         self, show: Show, script: SegmentScript, *, seed: int, segment_index: int, avoid: list[str]
     ) -> tuple[ShotList, str]:
         return self.offline.design_shots(show, script, seed=seed, segment_index=segment_index), self.backend
+
+    def read_note(self, show: Show, canon: Canon, note: str) -> tuple[NoteReading, str]:
+        from studio.steering import read_note
+
+        return read_note(note, canon), "steering grammar"
 
 
 class LLMDirector(OfflineBackedDirector):
@@ -93,22 +125,54 @@ class LLMDirector(OfflineBackedDirector):
             log.warning("%s failed (%s); the offline director writes this %s", self.backend, reason, schema.__name__)
             return fallback(), f"{self.offline.backend} (fallback from {self.backend}: {reason})"
 
+    def read_note(self, show: Show, canon: Canon, note: str) -> tuple[NoteReading, str]:
+        """The model reads the note; names it gives that the show does not have are reported, not applied."""
+        from studio.plan import NoteRequests
+        from studio.steering import NoteReading, read_note
+
+        names = {kind: canon.names(kind) for kind in ("character", "place", "prop")}
+        requests, backend = self._ask(
+            NoteRequests, prompts.NOTE_READER_SYSTEM, prompts.note_reader_user(show, names, note), lambda: None
+        )
+        if requests is None:  # the model failed: the grammar reads it, and the label says so
+            return read_note(note, canon), backend.replace(self.offline.backend, "steering grammar", 1)
+        reading = NoteReading(topic=requests.topic.strip(), direction=requests.direction.strip(),
+                              not_understood=list(requests.not_understood))  # fmt: skip
+        for change in requests.traits:
+            found = next(
+                ((kind, name) for kind in ("character", "prop", "place") if (name := canon.resolve(kind, change.name))),
+                None,
+            )
+            if found is None:
+                reading.not_understood.append(f"{change.name!r} is not in the show ({', '.join(names['character'])})")
+            else:
+                reading.traits.append((found[0], found[1], change.trait.strip()))  # type: ignore[arg-type]
+        return reading, backend
+
     def plan_episode(
-        self, show: Show, number: int, *, seed: int, recent_topics: list[str], steering: list[str]
+        self,
+        show: Show,
+        number: int,
+        *,
+        seed: int,
+        recent_topics: list[str],
+        steering: list[str],
+        avoid_premises: Sequence[str] = (),
     ) -> tuple[EpisodePlan, str]:
         from studio.plan import EpisodePlan
 
         format_names = [show.formats[i % len(show.formats)].name for i in range(show.channel.episode_segments)]
+        notes = [*steering, *(f"this premise has aired already, plan a different one: {p}" for p in avoid_premises)]
         plan, backend = self._ask(
             EpisodePlan,
             prompts.SHOWRUNNER_SYSTEM,
-            prompts.showrunner_user(show, number, format_names, recent_topics, steering),
+            prompts.showrunner_user(show, number, format_names, recent_topics, notes),
             lambda: self.offline.plan_episode(show, number, seed=seed, recent_topics=recent_topics, steering=steering),
         )
         return plan.model_copy(update={"number": number}), backend
 
     def write_segment(
-        self, show: Show, episode: EpisodePlan, outline: SegmentOutline, *, seed: int
+        self, show: Show, episode: EpisodePlan, outline: SegmentOutline, *, seed: int, previously: Sequence[str] = ()
     ) -> tuple[SegmentScript, str]:
         from studio.plan import SegmentScript
 
@@ -116,7 +180,12 @@ class LLMDirector(OfflineBackedDirector):
         return self._ask(
             SegmentScript,
             prompts.SCREENWRITER_SYSTEM,
-            prompts.screenwriter_user(show, episode, outline, fmt.seconds),
+            prompts.screenwriter_user(show, episode, outline, fmt.seconds)
+            + (
+                f"\nPreviously on the show (keep continuity with it): {json.dumps(list(previously))}"
+                if previously
+                else ""
+            ),
             lambda: self.offline.write_segment(show, episode, outline, seed=seed),
         )
 

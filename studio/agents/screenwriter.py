@@ -15,9 +15,13 @@ def screenwriter(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[s
     ctx = runtime.context
     plan, index = state["plan"], state["segment_index"]
     outline = plan.segments[index]
+    canon = ctx.memory.canon()
+    fmt = canon.format(outline.format)
+    assert fmt is not None, "the showrunner plans only formats the show has"
+    cast = list(fmt.characters) or canon.names("character")
+    previously = ctx.memory.previously(cast, before_episode=plan.number)
     started = time.perf_counter()
-    script, backend = ctx.director.write_segment(ctx.show, plan, outline, seed=ctx.seed)
-    fmt = next(f for f in ctx.show.formats if f.name == outline.format)
+    script, backend = ctx.director.write_segment(ctx.show, plan, outline, seed=ctx.seed, previously=previously)
     # Beats are scaled so the segment lasts what its format says, whatever the writer's arithmetic.
     total = sum(beat.seconds for beat in script.beats)
     scale = fmt.seconds / total if total else 1.0
@@ -27,6 +31,7 @@ def screenwriter(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[s
     written = ctx.event(
         ev.SegmentWritten, episode=plan.number, segment=index, backend=backend, title=script.title,
         format=script.format, mood=script.mood, beats=tuple(beat.description for beat in script.beats),
-        seconds=fmt.seconds, script=script.model_dump(mode="json"), duration_ms=(time.perf_counter() - started) * 1000,
+        seconds=fmt.seconds, script=script.model_dump(mode="json"), previously=tuple(previously),
+        duration_ms=(time.perf_counter() - started) * 1000,
     )  # fmt: skip
     return {"script": script, "shots": [], "verdicts": {}, "clips": {}, "pending": [], "events": emitted(written)}

@@ -6,6 +6,7 @@ import errno
 import html
 import socket
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -14,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from studio.broadcast.commands import HLS_PLAYLIST_NAME
 from studio.errors import BroadcastError, ConfigError
+from studio.secrets import mask_url
 
 HLS_ROUTE = "/hls/"
 _MIME_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t"}
@@ -139,20 +141,46 @@ def _hls_file(root: Path, request_path: str) -> Path | None:
     return file_path
 
 
+# C1 of the RTMP handshake: 4 bytes of time, 4 zero bytes, 1528 of anything.
+_RTMP_HANDSHAKE_BYTES = 1536
+
+
 def check_rtmp_reachable(url: str, timeout: float = 3.0) -> None:
-    """Raise `BroadcastError` unless `url` is rtmp://HOST[:PORT]/… and a TCP connection to it opens."""
+    """Raise `BroadcastError` unless `url` is rtmp://HOST[:PORT]/… and a server there answers the start of an RTMP
+    handshake (C0+C1 sent, S0+S1 back with version 3). A port that merely accepts TCP (the wrong service, a proxy
+    that went quiet) is refused too: the muxer would hang on it."""
     parts = urlsplit(url)
+    shown = mask_url(url)
     if parts.scheme != "rtmp" or not parts.hostname:
-        raise BroadcastError(f"not an RTMP URL: {url!r} (expected rtmp://host[:port]/app/key)")
+        raise BroadcastError(
+            f"not an RTMP URL: {parts.scheme or '(no scheme)'}://{parts.hostname or ''}/… (expected rtmp://host[:port]/app/key)"
+        )
     try:
         port = parts.port or _RTMP_DEFAULT_PORT
     except ValueError:
-        raise BroadcastError(f"bad port in RTMP URL {url!r}") from None
+        raise BroadcastError(f"bad port in RTMP URL {shown!r}") from None
+    deadline = time.monotonic() + timeout
     try:
-        with socket.create_connection((parts.hostname, port), timeout=timeout):
-            pass
+        connection = socket.create_connection((parts.hostname, port), timeout=timeout)
     except OSError as error:
         reason = "timed out" if isinstance(error, TimeoutError) else (error.strerror or str(error))
         raise BroadcastError(
             f"cannot reach the RTMP server at {parts.hostname}:{port} ({reason}): start it or fix --rtmp"
         ) from None
+    answer = b""
+    with connection:
+        try:
+            connection.sendall(b"\x03" + bytes(_RTMP_HANDSHAKE_BYTES))
+            while len(answer) < 1 + _RTMP_HANDSHAKE_BYTES:
+                connection.settimeout(max(0.01, deadline - time.monotonic()))
+                chunk = connection.recv(1 + _RTMP_HANDSHAKE_BYTES - len(answer))
+                if not chunk:
+                    break
+                answer += chunk
+        except OSError:
+            pass
+    if len(answer) < 1 + _RTMP_HANDSHAKE_BYTES or answer[0] != 3:
+        raise BroadcastError(
+            f"{parts.hostname}:{port} accepts connections but does not answer as an RTMP server: check the host and"
+            " port in --rtmp (RTMP servers listen on 1935 unless set otherwise)"
+        )

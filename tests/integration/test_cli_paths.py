@@ -672,7 +672,8 @@ def test_doctor_device_cpu_and_auto_give_each_backend_its_reason(hf_home: Path, 
         ("interpolate", "film"): ("no", "weights not in HF cache (run `studio models pull film`)"),
         ("music", "musicgen"): ("no", "weights not in HF cache (run `studio models pull musicgen`)"),
         ("music", "audiocraft"): (
-            "no", "audiocraft_python not set (the Python of a separate environment with audiocraft; see README)",
+            "no",
+            "audiocraft_python not set (the Python of a separate environment with audiocraft; see README)",
         ),
         **{key: ("selected", why) for key, why in EMBEDDED.items()},
     }

@@ -25,7 +25,7 @@ from studio.broadcast.playout import Idle, PlayoutSupervisor, QueuedSegment
 from studio.broadcast.web import PlayerServer, check_rtmp_reachable
 from studio.errors import BroadcastError, ConfigError
 from studio.tools.media import ffmpeg_exe, probe, run_ffmpeg
-from tests.conftest import require_system_tool
+from tests.conftest import RtmpServer, require_system_tool
 
 WIDTH, HEIGHT, FPS = 320, 180, 24
 MAX_GAP_S = 0.1
@@ -456,16 +456,21 @@ def test_player_server_names_the_port_when_it_is_in_use(tmp_path: Path) -> None:
             PlayerServer(tmp_path, port=port).start()
 
 
-def test_check_rtmp_reachable() -> None:
+def test_check_rtmp_reachable(rtmp_server: RtmpServer) -> None:
     with pytest.raises(BroadcastError, match="not an RTMP URL"):
         check_rtmp_reachable("http://127.0.0.1/live/x")
     port = free_port()
     with pytest.raises(BroadcastError, match=rf"cannot reach the RTMP server at 127.0.0.1:{port}"):
         check_rtmp_reachable(f"rtmp://127.0.0.1:{port}/live/x", timeout=1.0)
-    with socket.socket() as listening:
+    with socket.socket() as listening:  # takes TCP connections, never answers the handshake
         listening.bind(("127.0.0.1", 0))
         listening.listen()
-        check_rtmp_reachable(f"rtmp://127.0.0.1:{listening.getsockname()[1]}/live/x")
+        with pytest.raises(BroadcastError, match="accepts connections but does not answer as an RTMP server"):
+            check_rtmp_reachable(f"rtmp://127.0.0.1:{listening.getsockname()[1]}/live/x", timeout=1.0)
+    check_rtmp_reachable(rtmp_server.url("streamkey-5678"))
+    with pytest.raises(BroadcastError) as refused:
+        check_rtmp_reachable("ftp://127.0.0.1/live/streamkey-5678")
+    assert "streamkey-5678" not in str(refused.value)
 
 
 def test_losing_the_rtmp_server_keeps_hls_on_air(media: Media, tmp_path: Path) -> None:

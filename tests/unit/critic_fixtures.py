@@ -1,5 +1,6 @@
 """A labelled set of synthetic clips for the critic: known motion, reversed copies, leaked words, line artifacts,
-flicker and colour-swapped subjects.
+flicker and colour-swapped subjects; and, for the continuity check, clips the procedural renderer draws in a
+show's canonical palettes and with one palette drifted (`continuity_set`).
 
 Clips are textured scenes seen through a moving camera (pan, tilt, zoom or locked off) with one textured subject
 that moves with simple physics (a fall that ends in damped bounces, a kicked roll that slows by friction, a steady
@@ -10,12 +11,13 @@ set means the clip is clean. Everything is seeded and needs no weights, files or
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
 import cv2
 import numpy as np
 
-from studio.colours import NAMED_COLOURS
+from studio.colours import NAMED_COLOURS, to_hex
 from studio.plan import CameraMove, MotionSpec, Shot, ShotDesign, SubjectMotion
 
 SubjectKind = Literal["fall", "roll", "walk", "float", "approach", "none"]
@@ -540,3 +542,236 @@ def _hue_far(first: str, second: str) -> bool:
         hues.append(int(cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV_FULL)[0, 0, 0]) * 360 / 256)
     gap = abs(hues[0] - hues[1]) % 360
     return min(gap, 360 - gap) > 60
+
+
+# --- continuity: canonical and drifted palettes through the procedural renderer -----------------------------------
+
+# Colour names, main first, as a show file writes them (a character's second colour is its skin, fur or face).
+CONTINUITY_CAST: dict[str, tuple[str, ...]] = {
+    "Pepito": ("red", "cream", "green"),
+    "Bluebell": ("blue", "peach", "navy"),
+    "Marisol": ("white", "brown", "red", "navy"),
+    "Kiwi": ("green", "yellow", "brown"),
+    "Flora": ("tan", "brown", "yellow", "red"),
+    "Vi": ("purple", "pink", "black"),
+    "Rusty": ("orange", "white", "black"),
+    "Marina": ("teal", "coral", "white"),
+    "Sunny": ("yellow", "magenta", "navy"),
+    "Lorenzo": ("white", "grey", "black"),
+    "Pixel": ("black", "cream", "green"),
+}
+ACHROMATIC_CAST = ("Lorenzo", "Pixel")
+"""Characters whose main and second colours are white, grey, black or cream: weak evidence, never a failure."""
+CONTINUITY_PLACES: dict[str, tuple[str, ...]] = {
+    "Studio Kitchen": ("mint", "white", "copper"),
+    "Harvest Table": ("tan", "green", "coral"),
+    "Attic Office": ("brown", "amber", "navy"),
+    "City Street": ("maroon", "grey", "orange"),
+    "Spring Meadow": ("sage", "green", "blue"),
+    "Snowy Field": ("white", "grey", "sky"),
+    "Lavender Loft": ("lavender", "silver", "pink"),
+}
+CONTINUITY_PROPS: dict[str, str] = {"copper pot": "copper", "laptop": "silver", "beach ball": "yellow"}
+CONTINUITY_SIZES = ((576, 320), (576, 320), (576, 320), (448, 256), (320, 192))
+CONTINUITY_CAMERAS = tuple(
+    CameraMove(kind=kind, direction=direction, speed=speed)  # type: ignore[arg-type]
+    for kind, directions in (("pan", ("left", "right")), ("truck", ("left", "right")), ("tilt", ("up", "down")),
+                             ("pedestal", ("up", "down")), ("zoom", ("in", "out")), ("dolly", ("in", "out")))
+    for direction in directions
+    for speed in ("slow", "medium", "fast")
+) + (CameraMove(),) * 6  # fmt: skip
+CONTINUITY_MOTIONS: tuple[tuple[str, str], ...] = (
+    ("walks", "right"), ("walks", "left"), ("falls", "down"), ("rises", "up"), ("walks", "toward_camera"),
+    ("walks", "away_from_camera"),
+)  # fmt: skip
+DriftKind = Literal["hue", "swap", "main", "place"]
+
+
+def palette_hex(names: tuple[str, ...]) -> list[str]:
+    return [to_hex(NAMED_COLOURS[name]) for name in names]
+
+
+@dataclass(frozen=True)
+class ContinuityScene:
+    """One shot for the procedural renderer: who and what is in it, where, and how everything moves."""
+
+    seed: int
+    characters: tuple[str, ...]
+    place: str
+    props: tuple[str, ...] = ()
+    camera: CameraMove = field(default_factory=CameraMove)
+    subjects: tuple[SubjectMotion, ...] = ()
+    width: int = 576
+    height: int = 320
+    fps: float = 8.0
+    seconds: float = SECONDS
+
+    def canonical(self) -> dict[str, list[str]]:
+        """`Shot.palettes` for this scene: hex colours, main first, of every character, prop and the place."""
+        palettes = {name: palette_hex(CONTINUITY_CAST[name]) for name in self.characters}
+        palettes |= {name: palette_hex((CONTINUITY_PROPS[name],)) for name in self.props}
+        palettes[self.place] = palette_hex(CONTINUITY_PLACES[self.place])
+        return palettes
+
+
+def random_continuity_scene(
+    rng: np.random.Generator, seed: int, *, sizes: tuple[tuple[int, int], ...] = CONTINUITY_SIZES
+) -> ContinuityScene:
+    """A random shot: one to three characters (sometimes a prop), a place, a camera move, some moving figures."""
+    count = int(rng.choice([1, 2, 2, 3, 3]))
+    characters = tuple(str(name) for name in rng.choice(list(CONTINUITY_CAST), size=count, replace=False))
+    props = (str(rng.choice(list(CONTINUITY_PROPS))),) if rng.random() < 0.3 else ()
+    subjects = []
+    for name in characters:
+        if rng.random() < 0.5:
+            action, direction = CONTINUITY_MOTIONS[int(rng.integers(len(CONTINUITY_MOTIONS)))]
+            speed = str(rng.choice(["slow", "medium", "fast"]))
+            motion = SubjectMotion(subject=name, action=action, direction=direction, speed=speed)  # type: ignore[arg-type]
+            subjects.append(motion)
+    width, height = sizes[int(rng.integers(len(sizes)))]
+    return ContinuityScene(
+        seed=seed, characters=characters, place=str(rng.choice(list(CONTINUITY_PLACES))), props=props,
+        camera=CONTINUITY_CAMERAS[int(rng.integers(len(CONTINUITY_CAMERAS)))], subjects=tuple(subjects),
+        width=width, height=height,
+    )  # fmt: skip
+
+
+def continuity_shot(scene: ContinuityScene, *, shot_id: str = "continuity") -> Shot:
+    """The shot as the cinematographer writes it, with the canonical palettes the memory held."""
+    motion = MotionSpec(camera=scene.camera, subjects=list(scene.subjects))
+    who = " and ".join(scene.characters)
+    prompt = f"{who} in the {scene.place}; {motion.describe()}"
+    shot = make_shot(prompt, motion, seconds=scene.seconds, shot_id=shot_id)
+    design = shot.design.model_copy(
+        update={"characters": list(scene.characters), "props": list(scene.props), "place": scene.place}
+    )
+    return shot.model_copy(
+        update={"characters": list(scene.characters), "props": list(scene.props), "place": scene.place,
+                "palettes": scene.canonical(), "design": design, "seed": scene.seed}
+    )  # fmt: skip
+
+
+def render_continuity(scene: ContinuityScene, palettes: dict[str, list[str]], workdir: Path) -> np.ndarray:
+    """The clip the procedural renderer draws with `palettes`, through the production path: written as H.264
+    (4:2:0 chroma) and decoded at 576x320, as the critic reads every render."""
+    import zlib
+
+    from studio.config import Settings
+    from studio.tools.base import Figure, SceneHint, VideoRequest
+    from studio.tools.media import read_video
+    from studio.tools.video_procedural import ProceduralVideoGenerator
+
+    figures = [Figure(name, tuple(palettes[name])) for name in scene.characters]
+    figures += [Figure(name, tuple(palettes[name]), kind="prop") for name in scene.props]
+    hint = SceneHint(place=scene.place, place_palette=tuple(palettes[scene.place]), figures=tuple(figures))
+    motion = MotionSpec(camera=scene.camera, subjects=list(scene.subjects))
+    request = VideoRequest(
+        prompt="", negative_prompt="", motion=motion, width=scene.width, height=scene.height,
+        num_frames=int(round(scene.seconds * scene.fps)), fps=scene.fps, seed=scene.seed, scene=hint,
+    )  # fmt: skip
+    path = workdir / f"continuity-{scene.seed}-{zlib.crc32(repr(palettes).encode()):08x}.mp4"
+    ProceduralVideoGenerator(Settings()).generate(request, path)
+    frames, _ = read_video(path, width=576, height=320)
+    path.unlink(missing_ok=True)
+    return frames
+
+
+def rotate_hue(hex_colour: str, degrees: float) -> str:
+    """`hex_colour` with its HSV hue turned by `degrees` (greys stay grey)."""
+    import colorsys
+
+    r, g, b = (int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    h, s, v = colorsys.rgb_to_hsv(r, g, b)
+    r, g, b = colorsys.hsv_to_rgb((h + degrees / 360) % 1.0, s, v)
+    return to_hex((int(round(r * 255)), int(round(g * 255)), int(round(b * 255))))
+
+
+def _lab(hex_colour: str) -> np.ndarray:
+    rgb = np.float32([[[int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)]]]) / 255
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)[0, 0]
+
+
+def _chromatic(hex_colour: str) -> bool:
+    lab = _lab(hex_colour)
+    return float(np.hypot(lab[1], lab[2])) >= 22.0
+
+
+def gone_from_picture(canonical: list[str], drawn: dict[str, list[str]], place: str) -> list[str]:
+    """The chromatic canonical colours among the first two (a character's body and face, a place's background and
+    floor) that nothing drawn from `drawn` comes near: CIEDE2000 ≥ 20 — another colour, not a shade of it — from
+    the first three colours of every palette, and from the place's also as the renderer shades them over whole
+    walls and floors (down to about 0.7). These are the drifts a colour check can see without knowing where each
+    figure is."""
+    from studio.tools.checks.continuity import delta_e2000
+
+    def tones(colours: list[str], factors: tuple[float, ...]) -> list[np.ndarray]:
+        rgb = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in colours], np.float32)
+        shaded = np.concatenate([rgb * factor for factor in factors]).reshape(-1, 1, 3) / 255
+        return list(cv2.cvtColor(shaded, cv2.COLOR_RGB2Lab).reshape(-1, 3))
+
+    drawn_tones = [t for name, p in drawn.items() if name != place for t in tones(p[:3], (1.0,))]
+    drawn_tones += tones(drawn[place][:3], (0.7, 0.85, 1.0))
+    nearest = [float(delta_e2000(np.array(drawn_tones), _lab(c)[None, :]).min()) for c in canonical[:2]]
+    return [c for c, gap in zip(canonical[:2], nearest, strict=True) if _chromatic(c) and gap >= 20.0]
+
+
+def drift(scene: ContinuityScene, rng: np.random.Generator, kind: DriftKind) -> tuple[dict[str, list[str]], str]:
+    """Palettes with one entry drifted: `hue` turns a character's hues, `swap` draws it in another cast member's
+    colours, `main` gives it another main colour (the blue sweater that came out red), `place` turns the place's
+    hues. Returns (palettes to draw, name drifted)."""
+    palettes = {name: list(colours) for name, colours in scene.canonical().items()}
+    if kind == "place":
+        turn = float(rng.uniform(100, 260))
+        palettes[scene.place] = [rotate_hue(c, turn) for c in palettes[scene.place]]
+        return palettes, scene.place
+    # An achromatic character's drift is weak evidence whatever it becomes (a test of its own): drift another one.
+    chromatic = [name for name in scene.characters if name not in ACHROMATIC_CAST] or list(scene.characters)
+    name = chromatic[int(rng.integers(len(chromatic)))]
+    if kind == "hue":
+        turn = float(rng.uniform(100, 260))
+        palettes[name] = [rotate_hue(c, turn) for c in palettes[name]]
+    elif kind == "swap":
+        others = [other for other in CONTINUITY_CAST if other != name]
+        palettes[name] = palette_hex(CONTINUITY_CAST[others[int(rng.integers(len(others)))]])
+    else:
+        colours = [
+            c for c in SUBJECT_COLOURS + ("teal", "magenta", "pink") if to_hex(NAMED_COLOURS[c]) != palettes[name][0]
+        ]
+        palettes[name] = [to_hex(NAMED_COLOURS[colours[int(rng.integers(len(colours)))]]), *palettes[name][1:]]
+    return palettes, name
+
+
+def continuity_set(
+    count: int, *, start_seed: int = 0, sizes: tuple[tuple[int, int], ...] = CONTINUITY_SIZES
+) -> list[LabelledClip]:
+    """For each of `count` random scenes, the correct clip (canonical palettes, labelled clean) and a drifted one
+    (kinds in turn: hue, swap, main, hue, swap, main, place). A drift that takes a canonical colour out of the
+    picture is labelled `continuity`; one that leaves every canonical colour drawn somewhere (the character now
+    wears colours the scene already has, or it had only achromatic ones) cannot be seen by colour alone: it is
+    labelled clean with `continuity` accepted and `meta['weak']`. Clips render in parallel threads."""
+    import os
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    kinds: tuple[DriftKind, ...] = ("hue", "swap", "main", "hue", "swap", "main", "place")
+    jobs: list[tuple[str, ContinuityScene, dict[str, list[str]], Shot, frozenset[str], frozenset[str], dict]] = []
+    for index in range(count):
+        seed = start_seed + index
+        rng = np.random.default_rng(seed * 7 + 3)
+        scene = random_continuity_scene(rng, seed, sizes=sizes)
+        shot = continuity_shot(scene, shot_id=f"continuity-{seed}")
+        canonical = scene.canonical()
+        jobs.append((f"correct-{seed}", scene, canonical, shot, frozenset(), frozenset(), {"scene": scene}))
+        kind = kinds[index % len(kinds)]
+        drawn, name = drift(scene, rng, kind)
+        gone = gone_from_picture(canonical[name], drawn, scene.place)
+        meta = {"scene": scene, "kind": kind, "drifted": name, "gone": gone, "drawn": drawn[name], "weak": not gone}
+        labels, accept = (frozenset({"continuity"}), frozenset()) if gone else (frozenset(), frozenset({"continuity"}))
+        jobs.append((f"drift-{kind}-{seed}", scene, drawn, shot, labels, accept, meta))
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        workdir = Path(tmp)
+        rendered = list(pool.map(lambda job: render_continuity(job[1], job[2], workdir), jobs))
+    return [
+        LabelledClip(name, frames, scene.fps, shot, labels, accept=accept, meta=meta)
+        for (name, scene, _, shot, labels, accept, meta), frames in zip(jobs, rendered, strict=True)
+    ]

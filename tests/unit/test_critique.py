@@ -9,20 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from studio.agents.cinematographer import strip_words
-from studio.critique import (
-    critique_file,
-    judge,
-    lessons_from,
-    motion_from_prompt,
-    plan_repair,
-    verdict_json,
-    write_contact_sheet,
-)
+from studio.critique import critique_file, judge, lessons_from, plan_repair, verdict_json, write_contact_sheet
 from studio.plan import CAMERA_DIRECTIONS, CameraMove, CheckResult, MotionSpec, SubjectMotion
 from studio.tools.checks import default_checks
 from studio.tools.checks.text import ocr_available
 from studio.tools.media import write_video
+from studio.vocabulary import motion_from_prompt, strip_words
 from tests.unit.critic_fixtures import SceneSpec, clean_clip, inject_lines, make_shot, overlay_text, render_scene
 
 if TYPE_CHECKING:

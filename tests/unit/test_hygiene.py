@@ -11,13 +11,20 @@ from pathlib import Path
 import pytest
 
 import studio
+import studio.memory  # noqa: E402 - installed from memory/ at the top of the repository
 
-MODULES = ["studio", *(module.name for module in pkgutil.walk_packages(studio.__path__, "studio."))]
+MODULES = [
+    "studio",
+    *(module.name for module in pkgutil.walk_packages(studio.__path__, "studio.")),
+    "studio.memory",
+    *(module.name for module in pkgutil.walk_packages(studio.memory.__path__, "studio.memory.")),
+]
 # No module loads these when imported: the GPU stack, the TUI and the memory load lazily, where they are used.
 NEVER_AT_IMPORT = {"textual", "torch", "chromadb", "diffusers", "transformers", "langchain_openai"}
 # What a person types most (`studio log`, `steer`, `skip`, `validate`) starts without the media or graph stack.
 FRONT_DOOR = ["studio", "studio.cli", "studio.config", "studio.show", "studio.plan", "studio.station", "studio.events",
-              "studio.secrets", "studio.progress", "studio.errors"]  # fmt: skip
+              "studio.secrets", "studio.progress", "studio.errors", "studio.lock", "studio.canon", "studio.steering",
+              "studio.vocabulary", "studio.memory"]  # fmt: skip
 FRONT_DOOR_NEVER = NEVER_AT_IMPORT | {"cv2", "numpy", "langgraph", "av", "rapidocr", "onnxruntime"}
 
 

@@ -4,10 +4,11 @@ import re
 
 import pytest
 
-from studio.agents.cinematographer import compose_prompt, make_shot, shot_id, strip_words
+from studio.agents.cinematographer import compose_prompt, make_shot, shot_id
 from studio.agents.offline import OfflineDirector
-from studio.agents.prompts import CAMERA_AND_BRAND_WORDS
+from studio.canon import canon_from_show
 from studio.show import Show, load_show
+from studio.vocabulary import CAMERA_AND_BRAND_WORDS, strip_words
 from tests.conftest import SHOWS
 
 
@@ -59,7 +60,10 @@ def test_every_shot_prompt_is_self_contained_and_clean(name: str) -> None:
     for index, outline in enumerate(plan.segments):
         script = director.write_segment(show, plan, outline, seed=3)
         for i, design in enumerate(director.design_shots(show, script, seed=3, segment_index=index).shots):
-            shot = make_shot(design, show, shot_id=shot_id(1, index, i), segment_index=index, base_seed=3, avoid=avoid)
+            shot = make_shot(
+                design, show, canon=canon_from_show(show), shot_id=shot_id(1, index, i), segment_index=index,
+                base_seed=3, avoid=avoid,
+            )  # fmt: skip
             count += 1
             for name_ in shot.characters:
                 assert show.character(name_).full_description() in shot.prompt
@@ -78,7 +82,7 @@ def test_brand_words_from_an_llm_design_are_stripped() -> None:
     script = director.write_segment(show, plan, plan.segments[0], seed=1)
     design = director.design_shots(show, script, seed=1, segment_index=0).shots[0]
     design = design.model_copy(update={"action": "Lorenzo types, shot on Canon EOS, IMAX, 8K, trending on artstation"})
-    prompt = compose_prompt(design, show, avoid=list(CAMERA_AND_BRAND_WORDS))
+    prompt = compose_prompt(design, show, canon=canon_from_show(show), avoid=list(CAMERA_AND_BRAND_WORDS))
     assert "Lorenzo types." in prompt or "Lorenzo types" in prompt
     for word in ("Canon", "IMAX", "8K", "artstation"):
         assert word.lower() not in prompt.lower()

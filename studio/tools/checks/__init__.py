@@ -22,6 +22,7 @@ def default_checks(*, text: bool = True) -> list[Check]:
         MovingLinesCheck,
     )
     from studio.tools.checks.colour import ColourCheck
+    from studio.tools.checks.continuity import ContinuityCheck
     from studio.tools.checks.motion import DirectionCheck, ReversalCheck
 
     checks: list[Check] = [
@@ -31,6 +32,7 @@ def default_checks(*, text: bool = True) -> list[Check]:
         ReversalCheck(),
         DirectionCheck(),
         ColourCheck(),
+        ContinuityCheck(),
         MovingLinesCheck(),
         FlickerCheck(),
         DynamicDegreeCheck(),

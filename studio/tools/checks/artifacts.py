@@ -70,7 +70,11 @@ class FrozenFramesCheck:
     name = "frozen"
 
     def __init__(
-        self, threshold: float = 0.25, max_ratio: float = 0.5, noise_levels: float = 6.0, min_changed_area: float = 0.003
+        self,
+        threshold: float = 0.25,
+        max_ratio: float = 0.5,
+        noise_levels: float = 6.0,
+        min_changed_area: float = 0.003,
     ) -> None:
         self.threshold = threshold
         self.max_ratio = max_ratio
