@@ -26,7 +26,7 @@ from studio.runtime import StationRuntime
 from studio.show import load_show, parse_show
 from studio.state import StudioContext
 from studio.station import Station
-from tests.conftest import SHOWS, TEST_SHOWS
+from tests.conftest import TEST_SHOWS
 from tests.integration.test_cli import studio
 
 SHOW = TEST_SHOWS / "two_segments.yaml"
@@ -91,6 +91,12 @@ def test_a_corrupt_index_is_one_clear_error_and_a_rebuild_restores_it_from_the_s
     assert "prompt" in found.stdout and "Bo, robot, a small round orange robot" in found.stdout
     station = run_station(data_dir, episodes=1)
     assert len(events_of(station, ev.EpisodePlanned)) == 2, "the station starts again on the rebuilt index"
+    listed = studio("memory", "list", data_dir=data_dir)
+    assert listed.returncode == 0, listed.stderr
+    assert "Bo, robot, a small round orange robot" in listed.stdout and "2 premises" in listed.stdout
+    payload = json.loads(studio("memory", "export", data_dir=data_dir).stdout)
+    assert [c["name"] for c in payload["canon"]] == ["Bo", "Mia", "Lab"]
+    assert [p["episode"] for p in payload["premises"]] == [1, 2] and payload["prompts"] >= 8
 
 
 def test_a_missing_embedding_model_says_how_to_get_it(tmp_path: Path) -> None:
@@ -128,6 +134,11 @@ def test_canon_is_verbatim_in_every_prompt_and_a_pin_is_in_every_later_prompt_an
     assert any("Bo" in s.characters for e in designed if e.id > pinned.id for s in e.event.shots)
     mia = "Mia, cat, a grey cat with a white chest"
     assert all(mia in s.prompt for e in designed for s in e.event.shots if "Mia" in s.characters)
+    # Continuity: the screenwriter of a later episode is told what its characters did before.
+    written = [e.event for e in events_of(station, ev.SegmentWritten)]
+    assert all(w.previously == () for w in written if w.episode == 1)
+    later = [w for w in written if w.episode == 3]
+    assert later and all(w.previously and w.previously[0].startswith("episode 2: ") for w in later)
 
 
 def test_a_steering_note_is_split_into_a_topic_and_a_trait_and_an_unknown_name_is_refused(tmp_path: Path) -> None:
@@ -229,14 +240,6 @@ def test_an_llm_premise_too_close_to_an_aired_one_is_planned_again(tmp_path: Pat
 # --- continuity and the server option -----------------------------------------------------------------------------
 
 
-def test_the_screenwriter_gets_previously_on_for_its_characters(tmp_path: Path) -> None:
-    station = run_station(tmp_path / "data", episodes=2)
-    written = [e.event for e in events_of(station, ev.SegmentWritten)]
-    assert all(w.previously == () for w in written if w.episode == 1)
-    later = [w for w in written if w.episode == 2]
-    assert later and all(w.previously and w.previously[0].startswith("episode 1: ") for w in later)
-
-
 def test_the_index_runs_on_a_chroma_server_too(tmp_path: Path) -> None:
     chroma = subprocess.run(["which", "chroma"], capture_output=True, text=True).stdout.strip()
     if not chroma:
@@ -269,16 +272,3 @@ def test_the_index_runs_on_a_chroma_server_too(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(30)
-
-
-def test_memory_list_and_export_read_the_store(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    run_station(data_dir, episodes=1).close()
-    listed = studio("memory", "list", data_dir=data_dir)
-    assert listed.returncode == 0, listed.stderr
-    assert "Bo, robot, a small round orange robot" in listed.stdout and "1 premises" in listed.stdout
-    exported = studio("memory", "export", data_dir=data_dir)
-    payload = json.loads(exported.stdout)
-    assert [c["name"] for c in payload["canon"]] == ["Bo", "Mia", "Lab"]
-    assert payload["premises"][0]["episode"] == 1 and payload["prompts"] >= 4
-    assert load_show(SHOWS / "cooking.yaml")  # the shipped show files still load with the memory installed

@@ -198,38 +198,11 @@ def test_a_segment_corrupted_after_approval_is_skipped_and_never_offered_again(t
     )
 
 
-def test_filler_airs_only_between_episodes(tmp_path: Path, show: Show) -> None:
-    """Realtime playout of a fresh channel: an episode starts only when it can air through."""
-    runtime = StationRuntime(show, settings_for(tmp_path / "data"), episodes=3)
-    runtime.start()
-    try:
-        assert runtime.wait(900), "three episodes were not made and aired"
-    finally:
-        runtime.stop()
-    station = Station(tmp_path / "data" / "station.sqlite")
-    timeline: list[tuple[str, Any]] = []
-    for logged in station.events(types=["SegmentOnAir", "SegmentAired", "FillerStarted", "FillerAired"]):
-        timeline.append((logged.event.type, logged.event))
-    fillers = [event for kind, event in timeline if kind == "FillerAired"]
-    assert fillers and all(not filler.inside_episode for filler in fillers)
-    # Independently of the flag: no filler starts between the first and the last segment of an episode.
-    current_episode, remaining = None, 0
-    for kind, event in timeline:
-        if kind == "SegmentOnAir":
-            if event.episode != current_episode:
-                current_episode, remaining = event.episode, show.channel.episode_segments
-        elif kind == "SegmentAired":
-            remaining -= 1
-        elif kind == "FillerStarted":
-            assert remaining == 0, f"filler inside episode {current_episode}: {event.reason}"
-    aired = sum(e.seconds for e in events_of(station, ev.SegmentAired))
-    filler = sum(f.seconds for f in fillers)
-    assert aired == pytest.approx(3 * 4.0)
-    print(f"\nfirst three episodes: {aired:.1f} s of show, {filler:.1f} s of filler ({filler / (aired + filler):.0%})")
-
-
-def test_production_waits_while_the_buffer_is_full(tmp_path: Path, show: Show) -> None:
-    """With room for less than one episode, each plan waits until playout has aired enough of the queue."""
+def test_production_waits_while_the_buffer_is_full_and_filler_airs_only_between_episodes(
+    tmp_path: Path, show: Show
+) -> None:
+    """A fresh realtime channel with room for less than one episode ahead: each plan waits until playout has aired
+    enough of the queue, and an episode starts only when it can air through, so filler never breaks one."""
     target = 3.0  # an episode of this show is 4 s: one approved episode fills the buffer
     runtime = StationRuntime(show, settings_for(tmp_path / "data", buffer_target_s=target), episodes=3)
     runtime.start()
@@ -252,3 +225,21 @@ def test_production_waits_while_the_buffer_is_full(tmp_path: Path, show: Show) -
             since_pause = order[:index][::-1]
             pause_at = next(i for i, e in enumerate(since_pause) if isinstance(e, ev.ProductionPaused))
             assert any(isinstance(e, ev.SegmentAired) for e in since_pause[:pause_at])
+
+    timeline = [logged.event for logged in station.events(types=["SegmentOnAir", "SegmentAired", "FillerStarted"])]
+    fillers = events_of(station, ev.FillerAired)
+    assert fillers and all(not filler.inside_episode for filler in fillers)
+    # Independently of the flag: no filler starts between the first and the last segment of an episode.
+    current_episode, remaining = None, 0
+    for event in timeline:
+        if isinstance(event, ev.SegmentOnAir):
+            if event.episode != current_episode:
+                current_episode, remaining = event.episode, show.channel.episode_segments
+        elif isinstance(event, ev.SegmentAired):
+            remaining -= 1
+        else:
+            assert remaining == 0, f"filler inside episode {current_episode}: {event.reason}"
+    aired = sum(e.seconds for e in events_of(station, ev.SegmentAired))
+    filler = sum(f.seconds for f in fillers)
+    assert aired == pytest.approx(3 * 4.0)
+    print(f"\nfirst three episodes: {aired:.1f} s of show, {filler:.1f} s of filler ({filler / (aired + filler):.0%})")
