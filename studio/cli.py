@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from studio.config import Settings
+    from studio.runtime import StationRuntime
     from studio.station import LoggedEvent, Station
 
 EXAMPLES = """\
@@ -29,6 +30,7 @@ examples:
   studio run shows/cooking.yaml                     make episodes and stream them until Ctrl-C
   studio run shows/cooking.yaml --episodes 1 --headless
   studio validate shows/*.yaml                      check show files (every problem, with file and line)
+  studio attach                                     open the TUI on the running station (q never stops it)
   studio log --follow                               watch the agents' decisions as they happen
   studio steer "topic: saffron paella"              a note for the showrunner's next episode
   studio skip                                       cut what is on air (pause, resume, hold, release, reject …)
@@ -107,7 +109,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     previous_handlers = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not runtime.wait(0.25):
+        if _interactive(args):
+            choice = _run_tui(runtime, show.title, stop_asked)
+            if choice == "stop":
+                stop_asked.set()
+            else:
+                front.say("the TUI is closed; the channel goes on (Ctrl-C stops it; `studio attach` opens the TUI)")
+        while not stop_asked.is_set() and not runtime.wait(0.25):
             front.print_new()
             if stop_asked.is_set():
                 front.say("stopping: finishing the current step; everything approved is kept")
@@ -124,6 +132,42 @@ def cmd_run(args: argparse.Namespace) -> int:
     front.say(f"decision log: studio log --data-dir {settings.data_dir}")
     made_all = args.episodes is None or len(runtime.finished_episodes) >= args.episodes
     return 130 if stop_asked.is_set() and not made_all else 0
+
+
+def _interactive(args: argparse.Namespace) -> bool:
+    """The TUI opens when both ends are a terminal that can draw it, unless --headless."""
+    if args.headless or os.environ.get("TERM", "dumb") == "dumb":
+        return False
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _run_tui(runtime: StationRuntime, title: str, stop_asked: threading.Event) -> str:
+    """The TUI of the station this process runs: returns "stop" or "detach" (keep running without it)."""
+    from studio.tui.app import StudioApp
+
+    app = StudioApp(
+        runtime.station.path, runtime.show_key, attached=False, title=title, is_done=lambda: runtime.wait(0),
+        stop_requested=stop_asked.is_set,
+    )  # fmt: skip
+    return app.run() or "stop"
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    from studio.lock import running_station_pid
+
+    settings, station = _open_station(args)
+    try:
+        show = _command_show(station, args.show)
+    finally:
+        station.close()
+    if not sys.stdout.isatty():
+        raise ConfigError("studio attach opens a terminal UI: run it in a terminal (for a pipe, `studio log -f`)")
+    from studio.tui.app import StudioApp
+
+    if running_station_pid(settings.data_dir) is None:
+        print(f"no station is running in {settings.data_dir}: commands you give wait until one starts", file=sys.stderr)
+    StudioApp(settings.data_dir / "station.sqlite", show, attached=True).run()
+    return 0
 
 
 # --- validate ----------------------------------------------------------------------------------------------------
@@ -206,7 +250,7 @@ _AGENT_STYLE = {
 def _print_event(console: Console, logged: LoggedEvent, *, verbose: bool) -> None:
     from rich.text import Text
 
-    from studio.progress import where
+    from studio.events import where
 
     event = logged.event
     stamp = datetime.fromtimestamp(logged.ts).strftime("%Y-%m-%d %H:%M:%S")
@@ -300,6 +344,10 @@ def cmd_station_command(args: argparse.Namespace) -> int:
     if getattr(args, "reason", None):
         command_args["reason"] = args.reason
     return _send_command(args, args.command, command_args)
+
+
+def cmd_approval(args: argparse.Namespace) -> int:
+    return _send_command(args, "approval", {"mode": args.mode})
 
 
 # --- memory ------------------------------------------------------------------------------------------------------
@@ -577,7 +625,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     run.add_argument("show", help="show file, e.g. shows/cooking.yaml")
     run.add_argument("--episodes", type=int, metavar="N", help="stop after N episodes (once they have aired)")
-    run.add_argument("--headless", action="store_true", help="plain log lines, no interactive display")
+    run.add_argument(
+        "--headless",
+        action="store_true",
+        help="print progress lines instead of opening the TUI (it opens when run in a terminal)",
+    )
     run.add_argument("--seed", type=int, help="override the show's seed (same seed, same episodes)")
     run.add_argument("--rtmp", metavar="URL", help="also push the channel as FLV to this RTMP URL")
     run.add_argument("--port", type=int, help="web player port (default 8090; 0 picks a free one)")
@@ -585,6 +637,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=["auto", "cuda", "cpu"], help="device for model backends")
     data_dir_arg(run)
     run.set_defaults(func=cmd_run)
+
+    attach = sub.add_parser(
+        "attach", help="open the TUI on a station that is running",
+        description="Open the terminal UI on the station in --data-dir, which another `studio run` runs: the live "
+        "rundown, the agents' decisions, steering. Several may be attached at once; quitting one (q) never stops "
+        "the channel.",
+    )  # fmt: skip
+    attach.add_argument("--show", help="show slug (needed only when the station has several shows)")
+    data_dir_arg(attach)
+    attach.set_defaults(func=cmd_attach)
 
     validate = sub.add_parser("validate", help="check show files", description="Check show files; every problem is "
                               "reported as file:line: field: message. Unknown keys are errors.")  # fmt: skip
@@ -647,7 +709,12 @@ def build_parser() -> argparse.ArgumentParser:
             "reject a segment: it never airs",
             "Reject a planned or approved segment (cut from air if it is on).",
         ),
-        ("approve", "approve a rejected segment again", "Put a rejected or removed segment back in the queue."),
+        (
+            "approve",
+            "approve a segment waiting for review, or a rejected one again",
+            "Approve a segment waiting for a person (manual approval), or put a rejected or removed segment back in the"
+            " queue.",
+        ),
         ("drop", "take a queued segment out of the queue", "Remove a planned or approved segment from the queue."),
     ):
         command = command_parser(name, help_text, description)
@@ -655,6 +722,15 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("reject", "drop"):
             command.add_argument("--reason", help="why, for the log")
         command.set_defaults(func=cmd_station_command)
+
+    approval = command_parser(
+        "approval", "manual or automatic approval of segments",
+        "manual: every segment made from now on waits for a person (`studio approve|reject SEGMENT`, or the TUI) "
+        "before it can air, and production waits with it; auto: segments the critic passes air without waiting "
+        "(what waits is approved).",
+    )  # fmt: skip
+    approval.add_argument("mode", choices=["manual", "auto"])
+    approval.set_defaults(func=cmd_approval)
 
     memory = sub.add_parser(
         "memory", help="the show's memory: canon, premises, continuity, lessons",

@@ -112,7 +112,7 @@ class CommandProcessor:
 
     # --- everything else ------------------------------------------------------------------------------------------
 
-    def _apply(self, command: Command) -> Outcome:
+    def _apply(self, command: Command) -> Outcome | None:
         runtime = self.runtime
         station = self.station
         show = runtime.show_key
@@ -144,22 +144,44 @@ class CommandProcessor:
                 return Outcome(True, f"cut {cut}; the next item airs now")
             case "reject" | "drop" | "approve":
                 return self._segment_command(command)
+            case "approval":
+                mode = str(command.args.get("mode", ""))
+                if mode not in ("manual", "auto"):
+                    return Outcome(False, f"approval mode {mode!r}: say manual or auto")
+                manual = mode == "manual"
+                if station.flag(show, "manual_approval") == manual:
+                    return Outcome(False, f"approval is already {mode}")
+                runtime.record(runtime.context.event(ev.ApprovalModeChanged, manual=manual, command_id=command.id))
+                if manual:
+                    return Outcome(True, "every segment made from now on waits for a person (approve or reject it)")
+                waiting = station.awaiting_review(show)
+                for segment_id in waiting:  # nobody is going to answer them now: the critic's approval stands
+                    runtime.production.review_decided(segment_id, approved=True, command_id=command.id, answer=False)
+                return Outcome(True, "segments the critic passes air without waiting" + (
+                    f"; {len(waiting)} waiting segment(s) approved" if waiting else ""))  # fmt: skip
             case "pin" | "forget" | "search" | "rebuild":
                 return self._memory_command(command)
         return Outcome(False, f"unknown command {command.kind!r}")
 
-    def _segment_command(self, command: Command) -> Outcome:
+    def _segment_command(self, command: Command) -> Outcome | None:
         segment_id = str(command.args.get("segment_id", ""))
         entry = self.station.segment(segment_id)
         if entry is None or entry.show != self.runtime.show_key:
             return Outcome(False, f"no segment {segment_id!r} in this station's rundown (see `studio log`)")
         where = {"episode": entry.episode, "segment": entry.segment_index}
         reason = str(command.args.get("reason") or f"by a person (command {command.id})")
+        if command.kind in ("approve", "reject") and segment_id in self.station.awaiting_review(self.runtime.show_key):
+            # The episode's review node takes the decision and answers the command in its checkpointed events.
+            self.runtime.production.review_decided(
+                segment_id, approved=command.kind == "approve", command_id=command.id, reason=reason
+            )
+            return None
         if command.kind == "approve":
             if entry.status not in ("rejected", "removed"):
                 return Outcome(
-                    False, f"{segment_id} is {entry.status}; only a rejected or removed segment can be approved again"
-                )
+                    False, f"{segment_id} is {entry.status}; only a segment waiting for review, or a rejected or"
+                    " removed one, can be approved",
+                )  # fmt: skip
             self.runtime.record(
                 self.runtime.context.event(ev.SegmentReinstated, **where, segment_id=segment_id, command_id=command.id)
             )

@@ -303,6 +303,24 @@ def write_contact_sheet(frames: np.ndarray, verdict: Verdict, path: Path, *, til
     return path
 
 
+def write_thumbnail(frames: np.ndarray, verdict: Verdict | None, path: Path, *, width: int = 192) -> Path:
+    """The clip's middle frame, `width` pixels wide, as a PNG (what the TUI shows of the shot on air)."""
+    from pathlib import Path as _Path
+
+    import cv2
+
+    path = _Path(path)
+    frame = frames[len(frames) // 2]
+    height = max(2, int(round(frame.shape[0] * width / frame.shape[1])))
+    small = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), cv2.cvtColor(small, cv2.COLOR_RGB2BGR)):
+        from studio.errors import ToolError
+
+        raise ToolError(f"cannot write the thumbnail {path}")
+    return path
+
+
 def _draw_flow(tile: np.ndarray, current: np.ndarray, following: np.ndarray) -> None:
     import cv2
     import numpy as np

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-__all__ = ["EVENT_TYPES", "Event", "event_from_dict"]
+__all__ = ["EVENT_TYPES", "Event", "event_from_dict", "where"]
 
 
 def _new_id() -> str:
@@ -73,6 +73,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def where(event: Event) -> str:
+    """`e3 s2 e0003-s02-sh01`: the episode, segment (from 1) and shot an event belongs to."""
+    parts = []
+    if event.episode is not None:
+        parts.append(f"e{event.episode}")
+    if event.segment is not None:
+        parts.append(f"s{event.segment + 1}")
+    if event.shot:
+        parts.append(event.shot)
+    return " ".join(parts)
+
+
 # --- records inside events ---------------------------------------------------------------------------------------
 
 
@@ -110,6 +122,8 @@ class StationStarted(Event):
     player_url: str
     outputs: tuple[str, ...] = ()
     """Where the channel goes: `hls`, and the RTMP URL with its key masked."""
+    buffer_target_s: float = 0.0
+    """How many seconds of approved show production keeps ahead of the playhead."""
 
     def summary(self) -> str:
         tools = ", ".join(f"{kind} {name}" for kind, name in self.backends.items())
@@ -326,6 +340,10 @@ class VerdictGiven(Event):
     repair_note: str = ""
     verdict: Mapping[str, Any] = field(default_factory=dict)
     """Every check's result and evidence."""
+    contact_sheet: str = ""
+    """A PNG of the evidence (sampled frames, motion arrows, text boxes read), beside the clip."""
+    thumbnail: str = ""
+    """A small PNG of the clip's middle frame, for the on-air panel."""
 
     def summary(self) -> str:
         failed = ", ".join(self.failures) or "all checks passed"
@@ -384,6 +402,19 @@ class SegmentDropped(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SegmentAwaitingReview(Event):
+    """Manual approval: the segment is made and waits for a person (approve or reject it); production waits too."""
+
+    agent: ClassVar[str] = "post"
+    segment_id: str
+    path: str
+    seconds: float
+
+    def summary(self) -> str:
+        return f"{self.segment_id} ({self.seconds:.2f} s) waits for a person: `studio approve|reject {self.segment_id}`"
+
+
+@dataclass(frozen=True, kw_only=True)
 class EpisodeAssembled(Event):
     agent: ClassVar[str] = "post"
     title: str
@@ -430,6 +461,20 @@ class SegmentRemoved(Event):
 
     def summary(self) -> str:
         return f"{self.segment_id} removed from the queue: {self.reason}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalModeChanged(Event):
+    """Manual approval on (every made segment waits for a person before it can air) or off (the critic decides)."""
+
+    agent: ClassVar[str] = "command"
+    manual: bool
+    command_id: int | None = None
+
+    def summary(self) -> str:
+        if self.manual:
+            return "manual approval: every segment made from now on waits for a person before it can air"
+        return "automatic approval: segments the critic passes air without waiting"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -738,8 +783,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         EpisodePlanned, EpisodeResumed, SegmentWritten, ShotsDesigned, ShotRepaired,
         RenderStarted, ClipRendered, RenderFailed, BackendFellBack,
         VerdictGiven, ShotDropped, LessonLearned,
-        SegmentApproved, SegmentDropped, EpisodeAssembled, EpisodeEmpty,
-        SegmentRejected, SegmentRemoved, SegmentReinstated,
+        SegmentApproved, SegmentDropped, SegmentAwaitingReview, EpisodeAssembled, EpisodeEmpty,
+        SegmentRejected, SegmentRemoved, SegmentReinstated, ApprovalModeChanged,
         CanonChanged, NoteInterpreted, MemorySearched, MemoryForgotten, MemoryRebuilt,
         SegmentOnAir, SegmentAired, SegmentSkipped, FillerStarted, FillerAired, EncoderRestarted, FeederTimedOut,
         ItemFailed, OutputLost, OutputRestored, PlayoutEnded, PlayoutFailed,

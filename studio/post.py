@@ -83,6 +83,11 @@ def post(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]
         video_seconds=round(info.video_seconds, 3), audio_seconds=round(info.audio_seconds, 3),
         duration_ms=(time.perf_counter() - started) * 1000,
     )  # fmt: skip
+    if ctx.station.flag(ctx.show_key, "manual_approval"):
+        waiting = ctx.event(
+            ev.SegmentAwaitingReview, **where, segment_id=segment_id, path=str(output_path), seconds=seconds
+        )
+        return {**done, "awaiting": approved_event.to_dict(), "events": emitted(*fell_back, waiting)}
     return {
         **done,
         "approved_segments": [*state.get("approved_segments", []), str(output_path)],
@@ -90,7 +95,39 @@ def post(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]
     }
 
 
-def route_after_post(state: EpisodeState) -> Literal["screenwriter", "wrap"]:
+def review(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]:
+    """Manual approval: the graph stops here (a LangGraph interrupt, checkpointed) until a person approves or
+    rejects the segment; production resumes it with their decision, and this node records it and the answer."""
+    from langgraph.types import interrupt
+
+    ctx = runtime.context
+    approved_event = ev.event_from_dict(state["awaiting"] or {})
+    assert isinstance(approved_event, ev.SegmentApproved)
+    decision = interrupt({"segment_id": approved_event.segment_id})
+    command_id = int(decision["command_id"])
+    # Switching approval back to automatic approves what waits; that command was answered when it was applied.
+    answers = bool(decision.get("answer", True))
+    where = {"episode": approved_event.episode, "segment": approved_event.segment}
+    if decision["approved"]:
+        answer = ctx.event(ev.CommandApplied, command_id=command_id, kind="approve",
+                           effect=f"{approved_event.segment_id} approved by a person: it airs in turn")  # fmt: skip
+        return {
+            "awaiting": None,
+            "approved_segments": [*state.get("approved_segments", []), approved_event.path],
+            "events": emitted(approved_event, *([answer] if answers else [])),
+        }
+    reason = str(decision.get("reason") or f"by a person (command {command_id})")
+    rejected = ctx.event(
+        ev.SegmentRejected, **where, segment_id=approved_event.segment_id, reason=reason, command_id=command_id
+    )
+    answer = ctx.event(ev.CommandApplied, command_id=command_id, kind="reject",
+                       effect=f"{approved_event.segment_id} rejected: it will not air")  # fmt: skip
+    return {"awaiting": None, "events": emitted(rejected, *([answer] if answers else []))}
+
+
+def route_after_post(state: EpisodeState) -> Literal["review", "screenwriter", "wrap"]:
+    if state.get("awaiting"):
+        return "review"
     return "screenwriter" if state["segment_index"] < len(state["plan"].segments) else "wrap"
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from langgraph.types import Command
+
 from studio import events as ev
 from studio.errors import ConfigError
 from studio.graph import build_graph
@@ -86,6 +88,9 @@ class Production:
     """Set while a person has paused production: no new step starts."""
     finished_episodes: list[Path] = field(default_factory=list)
     rate: ProductionRate = field(default_factory=ProductionRate)
+    reviews: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Segment id → a person's decision, waiting for the episode's review node to take it."""
+    _reviews_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         connection = sqlite3.connect(self.context.settings.data_dir / "checkpoints.sqlite", check_same_thread=False)
@@ -170,22 +175,52 @@ class Production:
             )
         else:
             graph_input = {"episode_number": number, "approved_segments": []}
-        step_started = time.perf_counter()
         try:
-            for chunk in self.graph.stream(
-                graph_input, config, context=self.context, stream_mode="updates", durability="sync"
-            ):
-                self.rate.busy_seconds += time.perf_counter() - step_started
-                for update in chunk.values():
-                    if isinstance(update, dict):
-                        self.record(update.get("events"))
-                if self.stop_event.is_set():
-                    return None  # the checkpoint keeps everything done so far
-                self.gate()
+            while True:
                 step_started = time.perf_counter()
+                for chunk in self.graph.stream(
+                    graph_input, config, context=self.context, stream_mode="updates", durability="sync"
+                ):
+                    self.rate.busy_seconds += time.perf_counter() - step_started
+                    for update in chunk.values():
+                        if isinstance(update, dict):
+                            self.record(update.get("events"))
+                    if self.stop_event.is_set():
+                        return None  # the checkpoint keeps everything done so far
+                    self.gate()
+                    step_started = time.perf_counter()
+                snapshot = self.graph.get_state(config)
+                if not snapshot.interrupts:
+                    break
+                # Manual approval: the review node waits for a person's decision (checkpointed, so a restart
+                # waits again for the same segment); it is resumed with it.
+                decision = self.wait_for_review(str(snapshot.interrupts[0].value["segment_id"]))
+                if decision is None:
+                    return None
+                graph_input = Command(resume=decision)
         except ProductionStopped:
             return None
         return self._finish_thread(number, self.graph.get_state(config).values)
+
+    def wait_for_review(self, segment_id: str) -> dict[str, Any] | None:
+        """A person's decision on a segment waiting for review (the command processor hands it over), or None
+        when the station stops first."""
+        while not self.stop_event.is_set():
+            with self._reviews_lock:
+                decision = self.reviews.pop(segment_id, None)
+            if decision is not None:
+                return decision
+            self.stop_event.wait(0.2)
+        return None
+
+    def review_decided(
+        self, segment_id: str, *, approved: bool, command_id: int, reason: str = "", answer: bool = True
+    ) -> None:
+        """Hand a person's decision to the review node; `answer`: it acknowledges `command_id` when it records it."""
+        with self._reviews_lock:
+            self.reviews[segment_id] = {
+                "approved": approved, "command_id": command_id, "reason": reason, "answer": answer,
+            }  # fmt: skip
 
     def _finish_thread(self, number: int, values: dict[str, Any]) -> Path | None:
         self.checkpointer.delete_thread(self._thread_id(number))

@@ -16,18 +16,6 @@ if TYPE_CHECKING:
     from studio.station import LoggedEvent, Station
 
 
-def where(event: ev.Event) -> str:
-    """`e3 s2 e0003-s02-sh01`: the episode, segment (from 1) and shot an event belongs to."""
-    parts = []
-    if event.episode is not None:
-        parts.append(f"e{event.episode}")
-    if event.segment is not None:
-        parts.append(f"s{event.segment + 1}")
-    if event.shot:
-        parts.append(event.shot)
-    return " ".join(parts)
-
-
 def lines_for(event: ev.Event) -> list[str]:
     """What a person reads for one event: usually one line, more for the station's start."""
     if isinstance(event, ev.StationStarted):

@@ -103,6 +103,8 @@ class StationQueue:
         head = queue[0]
         started = self._episode_started(head.episode)
         if head.status == "planned":
+            if head.segment_id in self.station.awaiting_review(self.show):
+                return Idle(f"{head.segment_id} waits for a person to approve it", inside_episode=started)
             return Idle(f"waiting for {head.segment_id} to be made", inside_episode=started)
         if not started:
             remaining = [
@@ -243,6 +245,7 @@ class StationRuntime:
                     data_dir=str(settings.data_dir),
                     player_url=self.server.url,
                     outputs=outputs,
+                    buffer_target_s=settings.buffer_target_s,
                     backend=director.backend,
                 )  # fmt: skip
             )

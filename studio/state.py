@@ -32,6 +32,8 @@ class EpisodeState(TypedDict, total=False):
     render_errors: dict[str, str]
     verdicts: dict[str, Verdict]
     approved_segments: list[str]
+    awaiting: dict[str, Any] | None
+    """Manual approval: the `SegmentApproved` (as a dict) of the segment made and waiting for a person."""
     episode_path: str
     events: list[dict[str, Any]]
     """What the last node decided, as `studio.events` dicts: production records them once, from the update
@@ -105,13 +107,23 @@ class StudioContext:
         """An event of this show."""
         return cls(show=self.show_key, **fields)
 
-    def critique(self, clip_path: str, shot: Shot) -> tuple[Verdict, str]:
-        from studio.critique import judge
+    def critique(self, clip_path: str, shot: Shot) -> tuple[Verdict, str, dict[str, str]]:
+        """The verdict, who gave it, and its evidence pictures beside the clip (`contact_sheet`, `thumbnail`),
+        which front-ends show; a picture that cannot be written is left out, never fails the verdict."""
+        from studio.critique import judge, write_contact_sheet, write_thumbnail
         from studio.tools.media import read_video
 
         frames, fps = read_video(Path(clip_path), width=576, height=320)
         verdict = judge(frames, fps, shot, self.toolkit.checks)
-        return verdict, "measured checks: " + ", ".join(check.name for check in self.toolkit.checks)
+        clip = Path(clip_path)
+        evidence: dict[str, str] = {}
+        for key, write, suffix in (("contact_sheet", write_contact_sheet, ".sheet.png"),
+                                   ("thumbnail", write_thumbnail, ".thumb.png")):  # fmt: skip
+            try:
+                evidence[key] = str(write(frames, verdict, clip.with_suffix(suffix)))
+            except StudioError:
+                continue
+        return verdict, "measured checks: " + ", ".join(check.name for check in self.toolkit.checks), evidence
 
     def lessons_from(self, verdict: Verdict) -> list[str]:
         from studio.critique import lessons_from

@@ -48,6 +48,7 @@ CommandKind = Literal[
     "forget",
     "search",
     "rebuild",
+    "approval",
 ]
 COMMAND_KINDS: tuple[str, ...] = (
     "steer",
@@ -63,6 +64,7 @@ COMMAND_KINDS: tuple[str, ...] = (
     "forget",
     "search",
     "rebuild",
+    "approval",
 )
 CommandStatus = Literal["pending", "received", "applied", "rejected"]
 
@@ -363,6 +365,16 @@ class Station:
         rows = self._query(sql + " ORDER BY aired_at DESC, position DESC LIMIT 1", (show,) if show else ())
         return _entry(rows[0]) if rows else None
 
+    def awaiting_review(self, show: str) -> list[str]:
+        """Segments made and waiting for a person (manual approval), in rundown order."""
+        rows = self._query(
+            "SELECT DISTINCT r.segment_id, r.position FROM rundown r JOIN events e ON e.type = 'SegmentAwaitingReview'"
+            " AND e.show = r.show AND json_extract(e.payload, '$.segment_id') = r.segment_id"
+            " WHERE r.show = ? AND r.status = 'planned' ORDER BY r.position",
+            (show,),
+        )
+        return [row["segment_id"] for row in rows]
+
     def buffered_seconds(self, show: str | None = None) -> float:
         """Approved seconds that can still air: what the showrunner keeps full."""
         where, params = _where(status=BUFFERED_STATUSES, show=show)
@@ -521,6 +533,12 @@ def _apply(db: sqlite3.Connection, event: ev.Event) -> None:
                 "UPDATE rundown SET status = CASE WHEN path IS NULL THEN 'planned' ELSE 'approved' END, note = '',"
                 " updated = ? WHERE segment_id = ? AND status IN ('rejected', 'removed')",
                 (now, event.segment_id),
+            )
+        case ev.ApprovalModeChanged():
+            db.execute(
+                "INSERT INTO state (show, key, value, updated) VALUES (?, 'manual_approval', ?, ?)"
+                " ON CONFLICT (show, key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+                (event.show, "1" if event.manual else "0", now),
             )
         case ev.CanonChanged():
             db.execute(

@@ -31,8 +31,9 @@ def critic(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, An
                 repair=Repair(action="rerender", new_seed=True, note=f"render failed: {render_errors[shot_id]}"),
             )  # fmt: skip
             backend = "render-error"
+            evidence: dict[str, str] = {}
         else:
-            verdict, backend = ctx.critique(state["clips"][shot_id], shot)
+            verdict, backend, evidence = ctx.critique(state["clips"][shot_id], shot)
         if not verdict.passed and shot.attempt >= ctx.settings.max_repairs:
             verdict = verdict.model_copy(
                 update={
@@ -53,6 +54,7 @@ def critic(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, An
                 repair=verdict.repair.action if verdict.repair else "",
                 repair_note=verdict.repair.note if verdict.repair else "",
                 verdict=verdict.model_dump(mode="json"),
+                **evidence,
                 duration_ms=(time.perf_counter() - started) * 1000,
             )  # fmt: skip
         )

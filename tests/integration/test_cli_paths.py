@@ -28,9 +28,8 @@ import numpy as np
 import pytest
 
 from studio import events as ev
-from studio.events import EVENT_TYPES, event_from_dict
+from studio.events import EVENT_TYPES, event_from_dict, where
 from studio.plan import CameraMove, MotionSpec, SubjectMotion
-from studio.progress import where
 from studio.station import Station
 from studio.tools.device import cuda_present, missing_packages
 from studio.tools.media import write_video

@@ -67,3 +67,39 @@ def test_agents_never_import_backends_or_subprocess() -> None:
             "import diffusers",
         ):
             assert forbidden not in text, f"{source.name} imports {forbidden}"
+
+
+TUI_MODULES = ["studio.tui", "studio.tui.view", "studio.tui.app"]
+# The TUI is a client of the station store: the store (with the commands), the events, and what they are built of.
+TUI_MAY_LOAD = {"studio", "studio.tui", "studio.tui.view", "studio.tui.app", "studio.station", "studio.events",
+                "studio.canon", "studio.colours", "studio.errors"}  # fmt: skip
+
+
+@pytest.mark.parametrize("module", TUI_MODULES)
+def test_the_tui_loads_only_the_store_and_events_of_the_core(module: str) -> None:
+    code = (
+        "import importlib, json, sys; "
+        f"importlib.import_module({module!r}); "
+        "print(json.dumps(sorted(name for name in sys.modules if name == 'studio' or name.startswith('studio.'))))"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    loaded = set(json.loads(completed.stdout))
+    assert module in loaded and loaded <= TUI_MAY_LOAD, sorted(loaded - TUI_MAY_LOAD)
+    assert loaded_after_import(module, FRONT_DOOR_NEVER - {"textual"}) == []
+
+
+def test_the_tui_sources_import_nothing_else_of_the_core() -> None:
+    """Lazy imports inside functions count too: the sources name no other core module."""
+    tui = Path(studio.__file__).parent.parent / "tui"
+    allowed = {"studio.station", "studio.events", "studio.tui"}
+    for source in tui.glob("*.py"):
+        for line in source.read_text().splitlines():
+            words = line.split()
+            if words[:1] not in (["from"], ["import"]) or len(words) < 2 or not words[1].startswith("studio"):
+                continue
+            # `from studio import events as ev` imports studio.events
+            module = f"studio.{words[3].rstrip(',')}" if words[1] == "studio" and words[0] == "from" else words[1]
+            assert any(module == name or module.startswith(name + ".") for name in allowed), (
+                f"{source.name}: {line.strip()}"
+            )

@@ -27,8 +27,11 @@ def test_route_after_critic(verdicts: dict[str, Verdict], pending: list[str], ex
     assert route_after_critic({"verdicts": verdicts, "pending": pending}) == expected
 
 
-@pytest.mark.parametrize(("index", "expected"), [(1, "screenwriter"), (2, "wrap")])
-def test_route_after_post(index: int, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("index", "awaiting", "expected"),
+    [(1, None, "screenwriter"), (2, None, "wrap"), (1, {"segment_id": "x"}, "review"), (2, {"segment_id": "x"}, "review")],
+)
+def test_route_after_post(index: int, awaiting: dict[str, str] | None, expected: str) -> None:
     outline = SegmentOutline(format="f", title="t", summary="s")
     plan = EpisodePlan(number=1, title="t", topic="x", logline="l", segments=[outline, outline])
-    assert route_after_post({"segment_index": index, "plan": plan}) == expected
+    assert route_after_post({"segment_index": index, "plan": plan, "awaiting": awaiting}) == expected

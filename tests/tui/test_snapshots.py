@@ -1,0 +1,63 @@
+"""The TUI's main screens drawn from a fixed store at a fixed moment (pytest-textual-snapshot).
+
+`pytest tests/tui/test_snapshots.py --snapshot-update` redraws them after a deliberate change; look at the SVGs
+in `__snapshots__/` before committing them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from studio.tui.app import StudioApp
+from tests.tui import scene
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The log's times are drawn in local time: draw them in UTC here, and put the zone back after."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def app(tmp_path: Path, utc: None) -> StudioApp:
+    data_dir = tmp_path / "data"
+    return StudioApp(
+        scene.build(data_dir), scene.SHOW, attached=True, title="Station Test", clock=lambda: scene.NOW,
+        refresh_s=3600, show_clock=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "keys", "size"),
+    [
+        ("on_air", [], (80, 24)),
+        ("rundown", ["2"], (80, 24)),
+        ("log", ["3"], (80, 24)),
+        ("commands", ["4"], (80, 24)),
+        ("help", ["question_mark"], (80, 24)),
+        ("direction_prompt", ["d"], (80, 24)),
+        ("on_air_large", [], (160, 48)),
+    ],
+)
+def test_screen(snap_compare: Any, app: StudioApp, name: str, keys: list[str], size: tuple[int, int]) -> None:
+    assert snap_compare(app, press=keys, terminal_size=size)
+
+
+def test_a_failed_verdict_opens_with_its_contact_sheet(snap_compare: Any, app: StudioApp) -> None:
+    async def open_the_failed_shot(pilot: Any) -> None:
+        await pilot.press("2")
+        table = pilot.app.query_one("#rundown-table")
+        row = next(i for i, item in enumerate(pilot.app._rundown_rows) if item.key == "e0001-s02-sh01")
+        table.move_cursor(row=row)
+        await pilot.press("enter")
+
+    assert snap_compare(app, run_before=open_the_failed_shot, terminal_size=(120, 48))
