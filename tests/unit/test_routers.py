@@ -29,7 +29,12 @@ def test_route_after_critic(verdicts: dict[str, Verdict], pending: list[str], ex
 
 @pytest.mark.parametrize(
     ("index", "awaiting", "expected"),
-    [(1, None, "screenwriter"), (2, None, "wrap"), (1, {"segment_id": "x"}, "review"), (2, {"segment_id": "x"}, "review")],
+    [
+        (1, None, "screenwriter"),
+        (2, None, "wrap"),
+        (1, {"segment_id": "x"}, "review"),
+        (2, {"segment_id": "x"}, "review"),
+    ],
 )
 def test_route_after_post(index: int, awaiting: dict[str, str] | None, expected: str) -> None:
     outline = SegmentOutline(format="f", title="t", summary="s")
