@@ -9,7 +9,7 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from studio import events as ev
 from studio.lock import running_station_pid
 from studio.station import Station
 from tests.conftest import REPO, require_system_tool
+from tests.integration.test_runtime import wait_for
 
 WAIT_S = 300.0
 
@@ -65,18 +66,6 @@ def studio_command() -> list[str]:
     return [str(installed)] if installed.exists() else [sys.executable, "-m", "studio.cli"]
 
 
-def wait_for_event(station: Station, predicate: Callable[[ev.Event], bool], after: int = 0) -> int:
-    deadline = time.monotonic() + WAIT_S
-    last = after
-    while time.monotonic() < deadline:
-        for logged in station.events(after_id=last):
-            last = logged.id
-            if predicate(logged.event):
-                return logged.id
-        time.sleep(0.2)
-    raise AssertionError(f"no such event within {WAIT_S:.0f} s")
-
-
 @pytest.mark.slow
 def test_studio_run_opens_the_tui_steers_and_attach_detaches_without_stopping(
     terminal: Terminal, tmp_path: Path
@@ -99,7 +88,7 @@ def test_studio_run_opens_the_tui_steers_and_attach_detaches_without_stopping(
             time.sleep(0.2)
         [steer] = station.commands(kind="steer")
         assert steer.args == {"note": "topic: saffron paella"}
-        applied = wait_for_event(station, lambda e: isinstance(e, ev.CommandApplied) and e.command_id == steer.id)
+        applied = wait_for(station, lambda e: isinstance(e, ev.CommandApplied) and e.command_id == steer.id).id
         terminal.wait_for_text("studio:0", f"command {steer.id} (steer) applied")
         plan = [e.event for e in station.events(types=["EpisodePlanned"]) if e.id < applied][-1]
         assert plan.topic == "saffron paella" and plan.steering == ("topic: saffron paella",)
@@ -116,12 +105,12 @@ def test_studio_run_opens_the_tui_steers_and_attach_detaches_without_stopping(
         assert terminal.windows() == ["0"], "quitting the attached TUI closes its window"
         assert running_station_pid(data_dir) is not None, "the channel is still running"
         after_quit = station.last_event_id()
-        wait_for_event(station, lambda e: True, after=after_quit)
+        wait_for(station, lambda e: True, after=after_quit)
 
         terminal("send-keys", "-t", "studio:0", "q")
         terminal.wait_for_text("studio:0", "Stop the channel?")
         terminal("send-keys", "-t", "studio:0", "s")
-        wait_for_event(station, lambda e: isinstance(e, ev.StationStopped), after=after_quit)
+        wait_for(station, lambda e: isinstance(e, ev.StationStopped), after=after_quit)
         deadline = time.monotonic() + 60
         while running_station_pid(data_dir) is not None and time.monotonic() < deadline:
             time.sleep(0.2)
