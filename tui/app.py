@@ -271,6 +271,7 @@ class StudioApp(App[str]):
         """The answers to this TUI's commands, as shown."""
         self.log_filter = LogFilter()
         self._rundown_rows: list[Any] = []
+        self._commands_drawn: list[tuple[int, str]] = []
         self._log_shown = 0
         self._thumbnail: Path | None = None
         self._done_told = False
@@ -480,6 +481,10 @@ class StudioApp(App[str]):
     def _draw_commands(self) -> None:
         table = self.main.query_one("#commands-table", DataTable)
         commands = self.view.commands()
+        drawn = [(command.id, command.status) for command in commands]
+        if drawn == self._commands_drawn:
+            return
+        self._commands_drawn = drawn
         table.clear()
         for command in reversed(commands):
             asked = " ".join(f"{key}={value}" for key, value in command.args.items())

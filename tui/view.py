@@ -117,8 +117,17 @@ class StationView:
     last_id: int = 0
 
     def refresh(self) -> list[LoggedEvent]:
-        """Read what was recorded since the last call; returns it (oldest first)."""
-        new = self.station.events(show=self.show, after_id=self.last_id)
+        """Read what was recorded since the last call; returns it (oldest first). The first call reads the station's
+        latest start and at most `LOG_HISTORY` events after it, so attaching to a station that has run for weeks
+        is quick."""
+        if self.last_id == 0:
+            started = self.station.events(show=self.show, types=["StationStarted"], last=1)
+            after = started[0].id - 1 if started else 0
+            new = self.station.events(show=self.show, after_id=after, last=LOG_HISTORY)
+            if started and (not new or new[0].id != started[0].id):
+                new = [started[0], *new]
+        else:
+            new = self.station.events(show=self.show, after_id=self.last_id)
         for logged in new:
             self.last_id = logged.id
             self.log.append(logged)

@@ -82,3 +82,19 @@ def test_answers_to_this_front_ends_commands_only(view: StationView) -> None:
     statuses = {command.kind: command.status for command in view.commands()}
     assert statuses == {"steer": "applied", "pin": "rejected", "skip": "pending"}
     assert view.canon_names() == {}
+
+
+def test_attaching_reads_the_latest_start_and_a_bounded_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studio.tui import view as view_module
+
+    station = Station(scene.build(tmp_path / "data"))
+    station.record_many([ev.CommandReceived(show=scene.SHOW, command_id=99, kind="skip") for _ in range(30)])
+    monkeypatch.setattr(view_module, "LOG_HISTORY", 10)
+    attached = StationView(station, scene.SHOW, clock=lambda: scene.NOW)
+    first = attached.refresh()
+    assert isinstance(first[0].event, ev.StationStarted) and len(first) == 11, "the start, then the last 10"
+    assert attached.started_at == first[0].ts and attached.outputs == {"hls": True, "rtmp": True}
+    station.record(ev.CommandReceived(show=scene.SHOW, command_id=100, kind="skip"))
+    assert [logged.event.command_id for logged in attached.refresh()] == [100]
