@@ -77,6 +77,10 @@ def collection_name(show: str) -> str:
     return name if len(name) >= 3 else f"{name}-memory"
 
 
+EXHAUSTIVE_MAX = 20_000
+"""At most this many filtered entries are searched exhaustively when the approximate search comes back short."""
+
+
 class MemoryIndex:
     """One show's Chroma collection, embedded with MiniLM; the station store's `memory_indexed` mark says how far
     into the event log it has read."""
@@ -169,10 +173,13 @@ class MemoryIndex:
             where=where,
             include=["documents", "metadatas", "distances"],
         )
+        found = list(zip(result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True))
+        if where is not None and len(found) < min(k, count):
+            # A filter that keeps few of many entries can come back short from the approximate (HNSW) search:
+            # then the entries it keeps are searched exhaustively.
+            found = self._exhaustive(vector, where, k) or found
         matches = []
-        for document, metadata, distance in zip(
-            result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
-        ):
+        for document, metadata, distance in found:
             episode = int(metadata.get("episode", -1))
             matches.append(
                 ev.MemoryMatch(
@@ -183,6 +190,19 @@ class MemoryIndex:
                 )  # fmt: skip
             )
         return matches
+
+    def _exhaustive(self, vector: list[float], where: dict[str, Any], k: int) -> list[tuple[str, Any, float]]:
+        import numpy as np
+
+        kept = self.collection.get(where=where, include=["documents", "metadatas", "embeddings"], limit=EXHAUSTIVE_MAX)
+        if not kept["ids"]:
+            return []
+        embeddings = np.asarray(kept["embeddings"], dtype=np.float32)
+        query = np.asarray(vector, dtype=np.float32)
+        norms = np.linalg.norm(embeddings, axis=1) * max(float(np.linalg.norm(query)), 1e-12)
+        distances = 1.0 - embeddings @ query / np.maximum(norms, 1e-12)
+        order = np.argsort(distances)[:k]
+        return [(kept["documents"][i], kept["metadatas"][i], float(distances[i])) for i in order]
 
     def _forget_client(self) -> None:
         """Chroma keeps one client per directory for the life of the process; one that failed on a broken directory

@@ -96,6 +96,7 @@ CREATE TABLE IF NOT EXISTS episodes (
     updated REAL NOT NULL,
     PRIMARY KEY (show, number)
 );
+CREATE INDEX IF NOT EXISTS episodes_topic ON episodes (show, lower(trim(topic)), number);
 CREATE TABLE IF NOT EXISTS rundown (
     position INTEGER PRIMARY KEY AUTOINCREMENT,
     segment_id TEXT NOT NULL UNIQUE,
