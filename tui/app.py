@@ -148,20 +148,22 @@ class EventScreen(ModalScreen[None]):
                 shown = sheet.relative_to(data_dir) if sheet.is_relative_to(data_dir) else sheet
                 yield Label(f"evidence: {shown} (in {'the data dir' if shown != sheet else 'its folder'})")
                 yield HalfcellImage(sheet, id="contact-sheet")
-            yield Static(_fields_text(event), id="event-fields")
+            yield Static(_fields_text(event, self.app.station_path.parent), id="event-fields")  # type: ignore[attr-defined]
 
     def action_close(self) -> None:
         self.dismiss(None)
 
 
-def _fields_text(event: ev.Event) -> Text:
+def _fields_text(event: ev.Event, data_dir: Path) -> Text:
+    """Every field that has a value; paths inside the data dir are shown from it (`media/…`)."""
     text = Text()
     skip = {"type", "agent", "event_id", "at", "show"}
+    inside = str(data_dir).rstrip("/") + "/"
     for key, value in event.to_dict().items():
         if key in skip or value in ("", None, [], {}):
             continue
         text.append(f"{key}: ", style="bold")
-        text.append(_plain(value) + "\n")
+        text.append(_plain(value).replace(inside, "") + "\n")
     return text
 
 

@@ -58,8 +58,14 @@ def test_a_failed_verdict_opens_with_its_contact_sheet(snap_compare: Any, app: S
         row = next(i for i, item in enumerate(pilot.app._rundown_rows) if item.key == "e0001-s02-sh01")
         table.move_cursor(row=row)
         await pilot.press("enter")
+        for _ in range(100):  # until the verdict's screen shows its contact sheet
+            if pilot.app.screen.query("#contact-sheet"):
+                break
+            await pilot.pause(0.1)
+        await pilot.pause()
 
-    assert snap_compare(app, run_before=open_the_failed_shot, terminal_size=(120, 48))
+    # Tall enough for the whole verdict: a scrollbar's thumb would be drawn wherever layout timing put it.
+    assert snap_compare(app, run_before=open_the_failed_shot, terminal_size=(120, 64))
 
 
 def test_the_direction_prompt(snap_compare: Any, app: StudioApp) -> None:
