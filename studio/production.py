@@ -166,13 +166,14 @@ class Production:
         if snapshot.values:
             # Whatever the last checkpoint decided may not have reached the store before the station stopped.
             self.record(snapshot.values.get("events"))
-        if snapshot.values and not snapshot.next:
+        # `next` leaves out a step whose node finished (its writes are saved) before the checkpoint after it was:
+        # a kill in that window. Its task is still pending, and resuming applies its writes.
+        pending = snapshot.next or tuple(task.name for task in snapshot.tasks)
+        if snapshot.values and not pending:
             return self._finish_thread(number, snapshot.values)
         graph_input = None
-        if snapshot.next:
-            self.station.record(
-                self.context.event(ev.EpisodeResumed, episode=number, next_step=", ".join(snapshot.next))
-            )
+        if pending:
+            self.station.record(self.context.event(ev.EpisodeResumed, episode=number, next_step=", ".join(pending)))
         else:
             graph_input = {"episode_number": number, "approved_segments": []}
         try:

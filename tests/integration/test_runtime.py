@@ -243,3 +243,38 @@ def test_production_waits_while_the_buffer_is_full_and_filler_airs_only_between_
     filler = sum(f.seconds for f in fillers)
     assert aired == pytest.approx(3 * 4.0)
     print(f"\nfirst three episodes: {aired:.1f} s of show, {filler:.1f} s of filler ({filler / (aired + filler):.0%})")
+
+
+def test_a_kill_between_a_nodes_writes_and_its_checkpoint_resumes_the_episode(tmp_path: Path, show: Show) -> None:
+    """The window the soak test found under load: a node's writes are saved, the checkpoint after it is not.
+    LangGraph's `next` is empty then; the episode must resume (not be taken as finished and planned again)."""
+    import sqlite3
+
+    data_dir = tmp_path / "data"
+    settings = settings_for(data_dir)
+    station = open_station(settings)
+    context = StudioContext(
+        show=show, settings=settings, toolkit=build_toolkit(settings), director=OfflineBackedDirector(),
+        station=station, seed=show.channel.seed,
+    )  # fmt: skip
+    first = Production(context)
+    station.subscribe(lambda logged: [first.stop_event.set() for e in logged if e.event.type == "ShotsDesigned"])
+    assert first.make_episode(1) is None, "stopped after the first shots were designed"
+    production = first
+    config = {"configurable": {"thread_id": production._thread_id(1)}}
+    checkpoints = sqlite3.connect(data_dir / "checkpoints.sqlite")
+    newest = checkpoints.execute("SELECT checkpoint_id FROM checkpoints ORDER BY checkpoint_id DESC LIMIT 1").fetchone()
+    checkpoints.execute("DELETE FROM checkpoints WHERE checkpoint_id = ?", newest)
+    checkpoints.commit()
+    checkpoints.close()
+    production = Production(context)
+    snapshot = production.graph.get_state(config)
+    assert snapshot.next == () and [task.name for task in snapshot.tasks] == ["cinematographer"], "in the window"
+
+    assert production.make_episode(1) is not None
+    [resumed] = events_of(station, ev.EpisodeResumed)
+    assert resumed.next_step == "cinematographer"
+    assert len(events_of(station, ev.EpisodePlanned)) == 1, "the episode was not planned again"
+    approved = [e.segment_id for e in events_of(station, ev.SegmentApproved)]
+    assert len(approved) == len(set(approved)) == 2
+    station.close()
