@@ -110,7 +110,8 @@ class _Item:
 class _SkipRequest:
     reason: str
     command_id: int | None
-    target: _Item
+    target: QueuedSegment
+    """The segment being aired when the skip was asked for (checked, fed, or between the two)."""
     done: threading.Event = field(default_factory=threading.Event)
     segment_id: str | None = None
     """Set once the segment was cut."""
@@ -176,6 +177,8 @@ class PlayoutSupervisor:
         self._rtmp_active = rtmp_url is not None
         self._rtmp_checked_at = 0.0
         self._on_air: _Item | None = None
+        self._airing: QueuedSegment | None = None
+        """The segment `_air_segment` is busy with, from its check until its outcome is recorded."""
         self._skip_lock = threading.Lock()
         self._skip: _SkipRequest | None = None
 
@@ -235,12 +238,13 @@ class PlayoutSupervisor:
         self, *, reason: str = "skipped by a person", command_id: int | None = None, timeout: float = 30.0
     ) -> str | None:
         """Cut the segment on air and go on with the next item. Returns the id of the segment that was cut, or
-        None when no segment is on air (filler or nothing) or the cut did not happen within `timeout`."""
+        None when no segment is on air (filler or nothing), it had all gone to the muxer before the cut, or the cut
+        did not happen within `timeout`."""
         with self._skip_lock:
-            item = self._on_air
-            if item is None or item.segment is None or not self.running:
+            segment = self._airing
+            if segment is None or not self.running:
                 return None
-            request = _SkipRequest(reason, command_id, item)
+            request = _SkipRequest(reason, command_id, segment)
             self._skip = request
         request.done.wait(timeout)
         return request.segment_id
@@ -254,6 +258,12 @@ class PlayoutSupervisor:
     def aired_seconds(self) -> float:
         """Seconds fed to the muxer so far, segments and filler alike (the channel's running position)."""
         return self._position_s
+
+    @property
+    def airing_segment(self) -> str | None:
+        """The id of the segment being aired now (checked or fed), None while the filler card airs or between items."""
+        segment = self._airing
+        return segment.segment_id if segment is not None else None
 
     @property
     def on_air(self) -> str | None:
@@ -325,22 +335,31 @@ class PlayoutSupervisor:
             logger.exception("playout queue %s failed", name)
 
     def _air_segment(self, segment: QueuedSegment) -> None:
-        item, problem = self._check_segment(segment)
-        if item is None:
-            self._call("skipped", segment, problem, None)
-            return
-        self._call("started", segment)
-        outcome = self._feed(item)
-        if outcome == "fed":
-            self._call("aired", segment)
-            if self._skip is not None and self._skip.target is item:
-                self._answer_skip(None)  # it had all gone to the muxer: too late to cut
-        elif outcome == "skipped":
-            request = self._skip
-            self._call(
-                "skipped", segment, request.reason if request else "skipped", request.command_id if request else None
-            )
-            self._answer_skip(segment.segment_id)
+        # A skip asked for while the segment is checked (a probe can take a while) cuts it as soon as it is fed.
+        self._airing = segment
+        try:
+            item, problem = self._check_segment(segment)
+            if item is None:
+                self._call("skipped", segment, problem, None)
+                return
+            if self._skip is not None and self._skip.target is segment:
+                outcome = "skipped"  # asked for while it was checked: none of it goes out
+            else:
+                self._call("started", segment)
+                outcome = self._feed(item)
+            if outcome == "fed":
+                self._call("aired", segment)
+            elif outcome == "skipped":
+                request = self._skip
+                self._call(
+                    "skipped", segment, request.reason if request else "skipped",
+                    request.command_id if request else None,
+                )  # fmt: skip
+                self._answer_skip(segment.segment_id)
+        finally:
+            with self._skip_lock:
+                self._airing = None
+            self._answer_skip(None)  # a skip still waiting came too late: all of it had gone to the muxer
 
     def _answer_skip(self, segment_id: str | None) -> None:
         with self._skip_lock:
@@ -456,7 +475,7 @@ class PlayoutSupervisor:
                 except subprocess.TimeoutExpired:
                     if self._stop_requested.is_set():
                         outcome = "stopped"
-                    elif self._skip is not None and self._skip.target is item:
+                    elif self._skip is not None and item.segment is not None and self._skip.target is item.segment:
                         outcome = "skipped"
                     elif time.monotonic() > deadline:
                         outcome = "timeout"

@@ -376,6 +376,36 @@ def test_skip_cuts_the_segment_on_air_and_the_next_one_airs_at_once(media: Media
     assert ffmpeg_children() == []
 
 
+def test_a_skip_asked_for_while_a_segment_is_made_ready_cuts_it(media: Media, tmp_path: Path) -> None:
+    """Between choosing a segment and feeding it the supervisor probes the file; a skip asked for then cuts that
+    segment before any of it goes out (it used to wait for a segment that had already gone, then answer 'nothing
+    to skip')."""
+    recorder = Recorder([QueuedSegment("ep1-s1", media.segment_a, 3.0), QueuedSegment("ep1-s2", media.segment_b, 2.5)])
+    supervisor = make_supervisor(tmp_path, media, recorder, realtime=True)
+    answers: list[str | None] = []
+    check = supervisor._check_segment  # noqa: SLF001 - the moment under test
+
+    def skip_while_checked(segment: QueuedSegment) -> Any:
+        if segment.segment_id == "ep1-s1":
+            asking = threading.Thread(target=lambda: answers.append(supervisor.skip(command_id=3)))
+            asking.start()
+            deadline = time.monotonic() + 60
+            while supervisor._skip is None and asking.is_alive() and time.monotonic() < deadline:  # noqa: SLF001
+                time.sleep(0.01)  # the request is registered while the segment is checked
+        return check(segment)
+
+    supervisor._check_segment = skip_while_checked  # type: ignore[method-assign]  # noqa: SLF001
+    supervisor.start()
+    try:
+        recorder.wait_for(lambda events: any(isinstance(e, ev.SegmentAired) for e in events))
+    finally:
+        supervisor.stop()
+    assert answers == ["ep1-s1"]
+    assert recorder.skipped == [("ep1-s1", "skipped by a person", 3)]
+    assert recorder.started == ["ep1-s2"], "none of the skipped segment went on air"
+    assert recorder.aired == ["ep1-s2"]
+
+
 def wait_for_file_text(path: Path, text: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
