@@ -346,6 +346,13 @@ def cmd_station_command(args: argparse.Namespace) -> int:
     return _send_command(args, args.command, command_args)
 
 
+def cmd_reprompt(args: argparse.Namespace) -> int:
+    prompt = " ".join(args.prompt.split())
+    if not prompt:
+        raise ConfigError("the prompt is empty: write what the shot should show")
+    return _send_command(args, "reprompt", {"segment_id": args.segment, "shot_id": args.shot, "prompt": prompt})
+
+
 def cmd_approval(args: argparse.Namespace) -> int:
     return _send_command(args, "approval", {"mode": args.mode})
 
@@ -674,12 +681,12 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir_arg(log)
     log.set_defaults(func=cmd_log)
 
-    def command_parser(name: str, help_text: str, description: str) -> argparse.ArgumentParser:
+    def command_parser(name: str, help_text: str, description: str, wait: float = 15.0) -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_text, description=description + " When a station is running, waits "
                                  "for its answer (applied, or rejected and why); otherwise it is applied when one starts.")  # fmt: skip
         command.add_argument("--show", help="show slug (needed only when the station has several shows)")
         command.add_argument(
-            "--wait", type=float, default=15.0, metavar="S", help="seconds to wait for the answer (15)"
+            "--wait", type=float, default=wait, metavar="S", help=f"seconds to wait for the answer ({wait:g})"
         )
         data_dir_arg(command)
         return command
@@ -723,6 +730,19 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("--reason", help="why, for the log")
         command.set_defaults(func=cmd_station_command)
 
+    reprompt = command_parser(
+        "reprompt", "rewrite a shot's prompt and make its segment again",
+        "Rewrite the prompt of one shot of a made segment (approved and not aired yet, or waiting for review): the"
+        " shot is rendered again from your words, the critic judges it (repairing it as usual), and the segment is"
+        " made again around it before it airs; until then it waits in the queue. If the new shot fails, the segment"
+        " airs as it was. Say every character and place in full and the motion explicitly, without camera or brand"
+        " words, as the cinematographer does.",
+        wait=600.0,
+    )  # fmt: skip
+    reprompt.add_argument("segment", help="segment id, e.g. kitchen-quest-e0003-s02 (see `studio log`)")
+    reprompt.add_argument("shot", help="shot id, e.g. e0003-s02-sh01 (`studio log --type ShotsDesigned`)")
+    reprompt.add_argument("prompt", help="the shot's new prompt")
+    reprompt.set_defaults(func=cmd_reprompt)
     approval = command_parser(
         "approval", "manual or automatic approval of segments",
         "manual: every segment made from now on waits for a person (`studio approve|reject SEGMENT`, or the TUI) "

@@ -132,7 +132,14 @@ class CommandProcessor:
             case "hold":
                 if station.flag(show, "hold"):
                     return Outcome(False, "playout is already on hold")
-                return Outcome(True, "the segment on air repeats until `studio release`")
+                airing = runtime.supervisor.airing_segment
+                if airing is not None:
+                    return Outcome(True, f"the segment on air ({airing}) repeats until `studio release`")
+                last = station.last_aired(show)
+                if last is not None:
+                    return Outcome(True, f"no segment is on air now; {last.segment_id}, the last one aired, airs again"
+                                   " next and repeats until `studio release`")  # fmt: skip
+                return Outcome(True, "the first segment to air repeats until `studio release`")
             case "release":
                 if not station.flag(show, "hold"):
                     return Outcome(False, "playout is not on hold")
@@ -140,10 +147,16 @@ class CommandProcessor:
             case "skip":
                 cut = runtime.supervisor.skip(reason=f"skipped {by}", command_id=command.id)
                 if cut is None:
-                    return Outcome(False, "no segment is on air (the filler card is) — nothing to skip")
+                    return Outcome(
+                        False,
+                        "no segment is being aired (the filler card is on air, or the segment had all gone out)"
+                        " — nothing to skip",
+                    )
                 return Outcome(True, f"cut {cut}; the next item airs now")
             case "reject" | "drop" | "approve":
                 return self._segment_command(command)
+            case "reprompt":
+                return self._reprompt(command)
             case "approval":
                 mode = str(command.args.get("mode", ""))
                 if mode not in ("manual", "auto"):
@@ -162,6 +175,21 @@ class CommandProcessor:
             case "pin" | "forget" | "search" | "rebuild":
                 return self._memory_command(command)
         return Outcome(False, f"unknown command {command.kind!r}")
+
+    def _reprompt(self, command: Command) -> Outcome | None:
+        """Check a re-prompt and hand it to production, which answers it once the segment is made again."""
+        from studio.remake import RemakeRequest, reprompt_problem
+
+        args = command.args
+        request = RemakeRequest(
+            command.id, str(args.get("segment_id", "")), str(args.get("shot_id", "")), str(args.get("prompt", ""))
+        )
+        problem = reprompt_problem(self.runtime.context, request.segment_id, request.shot_id, request.prompt)
+        if problem:
+            return Outcome(False, problem)
+        if not self.runtime.production.request_remake(request):
+            return Outcome(False, "production has finished the episodes it was asked for: nothing more is made")
+        return None
 
     def _segment_command(self, command: Command) -> Outcome | None:
         segment_id = str(command.args.get("segment_id", ""))

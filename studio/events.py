@@ -385,6 +385,9 @@ class SegmentApproved(Event):
     music_backend: str = ""
     video_seconds: float = 0.0
     audio_seconds: float = 0.0
+    recipe: Mapping[str, Any] = field(default_factory=dict)
+    """What the segment is made of, to make it again (a re-prompted shot): `shots` (each shot as planned and the
+    clip that passed), `mood` and `music_seed`."""
 
     def summary(self) -> str:
         dropped = f" (dropped shots: {', '.join(self.dropped_shots)})" if self.dropped_shots else ""
@@ -409,9 +412,60 @@ class SegmentAwaitingReview(Event):
     segment_id: str
     path: str
     seconds: float
+    recipe: Mapping[str, Any] = field(default_factory=dict)
+    """As in `SegmentApproved`: a segment waiting for review can be re-prompted."""
 
     def summary(self) -> str:
         return f"{self.segment_id} ({self.seconds:.2f} s) waits for a person: `studio approve|reject {self.segment_id}`"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShotReprompted(Event):
+    """A person rewrote the prompt of a shot in a made segment: the shot is rendered again from it, judged by the
+    critic, and the segment is made again around it."""
+
+    agent: ClassVar[str] = "cinematographer"
+    segment_id: str
+    attempt: int
+    prompt: str
+    previous_prompt: str
+    command_id: int | None = None
+
+    def summary(self) -> str:
+        return f"{self.shot} re-prompted by a person: {self.prompt!r}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RepromptFailed(Event):
+    """A re-prompted shot could not be made (the critic failed every try, or post failed): the segment airs as it
+    was, its shot as it was."""
+
+    agent: ClassVar[str] = "critic"
+    segment_id: str
+    reason: str
+    previous_prompt: str
+    command_id: int | None = None
+
+    def summary(self) -> str:
+        return f"the re-prompt of {self.shot} failed: {self.reason}; {self.segment_id} airs as it was"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentRemade(Event):
+    """A segment made again around a re-prompted shot; its file was replaced before it aired."""
+
+    agent: ClassVar[str] = "post"
+    segment_id: str
+    path: str
+    seconds: float
+    recipe: Mapping[str, Any] = field(default_factory=dict)
+    """What it is made of now (as in `SegmentApproved`)."""
+    command_id: int | None = None
+    video_seconds: float = 0.0
+    audio_seconds: float = 0.0
+
+    def summary(self) -> str:
+        return f"{self.segment_id} made again with the new {self.shot} ({self.seconds:.2f} s)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -783,7 +837,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         EpisodePlanned, EpisodeResumed, SegmentWritten, ShotsDesigned, ShotRepaired,
         RenderStarted, ClipRendered, RenderFailed, BackendFellBack,
         VerdictGiven, ShotDropped, LessonLearned,
-        SegmentApproved, SegmentDropped, SegmentAwaitingReview, EpisodeAssembled, EpisodeEmpty,
+        SegmentApproved, SegmentDropped, SegmentAwaitingReview, ShotReprompted, RepromptFailed, SegmentRemade,
+        EpisodeAssembled, EpisodeEmpty,
         SegmentRejected, SegmentRemoved, SegmentReinstated, ApprovalModeChanged,
         CanonChanged, NoteInterpreted, MemorySearched, MemoryForgotten, MemoryRebuilt,
         SegmentOnAir, SegmentAired, SegmentSkipped, FillerStarted, FillerAired, EncoderRestarted, FeederTimedOut,

@@ -214,6 +214,8 @@ class Shot(_Model):
     """Canonical colours (hex, main first) of everything in shot, by name — characters, props and the place — as
     the memory held them when the shot was designed: the renderer draws them, the continuity check holds to them."""
     design: ShotDesign
+    written_prompt: str = ""
+    """A prompt a person wrote for this shot (re-prompt); repairs work on it instead of composing from `design`."""
 
 
 # --- critic ---------------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from langgraph.runtime import Runtime  # noqa: TC002 - LangGraph reads node and router hints at runtime
 
@@ -17,6 +17,10 @@ from studio.state import EpisodeState, StudioContext, emitted  # noqa: TC001
 from studio.tools.base import MusicRequest
 from studio.tools.media import probe, run_ffmpeg
 
+if TYPE_CHECKING:
+    from studio.plan import Shot
+    from studio.tools.media import MediaInfo
+
 # A conformed file must match its planned length this closely, video and audio alike.
 DURATION_TOLERANCE_S = 0.1
 
@@ -24,6 +28,62 @@ DURATION_TOLERANCE_S = 0.1
 def frame_seconds(seconds: float, fps: int) -> float:
     """`seconds` rounded to whole frames: what a conformed file can actually last."""
     return round(seconds * fps) / fps
+
+
+def segment_seconds(shots: list[Shot], fps: int) -> float:
+    """How long a segment of these shots lasts once conformed: each shot and the whole in whole frames."""
+    return frame_seconds(sum(frame_seconds(shot.seconds, fps) for shot in shots), fps)
+
+
+def segment_recipe(shots: list[Shot], clips: dict[str, str], mood: str, music_seed: int) -> dict[str, Any]:
+    """What a segment is made of, as its events keep it: enough to make it again around a re-prompted shot."""
+    return {
+        "shots": [{"shot": shot.model_dump(mode="json"), "clip": clips[shot.id]} for shot in shots],
+        "mood": mood,
+        "music_seed": music_seed,
+    }
+
+
+def conform_segment(
+    ctx: StudioContext,
+    runner: StageRunner,
+    clip_paths: list[Path],
+    *,
+    seconds: float,
+    mood: str,
+    music_seed: int,
+    output_path: Path,
+) -> tuple[MediaInfo, str]:
+    """Score the clips and conform them to one house-format file at `output_path` (whole or not at all). Returns
+    what the file holds and the music backend that ran (`runner` keeps what fell back). Raises `ToolError` when it
+    cannot be made to its planned length."""
+    channel = ctx.show.channel
+    music_path = ctx.work_dir / f"{output_path.stem}_music.wav"
+    partial_path = output_path.with_name(f".{output_path.stem}.partial.mp4")
+    try:
+        request = MusicRequest(prompt=mood, seconds=seconds, seed=music_seed)
+        track = runner.run("music", "music", lambda music: music.generate(request, music_path))
+        output_path.parent.mkdir(parents=True, exist_ok=True)
+        run_ffmpeg(
+            ["-y", *commands.conform_segment_argv(
+                clip_paths, track.path, partial_path, width=channel.width, height=channel.height, fps=channel.fps,
+                seconds=seconds,
+            )]
+        )  # fmt: skip
+        info = probe(partial_path)
+        if (
+            abs(info.video_seconds - seconds) > DURATION_TOLERANCE_S
+            or abs(info.audio_seconds - seconds) > DURATION_TOLERANCE_S
+        ):
+            raise ToolError(
+                f"conformed {output_path.stem} lasts {info.video_seconds:.3f} s video / {info.audio_seconds:.3f} s"
+                f" audio, planned {seconds:.3f} s"
+            )
+        os.replace(partial_path, output_path)  # approved files appear whole or not at all
+    finally:
+        music_path.unlink(missing_ok=True)
+        partial_path.unlink(missing_ok=True)
+    return info, track.backend
 
 
 def post(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]:
@@ -40,53 +100,30 @@ def post(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]
         return {**done, "events": emitted(ctx.event(ev.SegmentDropped, **where, segment_id=segment_id, reason=reason))}
     ctx.gate()
     started = time.perf_counter()
-    channel = ctx.show.channel
-    seconds = frame_seconds(sum(frame_seconds(shot.seconds, channel.fps) for shot in approved), channel.fps)
-    music_path = ctx.work_dir / f"{segment_id}_music.wav"
+    seconds = segment_seconds(approved, ctx.show.channel.fps)
+    recipe = segment_recipe(approved, state["clips"], state["script"].mood, ctx.seed + episode * 100 + index)
+    output_path = ctx.segment_path(episode, segment_id)
     runner = StageRunner(ctx.toolkit)
-    fell_back: list[ev.Event] = []
     try:
-        request = MusicRequest(prompt=state["script"].mood, seconds=seconds, seed=ctx.seed + episode * 100 + index)
-        track = runner.run("music", "music", lambda music: music.generate(request, music_path))
-        fell_back = [
-            ctx.event(ev.BackendFellBack, **where, backend=fallback, kind=kind, failed_backend=failed,
-                      fallback_backend=fallback, reason=reason)
-            for kind, failed, fallback, reason in runner.fallbacks
-        ]  # fmt: skip
-        output_path = ctx.episode_dir(episode) / "segments" / f"{segment_id}.mp4"
-        output_path.parent.mkdir(parents=True, exist_ok=True)
-        partial_path = output_path.with_name(f".{output_path.stem}.partial.mp4")
-        run_ffmpeg(
-            ["-y", *commands.conform_segment_argv(
-                [Path(state["clips"][shot.id]) for shot in approved], track.path, partial_path,
-                width=channel.width, height=channel.height, fps=channel.fps, seconds=seconds,
-            )]
+        info, music_backend = conform_segment(
+            ctx, runner, [Path(state["clips"][shot.id]) for shot in approved], seconds=seconds,
+            mood=recipe["mood"], music_seed=recipe["music_seed"], output_path=output_path,
         )  # fmt: skip
-        info = probe(partial_path)
-        if (
-            abs(info.video_seconds - seconds) > DURATION_TOLERANCE_S
-            or abs(info.audio_seconds - seconds) > DURATION_TOLERANCE_S
-        ):
-            raise ToolError(
-                f"conformed {segment_id} lasts {info.video_seconds:.3f} s video / {info.audio_seconds:.3f} s audio,"
-                f" planned {seconds:.3f} s"
-            )
-        os.replace(partial_path, output_path)  # approved files appear whole or not at all
     except ToolError as error:
         dropped_event = ctx.event(ev.SegmentDropped, **where, segment_id=segment_id, reason=f"post failed: {error}")
-        return {**done, "events": emitted(*fell_back, dropped_event)}
-    finally:
-        music_path.unlink(missing_ok=True)
+        return {**done, "events": emitted(*runner.fell_back(ctx, where), dropped_event)}
+    fell_back = runner.fell_back(ctx, where)
     approved_event = ctx.event(
-        ev.SegmentApproved, **where, backend=f"music:{track.backend}", segment_id=segment_id, path=str(output_path),
-        seconds=seconds, shots=len(approved), dropped_shots=tuple(dropped), music_backend=track.backend,
-        video_seconds=round(info.video_seconds, 3), audio_seconds=round(info.audio_seconds, 3),
+        ev.SegmentApproved, **where, backend=f"music:{music_backend}", segment_id=segment_id, path=str(output_path),
+        seconds=seconds, shots=len(approved), dropped_shots=tuple(dropped), music_backend=music_backend,
+        video_seconds=round(info.video_seconds, 3), audio_seconds=round(info.audio_seconds, 3), recipe=recipe,
         duration_ms=(time.perf_counter() - started) * 1000,
     )  # fmt: skip
     if ctx.station.flag(ctx.show_key, "manual_approval"):
         waiting = ctx.event(
-            ev.SegmentAwaitingReview, **where, segment_id=segment_id, path=str(output_path), seconds=seconds
-        )
+            ev.SegmentAwaitingReview, **where, segment_id=segment_id, path=str(output_path), seconds=seconds,
+            recipe=recipe,
+        )  # fmt: skip
         return {**done, "awaiting": approved_event.to_dict(), "events": emitted(*fell_back, waiting)}
     return {
         **done,
@@ -140,6 +177,12 @@ def wrap(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]
     if not segments:
         empty = ctx.event(ev.EpisodeEmpty, episode=episode, title=plan.title, reason="no segment was approved")
         return {"episode_path": "", "events": emitted(empty)}
+    assembled = assemble_episode(ctx, episode, plan.title, segments)
+    return {"episode_path": assembled.path, "events": emitted(assembled)}
+
+
+def assemble_episode(ctx: StudioContext, episode: int, title: str, segments: list[Path]) -> ev.EpisodeAssembled:
+    """Write the episode file from `segments` (again, after one of them was made again)."""
     episode_path = ctx.episode_dir(episode) / f"episode-{episode:04d}.mp4"
     list_path = ctx.work_dir / f"episode-{episode:04d}.ffconcat"
     partial_path = episode_path.with_name(f".{episode_path.stem}.partial.mp4")
@@ -151,8 +194,7 @@ def wrap(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]
         list_path.unlink(missing_ok=True)
         partial_path.unlink(missing_ok=True)
     info = probe(episode_path)
-    assembled = ctx.event(
-        ev.EpisodeAssembled, episode=episode, title=plan.title, path=str(episode_path), segments=len(segments),
+    return ctx.event(
+        ev.EpisodeAssembled, episode=episode, title=title, path=str(episode_path), segments=len(segments),
         video_seconds=round(info.video_seconds, 3), audio_seconds=round(info.audio_seconds, 3),
     )  # fmt: skip
-    return {"episode_path": str(episode_path), "events": emitted(assembled)}

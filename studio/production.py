@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from studio.config import Settings
+    from studio.remake import RemakeRequest
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,13 @@ class Production:
     rate: ProductionRate = field(default_factory=ProductionRate)
     reviews: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Segment id → a person's decision, waiting for the episode's review node to take it."""
-    _reviews_lock: threading.Lock = field(default_factory=threading.Lock)
+    _requests_lock: threading.Lock = field(default_factory=threading.Lock)
+    remakes: list[RemakeRequest] = field(default_factory=list)
+    """Re-prompts accepted and waiting to be made, oldest first: made between the steps of the episode in hand, on
+    production's own thread (the one that owns the GPU)."""
+    finished: bool = False
+    """Production made the episodes it was asked for and takes no more work."""
+    _remaking: bool = False
 
     def __post_init__(self) -> None:
         connection = sqlite3.connect(self.context.settings.data_dir / "checkpoints.sqlite", check_same_thread=False)
@@ -119,7 +126,8 @@ class Production:
     # --- waiting --------------------------------------------------------------------------------------------------
 
     def gate(self) -> None:
-        """Block while paused (time paused is not counted as busy); raise `ProductionStopped` when stopping."""
+        """Block while paused (time paused is not counted as busy); raise `ProductionStopped` when stopping. Between
+        steps, re-prompted shots waiting to be made are made first."""
         if self.paused.is_set() and not self.stop_event.is_set():
             waited = time.perf_counter()
             while self.paused.is_set() and not self.stop_event.is_set():
@@ -127,6 +135,45 @@ class Production:
             self.rate.busy_seconds -= time.perf_counter() - waited
         if self.stop_event.is_set():
             raise ProductionStopped("the station is stopping")
+        self.make_remakes()
+
+    # --- re-prompted shots ----------------------------------------------------------------------------------------
+
+    def request_remake(self, request: RemakeRequest) -> bool:
+        """Queue a re-prompt the command processor accepted; its command is answered once it is made. False when
+        production has finished and makes nothing more."""
+        with self._requests_lock:
+            if self.finished:
+                return False
+            self.remakes.append(request)
+            return True
+
+    def make_remakes(self) -> None:
+        """Make the re-prompts waiting, one after another (not while paused, nor inside one another)."""
+        from studio.remake import remake
+
+        while not self._remaking and not self.paused.is_set() and not self.stop_event.is_set():
+            with self._requests_lock:
+                if not self.remakes:
+                    return
+                request = self.remakes.pop(0)
+            self._remaking = True
+            try:
+                outcome = remake(self.context, request, self.station.record_many)
+            except Exception as error:  # noqa: BLE001 - a failing re-prompt must not take the channel down
+                log.exception("re-prompt %s failed", request.command_id)
+                outcome = (False, f"could not be made: {type(error).__name__}: {error}"[:500])
+            finally:
+                self._remaking = False
+            if outcome is None:
+                return  # stopping: the command is answered when the station runs again
+            applied, text = outcome
+            answer = (
+                self.context.event(ev.CommandApplied, command_id=request.command_id, kind="reprompt", effect=text)
+                if applied
+                else self.context.event(ev.CommandRejected, command_id=request.command_id, kind="reprompt", reason=text)
+            )
+            self.station.record(answer)
 
     def wait_for_buffer_room(self) -> None:
         """The showrunner's buffer watch: no new episode while enough approved material is queued."""
@@ -143,6 +190,7 @@ class Production:
                     )
                 )
                 announced = True
+            self.make_remakes()
             self.stop_event.wait(1.0)
         if announced and not self.stop_event.is_set():
             self.station.record(self.context.event(ev.ProductionResumed, reason="the buffer has room again"))
@@ -207,7 +255,8 @@ class Production:
         """A person's decision on a segment waiting for review (the command processor hands it over), or None
         when the station stops first."""
         while not self.stop_event.is_set():
-            with self._reviews_lock:
+            self.make_remakes()  # a segment waiting for review is the one a person is most likely to re-prompt
+            with self._requests_lock:
                 decision = self.reviews.pop(segment_id, None)
             if decision is not None:
                 return decision
@@ -218,7 +267,7 @@ class Production:
         self, segment_id: str, *, approved: bool, command_id: int, reason: str = "", answer: bool = True
     ) -> None:
         """Hand a person's decision to the review node; `answer`: it acknowledges `command_id` when it records it."""
-        with self._reviews_lock:
+        with self._requests_lock:
             self.reviews[segment_id] = {
                 "approved": approved, "command_id": command_id, "reason": reason, "answer": answer,
             }  # fmt: skip
@@ -232,6 +281,7 @@ class Production:
         made = 0
         failures: dict[int, int] = {}
         while not self.stop_event.is_set() and (episodes is None or made < episodes):
+            self.make_remakes()
             self.wait_for_buffer_room()
             try:
                 self.gate()
@@ -264,6 +314,13 @@ class Production:
             if path is not None:
                 self.finished_episodes.append(path)
         if not self.stop_event.is_set():
+            while True:  # what a person re-prompted before the end is still made
+                self.make_remakes()
+                with self._requests_lock:
+                    if not self.remakes or self.stop_event.is_set():
+                        self.finished = True
+                        break
+                self.stop_event.wait(0.2)  # paused: wait for a resume
             self.station.record(self.context.event(ev.ProductionFinished, episodes=made))
         return self.finished_episodes
 

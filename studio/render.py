@@ -120,6 +120,14 @@ class StageRunner:
         self.stages[stage] = facts
         return result
 
+    def fell_back(self, ctx: StudioContext, where: dict[str, Any]) -> list[ev.Event]:
+        """A `BackendFellBack` for each stage that fell back."""
+        return [
+            ctx.event(ev.BackendFellBack, **where, backend=fallback, kind=kind, failed_backend=failed,
+                      fallback_backend=fallback, reason=reason)
+            for kind, failed, fallback, reason in self.fallbacks
+        ]  # fmt: skip
+
 
 def _reason(error: BaseException) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
@@ -189,76 +197,61 @@ def render(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, An
     shots = {shot.id: shot for shot in state["shots"]}
     clips = dict(state.get("clips", {}))
     render_errors = dict(state.get("render_errors", {}))
-    episode, segment = state["episode_number"], state["segment_index"]
     events: list[ev.Event] = []
     for shot_id in state.get("pending", []):
-        shot = shots[shot_id]
-        where = {"episode": episode, "segment": segment, "shot": shot_id}
-        output_path = rendered_clip_path(ctx.episode_dir(episode), shot)
-        if output_path.exists():
-            # Saved before the station stopped or crashed, but after the last checkpoint: not rendered again.
-            render_errors.pop(shot_id, None)
-            clips[shot_id] = str(output_path)
-            events.append(
-                ctx.event(
-                    ev.ClipRendered,
-                    **where,
-                    backend="saved render",
-                    attempt=shot.attempt,
-                    path=str(output_path),
-                    seconds=shot.seconds,
-                    seed=shot.seed,
-                    reused=True,
-                )  # fmt: skip
-            )
-            continue
-        ctx.gate()
         previous = Path(clips[shot_id]) if shot_id in clips else None
-        ctx.notify(ctx.event(ev.RenderStarted, **where, attempt=shot.attempt, seconds=shot.seconds))
-        started = time.perf_counter()
-        try:
-            path, runner = render_shot(ctx.toolkit, ctx.show, shot, ctx.work_dir / shot.id, output_path, previous)
-        except ToolError as error:
-            render_errors[shot_id] = str(error)
-            events.append(
-                ctx.event(
-                    ev.RenderFailed,
-                    **where,
-                    backend=ctx.toolkit.video.name,
-                    attempt=shot.attempt,
-                    error=str(error),
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                )  # fmt: skip
-            )
+        path, error, shot_events = render_one(
+            ctx, shots[shot_id], episode=state["episode_number"], segment=state["segment_index"], previous=previous
+        )
+        events += shot_events
+        if path is None:
+            render_errors[shot_id] = error
             continue
-        finally:
-            shutil.rmtree(ctx.work_dir / shot.id, ignore_errors=True)
-        for kind, failed, fallback, reason in runner.fallbacks:
-            events.append(
-                ctx.event(
-                    ev.BackendFellBack,
-                    **where,
-                    backend=fallback,
-                    kind=kind,
-                    failed_backend=failed,
-                    fallback_backend=fallback,
-                    reason=reason,
-                )  # fmt: skip
-            )
         render_errors.pop(shot_id, None)
         clips[shot_id] = str(path)
-        backends = " → ".join(f"{name}:{facts['backend']}" for name, facts in runner.stages.items())
-        events.append(
-            ctx.event(
-                ev.ClipRendered,
-                **where,
-                backend=backends,
-                attempt=shot.attempt,
-                path=str(path),
-                seconds=shot.seconds,
-                seed=shot.seed,
-                stages=runner.stages,
-                duration_ms=(time.perf_counter() - started) * 1000,
-            )  # fmt: skip
-        )
     return {"clips": clips, "render_errors": render_errors, "events": emitted(*events)}
+
+
+def render_one(
+    ctx: StudioContext, shot: Shot, *, episode: int, segment: int, previous: Path | None
+) -> tuple[Path | None, str, list[ev.Event]]:
+    """Render one attempt of a shot (or take its saved render): the clip's path, or None and the error; and the
+    events that say what happened."""
+    where = {"episode": episode, "segment": segment, "shot": shot.id}
+    output_path = rendered_clip_path(ctx.episode_dir(episode), shot)
+    if output_path.exists():
+        # Saved before the station stopped or crashed, but after the last checkpoint: not rendered again.
+        reused = ctx.event(
+            ev.ClipRendered, **where, backend="saved render", attempt=shot.attempt, path=str(output_path),
+            seconds=shot.seconds, seed=shot.seed, reused=True,
+        )  # fmt: skip
+        return output_path, "", [reused]
+    ctx.gate()
+    ctx.notify(ctx.event(ev.RenderStarted, **where, attempt=shot.attempt, seconds=shot.seconds))
+    started = time.perf_counter()
+    try:
+        path, runner = render_shot(ctx.toolkit, ctx.show, shot, ctx.work_dir / shot.id, output_path, previous)
+    except ToolError as error:
+        failed = ctx.event(
+            ev.RenderFailed, **where, backend=ctx.toolkit.video.name, attempt=shot.attempt, error=str(error),
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )  # fmt: skip
+        return None, str(error), [failed]
+    finally:
+        shutil.rmtree(ctx.work_dir / shot.id, ignore_errors=True)
+    events = runner.fell_back(ctx, where)
+    backends = " → ".join(f"{name}:{facts['backend']}" for name, facts in runner.stages.items())
+    events.append(
+        ctx.event(
+            ev.ClipRendered,
+            **where,
+            backend=backends,
+            attempt=shot.attempt,
+            path=str(path),
+            seconds=shot.seconds,
+            seed=shot.seed,
+            stages=runner.stages,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )  # fmt: skip
+    )
+    return path, "", events

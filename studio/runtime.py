@@ -102,6 +102,8 @@ class StationQueue:
             return Idle("waiting for the next episode")
         head = queue[0]
         started = self._episode_started(head.episode)
+        if head.status != "on_air" and head.segment_id in self.station.remaking(self.show):
+            return Idle(f"{head.segment_id} is being made again with a re-prompted shot", inside_episode=started)
         if head.status == "planned":
             if head.segment_id in self.station.awaiting_review(self.show):
                 return Idle(f"{head.segment_id} waits for a person to approve it", inside_episode=started)

@@ -103,6 +103,10 @@ class StudioContext:
     def segment_id(self, episode: int, index: int) -> str:
         return f"{self.show_key}-e{episode:04d}-s{index + 1:02d}"
 
+    def segment_path(self, episode: int, segment_id: str) -> Path:
+        """Where a made segment's house-format file lives."""
+        return self.episode_dir(episode) / "segments" / f"{segment_id}.mp4"
+
     def event(self, cls: type[E], **fields: Any) -> E:
         """An event of this show."""
         return cls(show=self.show_key, **fields)

@@ -20,6 +20,7 @@ import logging
 import sqlite3
 import threading
 import time
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,28 +45,14 @@ CommandKind = Literal[
     "approve",
     "reject",
     "drop",
+    "reprompt",
     "pin",
     "forget",
     "search",
     "rebuild",
     "approval",
 ]
-COMMAND_KINDS: tuple[str, ...] = (
-    "steer",
-    "skip",
-    "hold",
-    "release",
-    "pause",
-    "resume",
-    "approve",
-    "reject",
-    "drop",
-    "pin",
-    "forget",
-    "search",
-    "rebuild",
-    "approval",
-)
+COMMAND_KINDS: tuple[str, ...] = typing.get_args(CommandKind)
 CommandStatus = Literal["pending", "received", "applied", "rejected"]
 
 SCHEMA_VERSION = 2
@@ -419,6 +406,26 @@ class Station:
 
     # --- station state and lessons ----------------------------------------------------------------------------
 
+    def recipe(self, segment_id: str) -> dict[str, Any]:
+        """What a made segment is made of now (`SegmentApproved.recipe`, or that of its latest `SegmentRemade`);
+        empty for a segment not made yet, or made before studio kept it."""
+        rows = self._query(
+            "SELECT json_extract(payload, '$.recipe') AS recipe FROM events WHERE type IN ('SegmentRemade',"
+            " 'SegmentApproved', 'SegmentAwaitingReview') AND json_extract(payload, '$.segment_id') = ?"
+            " ORDER BY type = 'SegmentRemade' DESC, id DESC LIMIT 1",
+            (segment_id,),
+        )
+        return json.loads(rows[0]["recipe"]) if rows and rows[0]["recipe"] else {}
+
+    def remaking(self, show: str) -> set[str]:
+        """Segments a person re-prompted whose new version is not made yet: they wait, and do not air as they were."""
+        rows = self._query(
+            "SELECT json_extract(args, '$.segment_id') AS segment_id FROM commands WHERE show = ? AND kind = 'reprompt'"
+            " AND status IN ('pending', 'received')",
+            (show,),
+        )
+        return {row["segment_id"] for row in rows if row["segment_id"]}
+
     def flag(self, show: str, key: str) -> bool:
         rows = self._query("SELECT value FROM state WHERE show = ? AND key = ?", (show, key))
         return bool(rows) and rows[0]["value"] == "1"
@@ -505,6 +512,11 @@ def _apply(db: sqlite3.Connection, event: ev.Event) -> None:
             )
         case ev.SegmentDropped():
             _set_status(db, event.segment_id, "dropped", ("planned",), event.reason, now)
+        case ev.SegmentRemade():
+            db.execute(
+                "UPDATE rundown SET path = COALESCE(path, ?), note = ?, updated = ? WHERE segment_id = ?",
+                (event.path, f"{event.shot} re-prompted (command {event.command_id})", now, event.segment_id),
+            )
         case ev.EpisodeAssembled():
             db.execute(
                 "UPDATE episodes SET status = 'done', path = ?, updated = ? WHERE show = ? AND number = ?",

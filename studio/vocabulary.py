@@ -293,7 +293,10 @@ def read_motion(text: str) -> tuple[CameraMove | None, list[MotionWords]]:
     camera: CameraMove | None = None
     moving: list[MotionWords] = []
     carried = ""
+    head = ""  # the noun a run of comma-separated phrases opened with: "bo, a small robot, rolls left" → "bo"
     for start, clause in clauses(lowered):
+        if not lowered[:start].rstrip().endswith(","):
+            head = ""
         if _ABOUT_CAMERA.search(clause) or _CAMERA_FIRST.match(clause):
             found = camera_move(clause)
             if found is not None:
@@ -301,11 +304,15 @@ def read_motion(text: str) -> tuple[CameraMove | None, list[MotionWords]]:
                 continue
         verbs = motion_verbs(clause)
         if not verbs:
-            carried = _carried(clause) or carried
+            named = _carried(clause)
+            carried = named or carried
+            head = head or named or subject_phrase(clause)
             continue
         verb = verbs[0]
         subject = subject_phrase(clause[: verb.start()])
-        if not subject or subject in _PRONOUNS:
+        if not subject and head:
+            subject = head
+        elif not subject or subject in _PRONOUNS:
             subject = carried or subject
         elif not _NOT_A_SUBJECT.search(subject):
             carried = subject

@@ -34,6 +34,7 @@ from textual.widgets import (
     Static,
     TabbedContent,
     TabPane,
+    TextArea,
 )
 
 # Imported before the app starts, always: textual-image asks the terminal for its cell size when it is imported,
@@ -51,7 +52,7 @@ REFRESH_S = 0.5
 STATE_STYLES = {
     "aired": "dim", "on air": "bold green", "approved": "green", "skipped": "yellow", "rejected": "red",
     "removed": "red", "dropped": "red", "repairing": "yellow", "rendering": "cyan", "critiquing": "magenta",
-    "awaiting": "bold magenta",
+    "awaiting": "bold magenta", "re-making": "bold cyan",
 }  # fmt: skip
 
 
@@ -90,6 +91,40 @@ class PromptScreen(ModalScreen[str | None]):
     @on(Input.Submitted)
     def submitted(self, message: Input.Submitted) -> None:
         self.dismiss(message.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class RepromptScreen(ModalScreen[str | None]):
+    """A shot's prompt to rewrite: Ctrl+S sends it, Escape cancels."""
+
+    BINDINGS: ClassVar = [
+        Binding("ctrl+s", "send", "Send", priority=True),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, shot_id: str, prompt: str) -> None:
+        super().__init__()
+        self.shot_id, self.prompt = shot_id, prompt
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label(f"Re-prompt {self.shot_id}", classes="dialog-title")
+            yield TextArea(self.prompt, soft_wrap=True, id="reprompt-text")
+            yield Static(
+                "Say every character and place in full and the motion explicitly; no camera or brand words. The shot"
+                " is rendered again, the critic judges it, and its segment is made again before it airs."
+                " Ctrl+S sends it · Escape cancels",
+                classes="dialog-hint",
+            )
+
+    def on_mount(self) -> None:
+        self.query_one("#reprompt-text", TextArea).focus()
+
+    def action_send(self) -> None:
+        text = " ".join(self.query_one("#reprompt-text", TextArea).text.split())
+        self.dismiss(text if text and text != " ".join(self.prompt.split()) else None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -204,6 +239,7 @@ ACTION_HELP = {
     "approve": "approve the selected segment waiting for review, or put a rejected or removed one back in the queue",
     "reject": "reject the selected segment (the one on air when none is selected): it never airs",
     "drop": "take the selected queued segment out of the queue",
+    "reprompt": "rewrite the selected shot's prompt: it is rendered again and its segment made again before it airs",
     "skip": "cut what is on air; the next item airs now",
     "pause": "pause production after the step in progress, or resume it",
     "hold": "loop the segment on air, or release the hold",
@@ -232,6 +268,7 @@ class StudioApp(App[str]):
         Binding("a", "approve", "Approve"),
         Binding("x", "reject", "Reject"),
         Binding("delete", "drop", "Drop", key_display="del"),
+        Binding("e", "reprompt", "Re-prompt"),
         Binding("s", "skip", "Skip"),
         Binding("p", "pause", "Pause"),
         Binding("h", "hold", "Hold"),
@@ -306,7 +343,7 @@ class StudioApp(App[str]):
                 yield DataTable(id="log-table", cursor_type="row", zebra_stripes=True)
             with TabPane("Commands", id="commands"):
                 yield DataTable(id="commands-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.main = self.screen
@@ -576,6 +613,22 @@ class StudioApp(App[str]):
             return self.view.on_air.segment_id
         self.notify("select a segment in the Rundown tab (2) first", severity="warning", timeout=5)
         return None
+
+    def action_reprompt(self) -> None:
+        tabs = self.main.query_one("#tabs", TabbedContent)
+        table = self.main.query_one("#rundown-table", DataTable)
+        index = table.cursor_row
+        row = self._rundown_rows[index] if tabs.active == "rundown" and 0 <= index < len(self._rundown_rows) else None
+        if row is None or not row.shot_id:
+            self.notify("select a shot of a made segment in the Rundown tab (2) first", severity="warning", timeout=5)
+            return
+        segment_id, shot_id = row.segment_id, row.shot_id
+
+        def reprompt(prompt: str | None) -> None:
+            if prompt:
+                self.send("reprompt", segment_id=segment_id, shot_id=shot_id, prompt=prompt)
+
+        self.push_screen(RepromptScreen(shot_id, self.view.shots[shot_id].prompt), reprompt)
 
     def action_approve(self) -> None:
         if segment_id := self._selected_segment(or_on_air=False):

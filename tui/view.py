@@ -25,13 +25,17 @@ RATE_WINDOW_S = 900.0
 """The production rate is measured over the last 15 minutes of approvals."""
 
 
+REMAKING = ("re-making", "rendering", "critiquing", "repairing")
+"""What a shot of a made segment goes through again when a person re-prompts it."""
+
+
 @dataclass
 class ShotState:
     shot_id: str
     episode: int | None
     segment: int | None
     status: str = "designed"
-    """designed, rendering, critiquing, repairing, approved, dropped"""
+    """designed, rendering, critiquing, repairing, approved, dropped; re-making once a person re-prompted it"""
     attempt: int = 0
     prompt: str = ""
     seconds: float = 0.0
@@ -180,6 +184,20 @@ class StationView:
                 state.contact_sheet = event.contact_sheet or state.contact_sheet
             case ev.ShotDropped():
                 self._shot(event.shot or "", event).status = "dropped"
+            case ev.ShotReprompted():
+                state = self._shot(event.shot or "", event)
+                state.status, state.prompt, state.attempt, state.since = (
+                    "re-making",
+                    event.prompt,
+                    event.attempt,
+                    logged.ts,
+                )
+            case ev.RepromptFailed():
+                state = self._shot(event.shot or "", event)
+                state.status, state.prompt, state.since = "approved", event.previous_prompt, logged.ts
+                state.verdict = "re-prompt failed: " + event.reason
+            case ev.SegmentRemade():
+                self._shot(event.shot or "", event).status = "approved"
             case ev.SegmentAwaitingReview():
                 self.awaiting.add(event.segment_id)
             case ev.SegmentApproved():
@@ -313,13 +331,16 @@ class StationView:
         return rows
 
     def segment_state(self, entry: RundownEntry, shots: Iterable[ShotState]) -> str:
+        shots = list(shots)
+        if entry.status in ("planned", "approved") and any(shot.status in REMAKING for shot in shots):
+            if entry.status == "approved" or entry.segment_id in self.awaiting:
+                return "re-making"
         if entry.status != "planned":
             if self.on_air is not None and self.on_air.segment_id == entry.segment_id:
                 return "on air"
             return entry.status.replace("_", " ")
         if entry.segment_id in self.awaiting:
             return "awaiting review"
-        shots = list(shots)
         if not shots:
             return "planned"
         counts: dict[str, int] = {}

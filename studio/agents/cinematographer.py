@@ -45,18 +45,48 @@ def compose_prompt(
     free_avoid = [*avoid, *remove]
     motion = MotionSpec(camera=design.camera, subjects=design.subjects).describe()
     parts = [
+        *_emphasis(motion, emphasise_motion=emphasise_motion, emphasise=emphasise, avoid=free_avoid),
         f"{strip_words(show.visual_style, CAMERA_AND_BRAND_WORDS)}",
         f"{strip_words(design.framing, free_avoid)} of {strip_words(design.action, free_avoid)}",
     ]
-    if emphasise_motion:
-        parts.insert(0, f"Motion, exactly as described: {motion}")
-    if emphasise:
-        parts.insert(0, "Clearly and unmistakably " + ", ".join(strip_words(p, free_avoid) for p in emphasise))
     parts += [canon.entry("character", name).description for name in design.characters]
     parts += [canon.entry("prop", name).description for name in design.props]
     parts.append(f"setting: {canon.entry('place', design.place).description}")
     parts.append(motion)
+    return _joined(parts)
+
+
+def _emphasis(motion: str, *, emphasise_motion: bool, emphasise: list[str], avoid: list[str]) -> list[str]:
+    """What a repair puts in front of a prompt: the things the clip got wrong, then the motion restated."""
+    parts = []
+    if emphasise:
+        parts.append("Clearly and unmistakably " + ", ".join(strip_words(part, avoid) for part in emphasise))
+    if emphasise_motion:
+        parts.append(f"Motion, exactly as described: {motion}")
+    return parts
+
+
+def _joined(parts: list[str]) -> str:
     return ". ".join(part.rstrip(".") for part in parts if part) + "."
+
+
+def person_prompt(
+    written: str,
+    motion: MotionSpec,
+    *,
+    avoid: list[str],
+    remove: list[str] = (),
+    emphasise_motion: bool = False,
+    emphasise: list[str] = (),
+) -> str:
+    """The prompt of a shot a person wrote: their words (less any word the critic's repairs took out), with a
+    repair's emphasis in front. The rules a composed prompt holds by construction are the person's to keep; a
+    prompt carrying a banned word is refused before it gets here."""
+    free_avoid = [*avoid, *remove]
+    return _joined([
+        *_emphasis(motion.describe(), emphasise_motion=emphasise_motion, emphasise=emphasise, avoid=free_avoid),
+        strip_words(written, list(remove)),
+    ])  # fmt: skip
 
 
 def shot_palettes(design: ShotDesign, canon: Canon) -> dict[str, list[str]]:
@@ -97,10 +127,16 @@ def apply_repair(shot: Shot, repair: Repair, show: Show, *, canon: Canon, base_s
         return shot.model_copy(update={"attempt": attempt, "reverse_only": True})
     negatives = [part.strip() for part in shot.negative_prompt.split(",") if part.strip()]
     removed = list(dict.fromkeys([*shot.removed_words, *repair.remove_words]))
-    prompt = compose_prompt(
-        shot.design, show, canon=canon, avoid=avoid, remove=removed, emphasise_motion=repair.restate_motion,
-        emphasise=repair.emphasise,
-    )  # fmt: skip
+    if shot.written_prompt:
+        prompt = person_prompt(
+            shot.written_prompt, shot.motion, avoid=avoid, remove=removed, emphasise_motion=repair.restate_motion,
+            emphasise=repair.emphasise,
+        )  # fmt: skip
+    else:
+        prompt = compose_prompt(
+            shot.design, show, canon=canon, avoid=avoid, remove=removed, emphasise_motion=repair.restate_motion,
+            emphasise=repair.emphasise,
+        )  # fmt: skip
     return shot.model_copy(
         update={
             "attempt": attempt,
@@ -156,26 +192,26 @@ def cinematographer(state: EpisodeState, runtime: Runtime[StudioContext]) -> dic
         if verdict is None or verdict.passed or verdict.repair is None or verdict.repair.action == "drop":
             repaired.append(shot)
             continue
-        new_shot = apply_repair(shot, verdict.repair, show, canon=canon, base_seed=ctx.seed, avoid=avoid)
+        new_shot, repaired_event = repair_shot(
+            ctx, shot, verdict.repair, episode=episode, segment=segment_index, canon=canon, avoid=avoid
+        )
         repaired.append(new_shot)
         pending.append(new_shot.id)
-        events.append(
-            ctx.event(
-                ev.ShotRepaired,
-                episode=episode,
-                segment=segment_index,
-                shot=shot.id,
-                backend="rules",
-                attempt=new_shot.attempt,
-                action=verdict.repair.action,
-                note=verdict.repair.note,
-                prompt=new_shot.prompt,
-                negative_prompt=new_shot.negative_prompt,
-                seed=new_shot.seed,
-                reverse_only=new_shot.reverse_only,
-            )  # fmt: skip
-        )
+        events.append(repaired_event)
     return {"shots": repaired, "pending": pending, "events": emitted(*events)}
+
+
+def repair_shot(
+    ctx: StudioContext, shot: Shot, repair: Repair, *, episode: int, segment: int, canon: Canon, avoid: list[str]
+) -> tuple[Shot, ev.ShotRepaired]:
+    """The shot's next attempt after the critic's repair, and the event that says what changed."""
+    new_shot = apply_repair(shot, repair, ctx.show, canon=canon, base_seed=ctx.seed, avoid=avoid)
+    repaired = ctx.event(
+        ev.ShotRepaired, episode=episode, segment=segment, shot=shot.id, backend="rules", attempt=new_shot.attempt,
+        action=repair.action, note=repair.note, prompt=new_shot.prompt, negative_prompt=new_shot.negative_prompt,
+        seed=new_shot.seed, reverse_only=new_shot.reverse_only,
+    )  # fmt: skip
+    return new_shot, repaired
 
 
 def _validated(design: ShotDesign, canon: Canon, state: EpisodeState) -> ShotDesign:

@@ -12,14 +12,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, TextArea
 
 from studio import events as ev
+from studio.plan import Shot
 from studio.runtime import StationRuntime
 from studio.show import load_show
 from studio.station import LoggedEvent, Station
 from studio.tui.app import StudioApp
 from tests.conftest import TEST_SHOWS
+from tests.integration.test_reprompt import leftward
 from tests.integration.test_runtime import settings_for
 
 SHOW = TEST_SHOWS / "two_segments.yaml"
@@ -208,6 +210,31 @@ def test_reject_skip_and_pause_pressed_in_the_tui_reach_playout_and_production(
         station.close()
 
 
+async def reprompt_the_first_shot(pilot: object, app: StudioApp, station: Station, segment_id: str) -> None:
+    """Select the segment's first shot, press e, write a new prompt over the old one and send it with Ctrl+S: the
+    station makes the segment again, and the rundown shows the new prompt."""
+    [first_shot] = [Shot.model_validate(item["shot"]) for item in station.recipe(segment_id)["shots"][:1]]
+    row = next(i for i, item in enumerate(app._rundown_rows) if item.shot_id == first_shot.id)
+    app.query_one("#rundown-table", DataTable).move_cursor(row=row)
+    await pilot.press("e")  # type: ignore[attr-defined]
+    editor = app.screen.query_one("#reprompt-text", TextArea)
+    assert " ".join(editor.text.split()) == " ".join(first_shot.prompt.split()), "it opens on the shot's prompt"
+    prompt = leftward(first_shot)
+    await pilot.press("f7", *(" " if c == " " else c for c in prompt))  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    assert editor.text == prompt
+    await pilot.press("ctrl+s")  # type: ignore[attr-defined]
+    [command] = station.commands(kind="reprompt")
+    assert command.args == {"segment_id": segment_id, "shot_id": first_shot.id, "prompt": prompt}
+    answer = await until(pilot, station, answered(command.id))
+    assert isinstance(answer.event, ev.CommandApplied) and f"{segment_id} made again" in answer.event.effect
+    await pilot.pause(0.5)  # type: ignore[attr-defined]
+    rows = {item.key: item for item in app._rundown_rows}
+    assert rows[first_shot.id].title == prompt and rows[first_shot.id].state == "approved"
+    assert rows[segment_id].state == "awaiting review"
+    assert any(f"command {command.id} (reprompt) applied" in text for text in app.answers), app.answers
+
+
 def test_manual_approval_toggled_in_the_tui_makes_segments_wait_for_a_press(tmp_path: Path) -> None:
     runtime = StationRuntime(load_show(SHOW), settings_for(tmp_path / "data", playout_realtime=False), episodes=1)
     runtime.start()
@@ -230,10 +257,14 @@ def test_manual_approval_toggled_in_the_tui_makes_segments_wait_for_a_press(tmp_
                 states = {item.key: item.state for item in app._rundown_rows}
                 assert states[target] == "awaiting review"
                 assert "waiting for you" in str(app.query_one("#status").render())
+                if key == "a":
+                    await reprompt_the_first_shot(pilot, app, station, target)
                 row = next(i for i, item in enumerate(app._rundown_rows) if item.key == target)
                 app.query_one("#rundown-table", DataTable).move_cursor(row=row)
                 await pilot.press(key)
-                [decided] = [c for c in station.commands() if c.args.get("segment_id") == target]
+                [decided] = [
+                    c for c in station.commands() if c.args.get("segment_id") == target and c.kind != "reprompt"
+                ]
                 answer = await until(pilot, station, answered(decided.id))
                 assert isinstance(answer.event, ev.CommandApplied), answer.event
                 decision = await until(

@@ -191,6 +191,12 @@ Reading = tuple[tuple[str, str], list[tuple[str, str, str]]]
         ("Pepito jumps", (("static", "none"), [])),  # a jump says no direction by itself
         ("Pepito walks toward the table", (("static", "none"), [])),  # nor does walking toward a table
         ("Chef Marisol lifts the bread that falls down", (("static", "none"), [("chef marisol", "lifts", "up")])),
+        # a person's prompt describes in apposition: the subject is the name the phrases open with
+        (
+            "Flat colours. Bo, a small round orange robot with one big eye, rolls from right to left. Setting: a lab",
+            (("static", "none"), [("bo", "rolls", "left")]),
+        ),
+        ("A ball is kicked, rolls right", (("static", "none"), [("ball", "rolls", "right")])),
         (
             "wide shot at eye level of Pepito peeks in. the camera holds still on a locked-off tripod; "
             "Pepito peeks in toward the camera at a slow pace, moving forward in time naturally",
