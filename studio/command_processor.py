@@ -149,7 +149,7 @@ class CommandProcessor:
                 if cut is None:
                     return Outcome(
                         False,
-                        "no segment is being aired (the filler card is on air, or the segment had all gone out)"
+                        "no segment is being aired (the ident is on air, or the segment had all gone out)"
                         " — nothing to skip",
                     )
                 return Outcome(True, f"cut {cut}; the next item airs now")

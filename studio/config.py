@@ -146,6 +146,13 @@ class Settings(BaseSettings):
     buffer_target_s: float = Field(default=120.0, gt=0)
     """Approved seconds the showrunner keeps queued ahead of the playhead before it pauses production."""
 
+    loudness_lufs: float = Field(default=-23.0, ge=-40.0, le=-5.0)
+    """Integrated loudness every segment, ident and rerun airs at (EBU R128: -23 LUFS; for streaming platforms
+    -16), so shows, music and filler play at one level. Applied once, when a segment is conformed."""
+
+    true_peak_dbtp: float = Field(default=-1.0, ge=-9.0, le=0.0)
+    """The true-peak ceiling (dBTP) the loudness normalisation keeps under."""
+
     air_through_margin: float = Field(default=1.5, ge=1.0, le=10.0)
     """An episode starts before all its segments are made only if production, this many times slower than
     measured so far, would still finish each one before it is due on air (no filler inside an episode)."""
@@ -170,8 +177,10 @@ class Settings(BaseSettings):
     playout_realtime: bool = True
     """Stream at real-time rate, as a channel does. Off only for tests and dry runs."""
 
-    filler_seconds: float = Field(default=2.0, gt=0.2)
-    """Length of the ident card that airs whenever no approved segment is ready, so the channel never goes dark."""
+    filler_seconds: float = Field(default=4.0, gt=0.2)
+    """Length of the show's ident, which airs (looping) whenever no approved segment is ready, so the channel never
+    goes dark or silent: the show's title over its colours and music. A segment that becomes ready waits at most
+    this long."""
 
 
 # STUDIO_* variables that are not settings.

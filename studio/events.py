@@ -124,6 +124,8 @@ class StationStarted(Event):
     """Where the channel goes: `hls`, and the RTMP URL with its key masked."""
     buffer_target_s: float = 0.0
     """How many seconds of approved show production keeps ahead of the playhead."""
+    filler: str = ""
+    """What airs when nothing else can: `ident` (the show's own), or the plain card and why."""
 
     def summary(self) -> str:
         tools = ", ".join(f"{kind} {name}" for kind, name in self.backends.items())

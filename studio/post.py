@@ -15,7 +15,7 @@ from studio.errors import ToolError
 from studio.render import StageRunner
 from studio.state import EpisodeState, StudioContext, emitted  # noqa: TC001
 from studio.tools.base import MusicRequest
-from studio.tools.media import probe, run_ffmpeg
+from studio.tools.media import measure_loudness, probe, run_ffmpeg
 
 if TYPE_CHECKING:
     from studio.plan import Shot
@@ -64,10 +64,14 @@ def conform_segment(
         request = MusicRequest(prompt=mood, seconds=seconds, seed=music_seed)
         track = runner.run("music", "music", lambda music: music.generate(request, music_path))
         output_path.parent.mkdir(parents=True, exist_ok=True)
+        settings = ctx.settings
+        loudness = measure_loudness(
+            track.path, target_lufs=settings.loudness_lufs, true_peak_dbtp=settings.true_peak_dbtp
+        )
         run_ffmpeg(
             ["-y", *commands.conform_segment_argv(
                 clip_paths, track.path, partial_path, width=channel.width, height=channel.height, fps=channel.fps,
-                seconds=seconds,
+                seconds=seconds, loudness=loudness,
             )]
         )  # fmt: skip
         info = probe(partial_path)

@@ -223,6 +223,7 @@ class StationRuntime:
             if station.flag(self.show_key, "paused"):
                 self.production.paused.set()
             interrupted = station.requeue_interrupted(self.show_key)
+            filler_path, filler = self._make_ident(toolkit)
             hls_dir = settings.data_dir / "hls"
             self.server = PlayerServer(hls_dir, bind=settings.bind, port=settings.port, title=self.show.title)
             self.server.start()
@@ -234,6 +235,7 @@ class StationRuntime:
                 show=self.show_key, hls_dir=hls_dir, media_dir=settings.data_dir / "media", width=self.show.channel.width,
                 height=self.show.channel.height, fps=self.show.channel.fps, queue=queue, emit=self.record,
                 rtmp_url=settings.rtmp_url, realtime=settings.playout_realtime, filler_seconds=settings.filler_seconds,
+                filler_path=filler_path,
             )  # fmt: skip
             selected = {s.kind: f"{s.name} ({s.reason})" for s in toolkit.statuses if s.selected}
             outputs = ("hls", *([mask_url(settings.rtmp_url)] if settings.rtmp_url else []))
@@ -248,6 +250,7 @@ class StationRuntime:
                     player_url=self.server.url,
                     outputs=outputs,
                     buffer_target_s=settings.buffer_target_s,
+                    filler=filler,
                     backend=director.backend,
                 )  # fmt: skip
             )
@@ -267,6 +270,23 @@ class StationRuntime:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    def _make_ident(self, toolkit: Toolkit) -> tuple[Path | None, str]:
+        """The show's ident for playout to air when nothing else can, and what airs then, in words; the plain card
+        when the ident cannot be made (the channel must start all the same)."""
+        from studio.broadcast.ident import ensure_ident
+
+        channel = self.show.channel
+        try:
+            path = ensure_ident(
+                self.context.media_dir, self.show, toolkit, width=channel.width, height=channel.height, fps=channel.fps,
+                seconds=self.settings.filler_seconds, loudness_lufs=self.settings.loudness_lufs,
+                true_peak_dbtp=self.settings.true_peak_dbtp,
+            )  # fmt: skip
+        except (StudioError, OSError) as error:
+            log.warning("the show's ident could not be made (%s): the plain card airs instead", error)
+            return None, f"plain card (the ident could not be made: {error})"[:300]
+        return path, "ident"
 
     def _open_memory(self, station: Station) -> ShowMemory:
         """The show's memory with its Chroma index open and caught up with the store; a `MemoryStoreError` says what

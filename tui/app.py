@@ -402,7 +402,7 @@ class StudioApp(App[str]):
         elif view.on_air is None:
             now.update(Text("waiting for playout", style="dim"))
         elif view.on_air.is_filler:
-            now.update(Text.assemble(("ON AIR ", "bold reverse yellow"), f" filler card — {view.on_air.reason}"))
+            now.update(Text.assemble(("ON AIR ", "bold reverse yellow"), f" ident (filler) — {view.on_air.reason}"))
         else:
             entry = view.now_playing()
             title = entry.title if entry is not None else view.on_air.segment_id

@@ -8,6 +8,7 @@ IDR at the start), AAC 48 kHz stereo — so playout only ever stream-copies. `ru
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 AUDIO_RATE = 48000
+LOUDNESS_RANGE_LU = 11  # loudnorm's loudness range target; a linear pass keeps the music's own range
 AAC_FRAME_SAMPLES = 1024
 HLS_SEGMENT_SECONDS = 2
 HLS_PLAYLIST_NAME = "index.m3u8"
@@ -65,6 +67,37 @@ def house_audio_args() -> list[str]:
     return ["-c:a", "aac", "-b:a", "128k", "-ar", str(AUDIO_RATE), "-ac", "2"]
 
 
+@dataclass(frozen=True)
+class Loudness:
+    """A loudness normalisation: the target, and what a first pass measured of the audio it applies to."""
+
+    target_lufs: float
+    """Integrated loudness to reach (EBU R128: -23; streaming platforms: -16)."""
+    true_peak_dbtp: float
+    """Ceiling for the true peak."""
+    measured: dict[str, str]
+    """ffmpeg loudnorm's first-pass figures: input_i, input_tp, input_lra, input_thresh, target_offset."""
+
+    def filter(self) -> str:
+        """The second pass: a linear gain to the target (loudnorm limits the peaks itself when the gain alone would
+        push them over the ceiling). Its output runs at 192 kHz: resample after it."""
+        m = self.measured
+        return (
+            f"loudnorm=I={_number(self.target_lufs)}:TP={_number(self.true_peak_dbtp)}:LRA={LOUDNESS_RANGE_LU}:"
+            f"measured_I={m['input_i']}:measured_TP={m['input_tp']}:measured_LRA={m['input_lra']}:"
+            f"measured_thresh={m['input_thresh']}:offset={m['target_offset']}:linear=true"
+        )
+
+
+def loudness_measure_argv(audio_path: Path, *, target_lufs: float, true_peak_dbtp: float) -> list[str]:
+    """The first loudnorm pass over an audio file: it prints its measurements as JSON on stderr, writes nothing."""
+    return [
+        "-i", _file_arg(audio_path), "-vn",
+        "-af", f"loudnorm=I={_number(target_lufs)}:TP={_number(true_peak_dbtp)}:LRA={LOUDNESS_RANGE_LU}:print_format=json",
+        "-f", "null", "-",
+    ]  # fmt: skip
+
+
 def conform_segment_argv(
     shot_paths: Sequence[Path],
     music_path: Path,
@@ -74,12 +107,14 @@ def conform_segment_argv(
     height: int,
     fps: int,
     seconds: float,
+    loudness: Loudness | None = None,
 ) -> list[str]:
     """Concatenate shot clips under the music and conform the result to the house format.
 
     Shots may differ in size and frame rate: each is scaled to cover `width` x `height`, centre-cropped and
     resampled to `fps` before the concat filter. The video is held on its last frame or cut to exactly
-    `round(seconds * fps)` frames; the music is padded with silence or cut (see `house_audio_samples`).
+    `round(seconds * fps)` frames; the music is brought to the channel's `loudness`, then padded with silence or
+    cut (see `house_audio_samples`).
     """
     if not shot_paths:
         raise ValueError("conform needs at least one shot clip")
@@ -101,8 +136,9 @@ def conform_segment_argv(
         f"trim=end_frame={frames},setpts=N/({fps}*TB)[v]"
     )
     samples = house_audio_samples(frames / fps)
+    normalise = f"{loudness.filter()}," if loudness is not None else ""
     chains.append(
-        f"[{music_index}:a:0]aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,"
+        f"[{music_index}:a:0]{normalise}aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,"
         f"apad=whole_len={samples},atrim=end_sample={samples},asetpts=N/SR/TB[a]"
     )
     return [

@@ -143,6 +143,7 @@ class PlayoutSupervisor:
         rtmp_url: str | None = None,
         realtime: bool = True,
         filler_seconds: float = 2.0,
+        filler_path: Path | None = None,
         hls_list_size: int = 6,
         rtmp_retry_s: float = RTMP_RETRY_S,
         watchdog_margin_s: float = WATCHDOG_MARGIN_S,
@@ -158,6 +159,8 @@ class PlayoutSupervisor:
         self.rtmp_url = rtmp_url
         self.realtime = realtime
         self.filler_seconds = filler_seconds
+        self.filler_path = filler_path
+        """A house-format file to air when nothing else can (the show's ident); None: the plain card."""
         self.hls_list_size = hls_list_size
         self._queue = queue
         self._emit_event = emit
@@ -200,10 +203,14 @@ class PlayoutSupervisor:
             raise BroadcastError(f"cannot write HLS to {self.hls_dir}: {error.strerror or error}") from None
         _end_orphans([self.hls_dir.absolute(), self.media_dir.absolute()])
         try:
-            card_path = ensure_filler_card(
-                self.media_dir, width=self.width, height=self.height, fps=self.fps, seconds=self.filler_seconds
-            )
-            self._filler = _Item(card_path, commands.house_frames(self.filler_seconds, self.fps) / self.fps, "filler")
+            if self.filler_path is not None:
+                self._filler = _Item(self.filler_path, _house_seconds(self.filler_path, self.fps), "filler")
+            else:
+                card_path = ensure_filler_card(
+                    self.media_dir, width=self.width, height=self.height, fps=self.fps, seconds=self.filler_seconds
+                )
+                seconds = commands.house_frames(self.filler_seconds, self.fps) / self.fps
+                self._filler = _Item(card_path, seconds, "filler")
             with self._process_lock:
                 self._encoder = self._spawn_encoder()
         except BroadcastError:
@@ -596,6 +603,17 @@ class PlayoutSupervisor:
             self._emit_event(cls(show=self.show, **fields))  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001
             logger.exception("emitting %s failed", cls.__name__)
+
+
+def _house_seconds(path: Path, fps: int) -> float:
+    """How long a house-format file airs (whole frames), or `BroadcastError` when it cannot be read."""
+    try:
+        info = probe(path)
+    except ToolError as error:
+        raise BroadcastError(f"cannot air {path}: {error}") from None
+    if info.video_frames <= 0:
+        raise BroadcastError(f"cannot air {path}: it has no video frames")
+    return info.video_frames / fps
 
 
 def _terminate(process: subprocess.Popen[bytes] | None, grace: float = 3.0) -> None:

@@ -6,6 +6,7 @@ Everything that runs ffmpeg goes through `run_ffmpeg`; argv lists come from pure
 from __future__ import annotations
 
 import functools
+import math
 import shutil
 import subprocess
 import wave
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     import numpy as np
+
+    from studio.broadcast.commands import Loudness
 
 # Intermediate clips: lossless RGB (Ut Video), frame-exact and about 4x faster to write than FFV1 at 1024x576.
 INTERMEDIATE_SUFFIX = ".mkv"
@@ -49,6 +52,38 @@ def run_ffmpeg(argv: Sequence[str], *, timeout: float = 600.0, input_bytes: byte
     if completed.returncode != 0:
         tail = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-5:]
         raise ToolError(f"ffmpeg failed ({completed.returncode}): {' | '.join(tail) or 'no message'}")
+
+
+def measure_loudness(audio_path: Path, *, target_lufs: float, true_peak_dbtp: float) -> Loudness | None:
+    """Measure a file's loudness (ffmpeg loudnorm, first pass) for a normalisation to `target_lufs`. None for audio
+    too quiet to measure (silence stays silence). Raises `ToolError` when ffmpeg cannot read it."""
+    import json
+
+    from studio.broadcast.commands import Loudness, loudness_measure_argv
+
+    argv = loudness_measure_argv(audio_path, target_lufs=target_lufs, true_peak_dbtp=true_peak_dbtp)
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", *argv]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    if completed.returncode != 0:
+        raise ToolError(f"cannot measure the loudness of {audio_path.name}: {completed.stderr.strip()[-300:]}")
+    start = completed.stderr.rfind("{")
+    try:
+        figures = json.loads(completed.stderr[start : completed.stderr.rfind("}") + 1])
+    except ValueError:
+        raise ToolError(f"ffmpeg gave no loudness figures for {audio_path.name}") from None
+    if any(not _finite(figures.get(key)) for key in ("input_i", "input_tp", "input_lra", "input_thresh")):
+        return None
+    if float(figures["input_i"]) < -70:
+        return None
+    measured = {key: str(figures[key]) for key in ("input_i", "input_tp", "input_lra", "input_thresh", "target_offset")}
+    return Loudness(target_lufs=target_lufs, true_peak_dbtp=true_peak_dbtp, measured=measured)
+
+
+def _finite(value: object) -> bool:
+    try:
+        return math.isfinite(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
 def video_encode_args(output_path: Path) -> list[str]:

@@ -16,6 +16,7 @@ from studio.events import event_from_dict
 from studio.show import load_show
 from studio.tools.media import ffmpeg_exe, probe
 from tests.conftest import SHOWS, TEST_SHOWS, RtmpServer
+from tests.integration.test_loudness import ebur128
 
 
 def studio(*args: str, data_dir: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -106,6 +107,8 @@ def test_cooking_show_end_to_end(tmp_path: Path) -> None:
     assert (info.video_codec, info.pix_fmt, info.audio_codec, info.audio_rate, info.audio_channels) == (
         "h264", "yuv420p", "aac", 48000, 2,
     )  # fmt: skip
+    integrated, peak = ebur128(episode)
+    assert abs(integrated + 23.0) <= 1.0 and peak <= -0.5, (integrated, peak)  # EBU R128, the default
 
     playlist = data_dir / "hls" / "index.m3u8"
     assert playlist.exists()
@@ -130,6 +133,13 @@ def test_cooking_show_end_to_end(tmp_path: Path) -> None:
     assert all(event["backend"] for event in events if event["type"] in decisions)
     aired = [event for event in events if event["type"] == "SegmentAired"]
     assert len(aired) == show.channel.episode_segments
+    # Before the episode was ready the show's own ident aired, at the same loudness, never the dark card.
+    [started] = [event for event in events if event["type"] == "StationStarted"]
+    assert started["filler"] == "ident"
+    assert any(event["type"] == "FillerAired" for event in events)
+    [ident] = (data_dir / "media").rglob("ident_*.mp4")
+    assert abs(ebur128(ident)[0] + 23.0) <= 1.0
+    assert not (data_dir / "media" / "filler").exists(), "the plain card was never needed"
 
 
 @pytest.mark.slow

@@ -1,0 +1,204 @@
+"""The show's ident: what the channel airs when nothing else can — before the first episode, between episodes, while
+a segment is made again. The show's title over its own colours in slow motion, with its own music, in the house
+format: a viewer who tunes in then sees the channel, never a dark card, and hears music, never silence. The
+channel's own graphics are the one text allowed on screen.
+
+Made once per look (title, colours, music mood, house format, length) and kept in the media dir; the picture loops
+without a seam (every motion in it is periodic over the ident's length), so idents air back to back as one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import threading
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from studio.broadcast import commands
+from studio.colours import parse_colour
+from studio.errors import ToolError
+from studio.tools.base import MusicRequest
+from studio.tools.media import INTERMEDIATE_SUFFIX, measure_loudness, probe, run_ffmpeg, write_video
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from studio.show import Show
+    from studio.tools.base import Toolkit
+
+log = logging.getLogger(__name__)
+
+IDENT_VERSION = 1
+"""Bumped when the ident's look changes, so cached idents are made again."""
+TAGLINE = "AI-generated · more in a moment"
+_making = threading.Lock()
+
+
+def ident_colours(show: Show) -> list[tuple[int, int, int]]:
+    """The show's colours, places first (they fill the screen), then the characters' main ones; three at least."""
+    hexes = [colour for place in show.places for colour in place.palette]
+    hexes += [character.palette[0] for character in show.characters]
+    colours = [parse_colour(text) for text in dict.fromkeys(hexes)]
+    while len(colours) < 3:
+        colours.append(tuple(int(c * 0.6) for c in colours[-1]) if colours else (40, 60, 110))  # type: ignore[arg-type]
+    return colours[:5]
+
+
+def ident_path(
+    media_dir: Path, show: Show, *, width: int, height: int, fps: int, seconds: float, loudness_lufs: float = -23.0
+) -> Path:
+    """Where the ident for this look lives (the name changes with anything it is made from)."""
+    frames = commands.house_frames(seconds, fps)
+    look = json.dumps([
+        IDENT_VERSION, show.title, [list(c) for c in ident_colours(show)], show.music.mood, show.music.tempo_bpm,
+        loudness_lufs,
+    ])  # fmt: skip
+    digest = hashlib.sha256(look.encode()).hexdigest()[:10]
+    return media_dir / "ident" / f"ident_{width}x{height}_{fps}fps_{frames}f_{digest}.mp4"
+
+
+def ensure_ident(
+    media_dir: Path,
+    show: Show,
+    toolkit: Toolkit,
+    *,
+    width: int,
+    height: int,
+    fps: int,
+    seconds: float,
+    loudness_lufs: float = -23.0,
+    true_peak_dbtp: float = -1.0,
+) -> Path:
+    """The ident's path, making it first when it is missing or damaged. Raises `ToolError` when it cannot be made
+    (the caller airs the plain card instead)."""
+    path = ident_path(
+        media_dir, show, width=width, height=height, fps=fps, seconds=seconds, loudness_lufs=loudness_lufs
+    )
+    with _making:
+        if path.exists() and _is_whole(path, width=width, height=height, fps=fps, seconds=seconds):
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stem = f".{path.stem}.{os.getpid()}"
+        picture_path = path.with_name(f"{stem}.picture{INTERMEDIATE_SUFFIX}")
+        music_path = path.with_name(f"{stem}.music.wav")
+        partial_path = path.with_name(f"{stem}.partial.mp4")
+        frames = commands.house_frames(seconds, fps)
+        try:
+            write_video(ident_frames(show, width=width, height=height, frames=frames), fps, picture_path,
+                        width=width, height=height)  # fmt: skip
+            track = _music(toolkit, show, frames / fps, music_path)
+            loudness = measure_loudness(track, target_lufs=loudness_lufs, true_peak_dbtp=true_peak_dbtp)
+            run_ffmpeg(
+                ["-y", *commands.conform_segment_argv(
+                    [picture_path], track, partial_path, width=width, height=height, fps=fps, seconds=frames / fps,
+                    loudness=loudness,
+                )]
+            )  # fmt: skip
+            os.replace(partial_path, path)
+        finally:
+            for leftover in (picture_path, music_path, partial_path):
+                leftover.unlink(missing_ok=True)
+    return path
+
+
+def _music(toolkit: Toolkit, show: Show, seconds: float, output_path: Path) -> Path:
+    """The show's music for the ident: the selected backend, the embedded one when that fails."""
+    request = MusicRequest(prompt=show.music.mood, seconds=seconds, seed=7, tempo_bpm=show.music.tempo_bpm,
+                           key=show.music.key)  # fmt: skip
+    try:
+        return toolkit.music.generate(request, output_path).path
+    except Exception as error:  # noqa: BLE001 - any backend failure falls back, as in post
+        fallback = toolkit.fallback("music")
+        if fallback is None:
+            raise ToolError(f"no music for the ident: {error}") from error
+        log.warning("ident music: %s failed (%s); %s takes over", toolkit.music.name, error, fallback.name)
+        return fallback.generate(request, output_path).path
+
+
+def _is_whole(path: Path, *, width: int, height: int, fps: int, seconds: float) -> bool:
+    try:
+        info = probe(path)
+    except ToolError:
+        return False
+    return (
+        (info.width, info.height, round(info.fps)) == (width, height, fps)
+        and info.video_frames == commands.house_frames(seconds, fps)
+        and info.audio_rate > 0
+    )
+
+
+def ident_frames(show: Show, *, width: int, height: int, frames: int) -> list[np.ndarray]:
+    """The ident's pictures (RGB uint8): the show's colours drifting in a slow diagonal wave, soft discs of them
+    floating across, the title and the tagline in the middle. Every motion completes whole cycles over `frames`.
+    The background is soft, so it is drawn at a quarter of the size and scaled up; the text is drawn at full size."""
+    import cv2
+
+    colours = np.array(ident_colours(show), dtype=np.float32)
+    small_w, small_h = max(16, width // 4), max(9, height // 4)
+    ys, xs = np.mgrid[0:small_h, 0:small_w].astype(np.float32)
+    diagonal = (xs / small_w + ys / small_h) / 2.0
+    text_rgb, text_alpha = _text_layer(show.title, width, height)
+    rng = np.random.default_rng(int(hashlib.sha256(show.title.encode()).hexdigest()[:8], 16))
+    discs = [
+        (rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.08, 0.2) * small_h, int(rng.integers(len(colours))),
+         int(rng.integers(1, 3)) * int(rng.choice([-1, 1])))
+        for _ in range(7)
+    ]  # fmt: skip
+    pictures = []
+    for index in range(frames):
+        phase = index / frames  # 0 → 1 over the ident: the last frame leads into the first
+        wave = (diagonal + phase) % 1.0 * len(colours)
+        low = np.floor(wave).astype(np.int32)
+        mix = (wave - low)[..., None]
+        mix = mix * mix * (3 - 2 * mix)  # smoothstep: soft bands
+        picture = colours[low % len(colours)] * (1 - mix) + colours[(low + 1) % len(colours)] * mix
+        picture = picture * 0.85 + 255 * 0.08  # a little lighter and calmer than the raw palette
+        for x0, y0, radius, colour_index, laps in discs:
+            cx = (x0 + laps * phase) % 1.0 * small_w
+            cy = (y0 + 0.05 * math.sin(2 * math.pi * (phase + x0))) * small_h
+            distance = np.sqrt((xs - cx) ** 2 + (ys - cy) ** 2)
+            alpha = np.clip((radius - distance) / (radius * 0.5), 0, 1)[..., None] * 0.35
+            picture = picture * (1 - alpha) + colours[colour_index] * alpha
+        picture = cv2.resize(picture, (width, height), interpolation=cv2.INTER_LINEAR)
+        picture = picture * (1 - text_alpha) + text_rgb * text_alpha
+        pictures.append(np.clip(picture, 0, 255).astype(np.uint8))
+    return pictures
+
+
+def _text_layer(title: str, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """The title and tagline in white with a soft dark shadow, as colour and alpha planes."""
+    from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+    title_font = _font(ImageFont, max(8, height // 9))
+    tagline_font = _font(ImageFont, max(6, height // 26))
+    for size in range(max(8, height // 9), 7, -2):  # a long title gets smaller type, never clipped
+        title_font = _font(ImageFont, size)
+        if title_font.getbbox(title)[2] <= width * 0.86:
+            break
+    mask = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(mask)
+    title_box = draw.textbbox((0, 0), title, font=title_font, anchor="lt")
+    tagline_box = draw.textbbox((0, 0), TAGLINE, font=tagline_font, anchor="lt")
+    gap = height // 30
+    total = (title_box[3] - title_box[1]) + gap + (tagline_box[3] - tagline_box[1])
+    top = (height - total) // 2
+    draw.text((width // 2, top), title, font=title_font, fill=255, anchor="mt")
+    draw.text(
+        (width // 2, top + (title_box[3] - title_box[1]) + gap), TAGLINE, font=tagline_font, fill=210, anchor="mt"
+    )
+    shadow = mask.filter(ImageFilter.GaussianBlur(max(1, height // 120)))
+    text = np.asarray(mask, dtype=np.float32)[..., None] / 255.0
+    shade = np.asarray(shadow, dtype=np.float32)[..., None] / 255.0 * 0.6
+    alpha = np.clip(text + shade * (1 - text), 0, 1)
+    rgb = np.where(text > 0, 255.0, 0.0) * (text / np.maximum(alpha, 1e-6))
+    return np.broadcast_to(rgb, (height, width, 3)).astype(np.float32), alpha
+
+
+def _font(image_font: object, size: int) -> object:
+    """Pillow's own scalable font (shipped inside Pillow: no system font needed)."""
+    return image_font.load_default(size=size)  # type: ignore[attr-defined]
