@@ -212,7 +212,9 @@ def test_steering_reaches_the_showrunner(tmp_path: Path) -> None:
     assert applied["kind"] == "steer" and "episode 2" in applied["effect"]
 
 
-def _wait_for_event(station_path: Path, type_name: str, timeout: float = 300, where: Any = lambda event: True) -> None:
+def _wait_for_event(
+    station_path: Path, type_name: str, timeout: float = 300, where: Any = lambda event: True
+) -> dict[str, Any]:
     """Wait (generously) for an event of `type_name`, as `studio log --json` shows it, that `where` accepts."""
     import time
 
@@ -223,8 +225,9 @@ def _wait_for_event(station_path: Path, type_name: str, timeout: float = 300, wh
         if station_path.exists():
             station = Station(station_path)
             try:
-                if any(where(logged.event.to_dict()) for logged in station.events(types=[type_name])):
-                    return
+                for logged in station.events(types=[type_name]):
+                    if where(logged.event.to_dict()):
+                        return logged.event.to_dict()
             finally:
                 station.close()
         time.sleep(0.2)
@@ -250,13 +253,13 @@ def test_commands_reach_a_running_station_and_print_its_answer(tmp_path: Path) -
         assert held.returncode == 0 and "applied: " in held.stdout and "repeats until" in held.stdout, held
         # Skip the repeat once one airs. A skip that lands in the moment between two repeats is rightly answered
         # "nothing to skip" (nothing is being aired then); the next repeat is skipped instead.
-        _wait_for_event(data_dir / "station.sqlite", "SegmentOnAir", where=lambda event: event["repeat"])
+        repeat = _wait_for_event(data_dir / "station.sqlite", "SegmentOnAir", where=lambda event: event["repeat"])
         for _ in range(5):
             skipped = studio("skip", data_dir=data_dir)
             if skipped.returncode == 0:
                 break
             assert "nothing to skip" in skipped.stderr, skipped
-        assert skipped.returncode == 0 and "applied: cut station-test-e0001-s0" in skipped.stdout, skipped
+        assert skipped.returncode == 0 and f"applied: cut {repeat['segment_id']};" in skipped.stdout, skipped
         released = studio("release", data_dir=data_dir)
         assert released.returncode == 0 and "applied" in released.stdout, released
         not_paused = studio("resume", data_dir=data_dir)
