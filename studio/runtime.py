@@ -196,6 +196,7 @@ class StationRuntime:
     def start(self) -> None:
         """Open the store and start everything. Raises `StudioError` (one clear line) when it cannot."""
         from studio.agents.llm import make_director
+        from studio.broadcast.guide import now_and_next, segment_picture
         from studio.broadcast.web import PlayerServer, check_rtmp_reachable
         from studio.tools.registry import build_toolkit
 
@@ -225,7 +226,12 @@ class StationRuntime:
             interrupted = station.requeue_interrupted(self.show_key)
             filler_path, filler = self._make_ident(toolkit)
             hls_dir = settings.data_dir / "hls"
-            self.server = PlayerServer(hls_dir, bind=settings.bind, port=settings.port, title=self.show.title)
+            media_root = settings.data_dir / "media"
+            self.server = PlayerServer(
+                hls_dir, bind=settings.bind, port=settings.port, title=self.show.title,
+                status=lambda: now_and_next(station, self.show_key, self.show.title),
+                pictures=lambda segment_id: segment_picture(station, media_root, segment_id),
+            )  # fmt: skip
             self.server.start()
             queue = StationQueue(
                 station, self.show_key, rate=self.production.rate.value, margin=settings.air_through_margin,

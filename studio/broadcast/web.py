@@ -4,22 +4,38 @@ from __future__ import annotations
 
 import errno
 import html
+import json
+import logging
+import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from studio.broadcast.commands import HLS_PLAYLIST_NAME
 from studio.errors import BroadcastError, ConfigError
 from studio.secrets import mask_url
 
+log = logging.getLogger(__name__)
+
 HLS_ROUTE = "/hls/"
 _MIME_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t"}
 _RTMP_DEFAULT_PORT = 1935
+
+
+StatusSource = Callable[[], dict[str, Any]]
+"""What is on air and up next, as the page shows it (`/now.json`)."""
+PictureSource = Callable[[str], "Path | None"]
+"""The picture file of a segment id (its first shot's thumbnail), or None."""
+NOW_ROUTE = "/now.json"
+PICTURE_ROUTE = "/picture/"
+_SEGMENT_ID = re.compile(r"[a-z0-9-]{1,120}")
 
 
 def _player_page(title: str) -> bytes:
@@ -34,17 +50,29 @@ class PlayerServer:
     Only plain file names with an HLS suffix are served from `hls_dir`: no directories, no traversal.
     """
 
-    def __init__(self, hls_dir: Path, *, bind: str = "127.0.0.1", port: int = 8090, title: str = "studio") -> None:
+    def __init__(
+        self,
+        hls_dir: Path,
+        *,
+        bind: str = "127.0.0.1",
+        port: int = 8090,
+        title: str = "studio",
+        status: StatusSource | None = None,
+        pictures: PictureSource | None = None,
+    ) -> None:
         self.hls_dir = hls_dir
         self.bind = bind
         self.port = port
         self.title = title
+        self.status = status
+        """Now and next for the page; without it `/now.json` says only the title."""
+        self.pictures = pictures
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Listen and serve in the background. Raises `ConfigError` when the address cannot be used."""
-        handler = _handler_class(self.hls_dir, _player_page(self.title))
+        handler = _handler_class(self.hls_dir, _player_page(self.title), self._now, self.pictures)
         try:
             server = ThreadingHTTPServer((self.bind, self.port), handler)
         except OSError as error:
@@ -62,6 +90,11 @@ class PlayerServer:
         self.port = server.server_address[1]
         self._thread = threading.Thread(target=server.serve_forever, name="player-server", daemon=True)
         self._thread.start()
+
+    def _now(self) -> dict[str, Any]:
+        if self.status is None:
+            return {"title": self.title, "now": None, "next": []}
+        return self.status()
 
     @property
     def url(self) -> str:
@@ -82,7 +115,9 @@ class PlayerServer:
         self._server = None
 
 
-def _handler_class(hls_dir: Path, page: bytes) -> type[BaseHTTPRequestHandler]:
+def _handler_class(
+    hls_dir: Path, page: bytes, now: StatusSource, pictures: PictureSource | None
+) -> type[BaseHTTPRequestHandler]:
     root = hls_dir.absolute()
 
     class PlayerRequestHandler(BaseHTTPRequestHandler):
@@ -99,6 +134,18 @@ def _handler_class(hls_dir: Path, page: bytes) -> type[BaseHTTPRequestHandler]:
             if path in {"/", "/index.html"}:
                 self._send(HTTPStatus.OK, page, "text/html; charset=utf-8", "no-cache", send_body)
                 return
+            if path == NOW_ROUTE:
+                try:
+                    body = json.dumps(now()).encode("utf-8")
+                except Exception:  # noqa: BLE001 - the page retries; the channel goes on
+                    log.exception("now and next could not be read")
+                    self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"{}", "application/json", "no-store", send_body)
+                    return
+                self._send(HTTPStatus.OK, body, "application/json", "no-store", send_body)
+                return
+            if path.startswith(PICTURE_ROUTE):
+                self._picture(unquote(path[len(PICTURE_ROUTE) :]).removesuffix(".png"), send_body)
+                return
             file_path = _hls_file(root, path)
             if file_path is None:
                 self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", "no-store", send_body)
@@ -111,6 +158,17 @@ def _handler_class(hls_dir: Path, page: bytes) -> type[BaseHTTPRequestHandler]:
             live_playlist = file_path.suffix == ".m3u8"
             cache = "no-cache, no-store, must-revalidate" if live_playlist else "public, max-age=60"
             self._send(HTTPStatus.OK, body, _MIME_TYPES[file_path.suffix], cache, send_body)
+
+        def _picture(self, segment_id: str, send_body: bool) -> None:
+            picture = pictures(segment_id) if pictures is not None and _SEGMENT_ID.fullmatch(segment_id) else None
+            try:
+                body = picture.read_bytes() if picture is not None and picture.suffix == ".png" else b""
+            except OSError:
+                body = b""
+            if not body:
+                self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", "no-store", send_body)
+                return
+            self._send(HTTPStatus.OK, body, "image/png", "public, max-age=300", send_body)
 
         def _send(self, status: HTTPStatus, body: bytes, content_type: str, cache: str, send_body: bool) -> None:
             self.send_response(status)
