@@ -32,6 +32,7 @@ examples:
   studio validate shows/*.yaml                      check show files (every problem, with file and line)
   studio attach                                     open the TUI on the running station (q never stops it)
   studio log --follow                               watch the agents' decisions as they happen
+  studio status                                     on air, next, buffer, production rate, what failed
   studio steer "topic: saffron paella"              a note for the showrunner's next episode
   studio skip                                       cut what is on air (pause, resume, hold, release, reject …)
   studio doctor                                     which backend each tool will use, and why
@@ -209,6 +210,85 @@ def _open_station(args: argparse.Namespace) -> tuple[Settings, Station]:
     if not path.exists():
         raise ConfigError(f"no station in {settings.data_dir}: run `studio run SHOW` first or pass --data-dir")
     return settings, Station(path)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """One screen: is it running, what is on air and next, the buffer, the production rate, outputs, what failed."""
+    import dataclasses
+    import json
+
+    from studio.health import read_health
+    from studio.lock import running_station_pid
+
+    settings, station = _open_station(args)
+    try:
+        show = _command_show(station, getattr(args, "show", None))
+        pid = running_station_pid(settings.data_dir)
+        health = read_health(station, show, running=pid is not None)
+    finally:
+        station.close()
+    if args.json:
+        print(json.dumps({**dataclasses.asdict(health), "pid": pid}))
+        return 0
+    for label, text in status_lines(health, pid):
+        print(f"{label:<9} {text}")
+    return 0
+
+
+def status_lines(health: Any, pid: int | None) -> list[tuple[str, str]]:
+    """`studio status` as (label, text) lines."""
+    from datetime import datetime
+
+    def clock(at: float | None) -> str:
+        return datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S") if at else "never"
+
+    def minutes(seconds: float) -> str:
+        return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+
+    counts = health.counts
+    state = (
+        f"running since {clock(health.started_at)} (pid {pid})"
+        if pid
+        else f"not running (last started {clock(health.started_at)})"
+    )
+    lines = [(health.title, f"({health.show}) {state} · writer {health.writer or '?'} · filler {health.filler or '?'}")]
+    now = health.now
+    if now is None:
+        lines.append(("on air", "nothing" if pid else "off air"))
+    elif now["kind"] == "ident":
+        lines.append(("on air", f"the ident since {clock(now['since'])[-8:]}: {now['reason']}"))
+    else:
+        lines.append(("on air", f"{now['title']} — episode {now['episode']} {now['episode_title']!r} ({now['segment_id']},"
+                                f" since {clock(now['since'])[-8:]})"))  # fmt: skip
+    upcoming = " · ".join(f"{entry['title']} ({'ready' if entry['ready'] else 'being made'})" for entry in health.next)
+    lines.append(("up next", upcoming or "nothing queued"))
+    lines.append(("buffer", f"{minutes(health.buffered_seconds)} approved ahead of the playhead"
+                            f" (target {minutes(health.buffer_target_s)})"))  # fmt: skip
+    rate = (
+        f"{health.production_rate:.2f}x real time over the last 15 min"
+        if health.production_rate
+        else "no segment approved lately"
+    )
+    lines.append(("made", f"{rate} · production {'PAUSED' if health.paused else 'running'} · approval"
+                          f" {'manual' if health.manual_approval else 'auto'}{' · playout ON HOLD' if health.hold else ''}"))  # fmt: skip
+    outputs = ", ".join(
+        f"{name} {'live' if live else 'LOST' if pid else 'off'}" for name, live in health.outputs.items()
+    )
+    lines.append(
+        ("outputs", f"{outputs or 'none'}" + (f" · watch at {health.player_url}" if pid and health.player_url else ""))
+    )
+    failures = ", ".join(
+        f"{check} {count}" for check, count in sorted(health.critic_failures.items(), key=lambda item: -item[1])
+    )
+    lines.append(("so far", f"{counts.get('SegmentApproved', 0)} segments approved, {counts.get('SegmentAired', 0)} aired,"
+                            f" {counts.get('SegmentDropped', 0)} dropped, {counts.get('SegmentSkipped', 0)} skipped;"
+                            f" {minutes(health.filler_seconds)} of filler; {counts.get('EncoderRestarted', 0)} encoder"
+                            f" restarts; {counts.get('RenderFailed', 0)} failed renders"))  # fmt: skip
+    lines.append(("critic", f"failures by check: {failures}" if failures else "no clip failed"))
+    lines.append(
+        ("commands", f"{health.commands_waiting} waiting for an answer" if health.commands_waiting else "none waiting")
+    )
+    return lines
 
 
 def cmd_log(args: argparse.Namespace) -> int:
@@ -680,6 +760,17 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--verbose", "-v", action="store_true", help="print each event's full fields")
     data_dir_arg(log)
     log.set_defaults(func=cmd_log)
+
+    status = sub.add_parser(
+        "status", help="one screen: on air, next, buffer, production rate, outputs, failures",
+        description="The station's health, read from its store: whether it runs, what is on air and up next, the"
+        " buffer, the production rate over the last 15 minutes, outputs, and what failed so far (the figures the"
+        " metrics endpoint serves, STUDIO_METRICS_PORT).",
+    )  # fmt: skip
+    status.add_argument("--show", help="show slug (needed only when the station has several shows)")
+    status.add_argument("--json", action="store_true", help="every figure as one JSON object")
+    data_dir_arg(status)
+    status.set_defaults(func=cmd_status)
 
     def command_parser(name: str, help_text: str, description: str, wait: float = 15.0) -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_text, description=description + " When a station is running, waits "

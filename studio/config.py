@@ -171,6 +171,9 @@ class Settings(BaseSettings):
     bind: str = "127.0.0.1"
     """Address the web player listens on. Loopback by default; use 0.0.0.0 to share on your network."""
 
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    """Serve Prometheus metrics at http://127.0.0.1:PORT/metrics (0 picks a free port); unset, none are served."""
+
     rtmp_url: str | None = None
     """Also push the channel as FLV to this RTMP URL (e.g. rtmp://127.0.0.1/live/studio)."""
 

@@ -126,6 +126,10 @@ class StationStarted(Event):
     """How many seconds of approved show production keeps ahead of the playhead."""
     filler: str = ""
     """What airs when nothing else can: `ident` (the show's own), or the plain card and why."""
+    title: str = ""
+    """The show's title, as the show file writes it."""
+    metrics_url: str = ""
+    """Where Prometheus metrics are served (loopback), when they are."""
 
     def summary(self) -> str:
         tools = ", ".join(f"{kind} {name}" for kind, name in self.backends.items())

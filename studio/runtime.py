@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from studio.broadcast.web import PlayerServer
     from studio.config import Settings
     from studio.memory import ShowMemory
+    from studio.metrics import MetricsServer
     from studio.show import Show
     from studio.station import RundownEntry, Station
     from studio.tools.base import Toolkit
@@ -180,6 +181,7 @@ class StationRuntime:
         self.production: Production
         self.supervisor: PlayoutSupervisor
         self.server: PlayerServer | None = None
+        self.metrics: MetricsServer | None = None
         self.start_event_id = 0
         self.finished_episodes: list[Path] = []
 
@@ -233,6 +235,11 @@ class StationRuntime:
                 pictures=lambda segment_id: segment_picture(station, media_root, segment_id),
             )  # fmt: skip
             self.server.start()
+            if settings.metrics_port is not None:
+                from studio.metrics import MetricsServer
+
+                self.metrics = MetricsServer(station, self.show_key, settings.metrics_port)
+                self.metrics.start()
             queue = StationQueue(
                 station, self.show_key, rate=self.production.rate.value, margin=settings.air_through_margin,
                 realtime=settings.playout_realtime,
@@ -257,6 +264,8 @@ class StationRuntime:
                     outputs=outputs,
                     buffer_target_s=settings.buffer_target_s,
                     filler=filler,
+                    title=self.show.title,
+                    metrics_url=self.metrics.url if self.metrics is not None else "",
                     backend=director.backend,
                 )  # fmt: skip
             )
@@ -269,6 +278,8 @@ class StationRuntime:
         except BaseException:
             if self.server is not None:
                 self.server.stop()
+            if self.metrics is not None:
+                self.metrics.stop()
             station.close()
             self._lock.release()
             raise
@@ -328,6 +339,8 @@ class StationRuntime:
             thread.join(PRODUCTION_STOP_TIMEOUT_S if thread.name == "production" else 5.0)
         if self.server is not None:
             self.server.stop()
+        if self.metrics is not None:
+            self.metrics.stop()
         with contextlib.suppress(Exception):
             self.record(self.context.event(ev.StationStopped, reason=reason))
         self.station.close()

@@ -369,6 +369,32 @@ class Station:
         sql = f"SELECT COALESCE(SUM(seconds), 0) AS total FROM rundown WHERE {' AND '.join(where)}"
         return float(self._query(sql, params)[0]["total"])
 
+    # --- figures for health and metrics (one query each, however long the log) ------------------------------------
+
+    def event_counts(self, show: str) -> dict[str, int]:
+        """How many events of each type the show has recorded, ever."""
+        rows = self._query("SELECT type, COUNT(*) AS n FROM events WHERE show = ? GROUP BY type", (show,))
+        return {row["type"]: int(row["n"]) for row in rows}
+
+    def critic_failures(self, show: str) -> dict[str, int]:
+        """How many times each check failed a clip, ever (a verdict that fails two checks counts for both)."""
+        rows = self._query(
+            "SELECT substr(f.value, 1, instr(f.value || ' (', ' (') - 1) AS check_name, COUNT(*) AS n"
+            " FROM events e, json_each(e.payload, '$.failures') f WHERE e.show = ? AND e.type = 'VerdictGiven'"
+            " GROUP BY check_name",
+            (show,),
+        )
+        return {row["check_name"]: int(row["n"]) for row in rows}
+
+    def total_seconds(self, show: str, type_name: str, *, since: float = 0.0) -> float:
+        """The sum of the `seconds` of a show's events of one type (filler aired, segments approved) since `since`."""
+        rows = self._query(
+            "SELECT COALESCE(SUM(json_extract(payload, '$.seconds')), 0) AS total FROM events"
+            " WHERE show = ? AND type = ? AND ts >= ?",
+            (show, type_name, since),
+        )
+        return float(rows[0]["total"])
+
     def requeue_interrupted(self, show: str | None = None) -> list[str]:
         """Segments left `on_air` by a station that stopped mid-segment go back to `approved` (they air again from
         their start: a viewer saw only part of them). Returns their ids."""

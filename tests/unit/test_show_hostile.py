@@ -6,6 +6,7 @@ import codecs
 import gzip
 import os
 import random
+import resource
 import stat
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from tests.conftest import REPO, SHOWS
 pytestmark = pytest.mark.timeout(60)  # a loader that blocks (a FIFO, a device) fails instead of hanging the run
 
 BUDGET_S = 2.0
+"""CPU seconds a hostile file may cost (an exponential alias or nesting blow-up takes minutes). CPU time, not wall
+time: it is the work the loader did, the same on a machine busy with other work."""
 GOOD = (SHOWS / "cooking.yaml").read_text(encoding="utf-8")
 MINIMAL = """\
 title: T
@@ -145,10 +148,10 @@ HOSTILE = [
 
 
 def timed_load(path: Path) -> tuple[list[str], float]:
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(ShowFileError) as caught:
         load_show(path)
-    return caught.value.problems, time.perf_counter() - started
+    return caught.value.problems, time.process_time() - started
 
 
 def assert_located(problems: list[str], path: Path, line: int | None, words: tuple[str, ...]) -> None:
@@ -387,11 +390,13 @@ def _hostile_files(folder: Path) -> list[Path]:
 
 
 def _studio(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
-    started = time.perf_counter()
+    """The command's result and the CPU seconds it used (start-up included), however busy the machine is."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(
         [sys.executable, "-m", "studio.cli", *args], capture_output=True, text=True, timeout=60, cwd=REPO
     )
-    return result, time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return result, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 def test_validate_reports_hostile_files_one_line_per_problem(tmp_path: Path) -> None:
@@ -407,7 +412,7 @@ def test_validate_reports_hostile_files_one_line_per_problem(tmp_path: Path) -> 
     assert result.stderr.splitlines() == expected
     assert len(expected) == 3 + 3  # one each, and three for keys.yaml
     # The requirement is 2 s on a person's machine; a busy CI runner spends most of that starting Python.
-    assert seconds < 10, f"studio validate took {seconds:.1f} s"
+    assert seconds < 10, f"studio validate took {seconds:.1f} CPU s"
 
 
 def test_run_refuses_a_fifo_at_once(tmp_path: Path) -> None:
@@ -435,10 +440,10 @@ def test_many_avoid_words_and_characters_are_checked_quickly(tmp_path: Path, yam
         "characters:\n" + characters,
     )
     path.write_text(text + "avoid_words: [" + ", ".join(f"w{i}" for i in range(2_000)) + ", robot]\n")
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(ShowFileError) as caught:
         load_show(path)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert len(caught.value.problems) == 51  # 300 looks contain "robot": the first 50 lines, then the count
     assert "characters.0.look: contains 'robot', a camera, brand or avoided word" in caught.value.problems[0]
-    assert elapsed < 2.0, f"{elapsed:.2f} s"
+    assert elapsed < BUDGET_S, f"{elapsed:.2f} CPU s"

@@ -1,0 +1,93 @@
+"""A station's health, read from its store: what `studio status` prints and what the metrics endpoint serves.
+
+Every figure comes from the store (one query each, however long the log has grown), so it is the same whether the
+station runs in this process, in another, or has stopped; counts are since the data dir was created.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from studio import events as ev
+from studio.broadcast.guide import now_and_next
+
+if TYPE_CHECKING:
+    from studio.station import Station
+
+RATE_WINDOW_S = 900.0
+"""The production rate is measured over the last 15 minutes (or since the station started, if later)."""
+
+
+@dataclass(frozen=True)
+class Health:
+    show: str
+    title: str
+    running: bool
+    started_at: float | None
+    writer: str
+    player_url: str
+    filler: str
+    outputs: dict[str, bool]
+    """`hls`, `rtmp` → up (True) or lost."""
+    now: dict[str, Any] | None
+    """As the web page shows it: a segment or the ident, and since when."""
+    next: list[dict[str, Any]]
+    buffered_seconds: float
+    buffer_target_s: float
+    production_rate: float | None
+    """On-air seconds approved per wall second over the last 15 minutes; None before any."""
+    paused: bool
+    hold: bool
+    manual_approval: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    """Events of each type, ever: `SegmentApproved`, `SegmentAired`, `SegmentDropped`, `EncoderRestarted` …"""
+    critic_failures: dict[str, int] = field(default_factory=dict)
+    """Failed verdicts by check."""
+    filler_seconds: float = 0.0
+    """Seconds of ident or card aired, ever."""
+    commands_waiting: int = 0
+
+
+def read_health(station: Station, show: str, *, running: bool, now: float | None = None) -> Health:
+    now = time.time() if now is None else now
+    started = station.events(show=show, types=["StationStarted"], last=1)
+    start_event = started[0].event if started else None
+    started_at = started[0].ts if started else None
+    if not running and started:
+        stopped = station.events(show=show, types=["StationStopped"], after_id=started[0].id, limit=1)
+        now = stopped[0].ts if stopped else now  # the rate of the last run, not one decaying since it stopped
+    title = (start_event.title if isinstance(start_event, ev.StationStarted) else "") or show
+    outputs: dict[str, bool] = {}
+    if isinstance(start_event, ev.StationStarted):
+        outputs = {output.split(":", 1)[0] if "://" in output else output: True for output in start_event.outputs}
+        after = started[0].id
+        for logged in station.events(show=show, types=["OutputLost", "OutputRestored"], after_id=after):
+            outputs[logged.event.output] = isinstance(logged.event, ev.OutputRestored)  # type: ignore[attr-defined]
+    guide = now_and_next(station, show, title)
+    window_start = max(started_at or now, now - RATE_WINDOW_S)
+    approved = station.total_seconds(show, "SegmentApproved", since=window_start)
+    rate = approved / (now - window_start) if approved > 0 and now - window_start >= 1.0 else None
+    return Health(
+        show=show,
+        title=title,
+        running=running,
+        started_at=started_at,
+        writer=start_event.writer if isinstance(start_event, ev.StationStarted) else "",
+        player_url=start_event.player_url if isinstance(start_event, ev.StationStarted) else "",
+        filler=start_event.filler if isinstance(start_event, ev.StationStarted) else "",
+        outputs=outputs if running else {output: False for output in outputs},
+        now=guide["now"] if running else None,
+        next=guide["next"],
+        buffered_seconds=station.buffered_seconds(show),
+        buffer_target_s=start_event.buffer_target_s if isinstance(start_event, ev.StationStarted) else 0.0,
+        production_rate=rate,
+        paused=station.flag(show, "paused"),
+        hold=station.flag(show, "hold"),
+        manual_approval=station.flag(show, "manual_approval"),
+        counts=station.event_counts(show),
+        critic_failures=station.critic_failures(show),
+        filler_seconds=station.total_seconds(show, "FillerAired"),
+        commands_waiting=len(station.commands(show=show, statuses=("pending", "received"))),
+    )
