@@ -300,7 +300,11 @@ def cmd_log(args: argparse.Namespace) -> int:
             raise ConfigError(f"unknown event type(s) {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}")
     _, station = _open_station(args)
     console = _console()
-    filters = {"show": args.show, "agent": args.agent, "types": args.type or None, "episode": args.episode}
+    filters = {
+        "show": args.show, "agent": args.agent, "types": args.type or None, "episode": args.episode,
+        "since": _when(args.since, "--since"), "until": _when(args.until, "--until"), "failed_check": args.check,
+        "verdict": None if args.verdict is None else args.verdict == "passed",
+    }  # fmt: skip
     try:
         batch = station.events(**filters, last=args.limit) if args.limit else station.events(**filters)
         last = station.last_event_id() if not batch else max(batch[-1].id, 0)
@@ -319,6 +323,24 @@ def cmd_log(args: argparse.Namespace) -> int:
         return 0
     finally:
         station.close()
+
+
+def _when(text: str | None, flag: str) -> float | None:
+    """A moment as `studio log` takes it: `30m`, `2h`, `1d` ago, or a local date and time (`2026-12-06 21:00`)."""
+    from datetime import datetime
+
+    if text is None:
+        return None
+    text = text.strip()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text[:-1].replace(".", "", 1).isdigit() and text[-1:] in units:
+        return time.time() - float(text[:-1]) * units[text[-1]]
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise ConfigError(
+            f"{flag} {text!r}: give a time ago (30m, 2h, 1d) or a date and time (2026-12-06 21:00)"
+        ) from None
 
 
 _AGENT_STYLE = {
@@ -756,6 +778,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--type", action="append", metavar="TYPE", help="only events of this type (repeatable), e.g. VerdictGiven"
     )
     log.add_argument("--episode", type=int, help="only this episode")
+    log.add_argument("--check", metavar="CHECK", help="only the critic's verdicts that failed this check (text,"
+                     " direction, reversed, colour, artifacts, continuity, …)")  # fmt: skip
+    log.add_argument("--verdict", choices=["passed", "failed"], help="only the critic's verdicts that passed or failed")
+    log.add_argument(
+        "--since", metavar="WHEN", help="only what happened since WHEN: 30m, 2h, 1d ago, or 2026-12-06 21:00"
+    )
+    log.add_argument("--until", metavar="WHEN", help="only what happened until WHEN (same forms)")
     log.add_argument("--limit", type=int, metavar="N", help="only the last N events (then new ones with --follow)")
     log.add_argument("--verbose", "-v", action="store_true", help="print each event's full fields")
     data_dir_arg(log)

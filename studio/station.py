@@ -294,11 +294,27 @@ class Station:
         types: Iterable[str] | None = None,
         agent: str | None = None,
         episode: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        verdict: bool | None = None,
+        failed_check: str | None = None,
     ) -> list[LoggedEvent]:
-        """Events after `after_id`, oldest first; `last` keeps only the newest N (still oldest first)."""
+        """Events after `after_id`, oldest first; `last` keeps only the newest N (still oldest first). `since` and
+        `until` bound when they were recorded; `verdict` keeps the critic's verdicts that passed (True) or failed
+        (False), `failed_check` those that failed that check."""
         where, params = _where(show=show, agent=agent, episode=episode, type=types)
         where.insert(0, "id > ?")
         params.insert(0, after_id)
+        for condition, value in (
+            ("ts >= ?", since),
+            ("ts <= ?", until),
+            ("type = 'VerdictGiven' AND json_extract(payload, '$.passed') = ?", None if verdict is None else int(verdict)),
+            ("type = 'VerdictGiven' AND EXISTS (SELECT 1 FROM json_each(payload, '$.failures') f"
+             f" WHERE {_CHECK_NAME} = ?)", failed_check),
+        ):  # fmt: skip
+            if value is not None:
+                where.append(condition)
+                params.append(value)
         order = "DESC" if last is not None else "ASC"
         sql = f"SELECT id, ts, payload FROM events WHERE {' AND '.join(where)} ORDER BY id {order}"
         count = last if last is not None else limit
@@ -379,7 +395,7 @@ class Station:
     def critic_failures(self, show: str) -> dict[str, int]:
         """How many times each check failed a clip, ever (a verdict that fails two checks counts for both)."""
         rows = self._query(
-            "SELECT substr(f.value, 1, instr(f.value || ' (', ' (') - 1) AS check_name, COUNT(*) AS n"
+            f"SELECT {_CHECK_NAME} AS check_name, COUNT(*) AS n"
             " FROM events e, json_each(e.payload, '$.failures') f WHERE e.show = ? AND e.type = 'VerdictGiven'"
             " GROUP BY check_name",
             (show,),
@@ -488,6 +504,10 @@ class Station:
     def shows(self) -> list[str]:
         rows = self._query("SELECT show FROM rundown UNION SELECT show FROM episodes UNION SELECT show FROM state")
         return sorted(row["show"] for row in rows)
+
+
+# A verdict's failure reads "direction (Pepito left: opposite …)": the check's name is what stands before " (".
+_CHECK_NAME = "substr(f.value, 1, instr(f.value || ' (', ' (') - 1)"
 
 
 def _where(**filters: Any) -> tuple[list[str], list[Any]]:

@@ -475,6 +475,52 @@ def test_log_filters_by_agent_type_episode_and_show(tmp_path: Path) -> None:
         assert_line_shows(line, event)
 
 
+def test_log_filters_by_check_verdict_and_time_range(tmp_path: Path) -> None:
+    import dataclasses
+    import time as clock
+    from datetime import datetime
+
+    data_dir = tmp_path / "station"
+    hour_ago = clock.time() - 3600
+    history = station_events()
+    # The first half of the history happened three hours ago, the rest within the last minutes.
+    events = [
+        dataclasses.replace(
+            event, at=hour_ago - 7200 + index if index < len(history) // 2 else clock.time() - 60 + index
+        )
+        for index, event in enumerate(history)
+    ]
+    events.append(dataclasses.replace(verdict(SHOW, 2, 2, passed=False), failures=("direction (Rosa: opposite)",)))
+    recorded = build_store(data_dir, events)
+
+    def ids(*args: str) -> list[int]:
+        result = studio("log", "--json", *args, data_dir=data_dir)
+        assert result.returncode == 0, result.stderr
+        return [json.loads(line)["id"] for line in result.stdout.splitlines()]
+
+    def expected(keep: object) -> list[int]:
+        chosen = [row for row, event in recorded if keep(event)]  # type: ignore[operator]
+        assert chosen, "the filter must select something to prove anything"
+        return chosen
+
+    verdicts = [event for _, event in recorded if isinstance(event, ev.VerdictGiven)]
+    assert {event.passed for event in verdicts} == {True, False}
+    assert ids("--verdict", "failed") == expected(lambda e: isinstance(e, ev.VerdictGiven) and not e.passed)
+    assert ids("--verdict", "passed") == expected(lambda e: isinstance(e, ev.VerdictGiven) and e.passed)
+    assert ids("--check", "text") == expected(
+        lambda e: isinstance(e, ev.VerdictGiven) and "text (leaked: IMAX)" in e.failures
+    )
+    assert ids("--check", "direction") == [recorded[-1][0]]
+    assert ids("--check", "tex") == []  # a check's whole name, not a part of it
+    assert ids("--since", "1h") == expected(lambda e: e.at >= hour_ago)
+    assert ids("--until", "1h") == expected(lambda e: e.at < hour_ago)
+    moment = datetime.fromtimestamp(hour_ago).isoformat(sep=" ", timespec="seconds")
+    assert ids("--since", moment, "--verdict", "failed") == expected(
+        lambda e: e.at >= hour_ago and isinstance(e, ev.VerdictGiven) and not e.passed
+    )
+    _one_clean_error_line(studio("log", "--since", "yesterday", data_dir=data_dir), "--since 'yesterday'", "30m")
+
+
 def test_log_unknown_type_is_a_clean_error_listing_the_known_types(tmp_path: Path) -> None:
     data_dir = tmp_path / "station"
     build_store(data_dir, station_events())
