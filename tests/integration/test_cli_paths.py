@@ -115,6 +115,20 @@ def build_store(data_dir: Path, events: list[ev.Event]) -> list[tuple[int, ev.Ev
     return [(int(row_id), event) for row_id, event in zip(ids, events, strict=True) if row_id is not None]
 
 
+def logged_ids(data_dir: Path, *args: str) -> list[int]:
+    """The row ids `studio log --json ARGS` prints."""
+    result = studio("log", "--json", *args, data_dir=data_dir)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line)["id"] for line in result.stdout.splitlines()]
+
+
+def rows_where(recorded: list[tuple[int, ev.Event]], keep: object) -> list[int]:
+    """The row ids of the recorded events `keep` accepts: what a filter should print (never nothing)."""
+    chosen = [row for row, event in recorded if keep(event)]  # type: ignore[operator]
+    assert chosen, "the filter must select something to prove anything"
+    return chosen
+
+
 def record(data_dir: Path, event: ev.Event) -> int:
     """Append one event to the store, as a running station would."""
     return build_store(data_dir, [event])[0][0]
@@ -449,14 +463,10 @@ def test_log_filters_by_agent_type_episode_and_show(tmp_path: Path) -> None:
     recorded = build_store(data_dir, [*station_events(), *station_events(OTHER_SHOW)])
 
     def ids(*args: str) -> list[int]:
-        result = studio("log", "--json", *args, data_dir=data_dir)
-        assert result.returncode == 0, result.stderr
-        return [json.loads(line)["id"] for line in result.stdout.splitlines()]
+        return logged_ids(data_dir, *args)
 
     def expected(keep: object) -> list[int]:
-        chosen = [row for row, event in recorded if keep(event)]  # type: ignore[operator]
-        assert chosen, "the filter must select something to prove anything"
-        return chosen
+        return rows_where(recorded, keep)
 
     assert ids("--agent", "critic") == expected(lambda e: e.agent == "critic")
     assert ids("--type", "VerdictGiven", "--type", "SegmentAired") == expected(
@@ -494,14 +504,10 @@ def test_log_filters_by_check_verdict_and_time_range(tmp_path: Path) -> None:
     recorded = build_store(data_dir, events)
 
     def ids(*args: str) -> list[int]:
-        result = studio("log", "--json", *args, data_dir=data_dir)
-        assert result.returncode == 0, result.stderr
-        return [json.loads(line)["id"] for line in result.stdout.splitlines()]
+        return logged_ids(data_dir, *args)
 
     def expected(keep: object) -> list[int]:
-        chosen = [row for row, event in recorded if keep(event)]  # type: ignore[operator]
-        assert chosen, "the filter must select something to prove anything"
-        return chosen
+        return rows_where(recorded, keep)
 
     verdicts = [event for _, event in recorded if isinstance(event, ev.VerdictGiven)]
     assert {event.passed for event in verdicts} == {True, False}
