@@ -835,6 +835,21 @@ def test_pause_with_no_station_running_is_queued_in_the_store(tmp_path: Path) ->
     assert commands_in(data_dir) == [(SHOW, "pause", {}, "pending")]
 
 
+def test_reprompt_queues_the_shot_and_its_words_and_an_empty_prompt_is_a_clean_error(tmp_path: Path) -> None:
+    data_dir = tmp_path / "station"
+    build_store(data_dir, station_events())
+    first = segment_id(SHOW, 1, 1)
+    queued = studio("reprompt", first, "e0001-s01-sh01", "  Rosa  waves\nfrom left to right ", data_dir=data_dir)
+    assert queued.returncode == 0 and f"command 1 (reprompt) queued for {SHOW}" in queued.stdout, queued.stderr
+    _one_clean_error_line(studio("reprompt", first, "e0001-s01-sh01", "  ", data_dir=data_dir), "the prompt is empty")
+    unknown = segment_id(SHOW, 99, 1)
+    _one_clean_error_line(studio("reprompt", unknown, "x", "y", data_dir=data_dir), f"no segment {unknown!r}")
+    assert commands_in(data_dir) == [
+        (SHOW, "reprompt", {"segment_id": first, "shot_id": "e0001-s01-sh01", "prompt": "Rosa waves from left to right"},
+         "pending"),
+    ]  # fmt: skip
+
+
 def test_segment_verbs_queue_their_segment_and_reject_an_unknown_one(tmp_path: Path) -> None:
     data_dir = tmp_path / "station"
     build_store(data_dir, station_events())
