@@ -131,6 +131,10 @@ class StationStarted(Event):
     metrics_url: str = ""
     """Where Prometheus metrics are served (loopback), when they are."""
 
+    def output_names(self) -> list[str]:
+        """The outputs as `OutputLost`/`OutputRestored` name them: `hls`, `rtmp` (here RTMP is its masked URL)."""
+        return [output.split(":", 1)[0] if "://" in output else output for output in self.outputs]
+
     def summary(self) -> str:
         tools = ", ".join(f"{kind} {name}" for kind, name in self.backends.items())
         return f"station started: studio {self.version}, seed {self.seed}, writer {self.writer}; {tools}; on air at {self.player_url}"

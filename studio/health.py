@@ -61,7 +61,7 @@ def read_health(station: Station, show: str, *, running: bool, now: float | None
     title = (start_event.title if isinstance(start_event, ev.StationStarted) else "") or show
     outputs: dict[str, bool] = {}
     if isinstance(start_event, ev.StationStarted):
-        outputs = {output.split(":", 1)[0] if "://" in output else output: True for output in start_event.outputs}
+        outputs = dict.fromkeys(start_event.output_names(), True)
         after = started[0].id
         for logged in station.events(show=show, types=["OutputLost", "OutputRestored"], after_id=after):
             outputs[logged.event.output] = isinstance(logged.event, ev.OutputRestored)  # type: ignore[attr-defined]

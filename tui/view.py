@@ -149,10 +149,7 @@ class StationView:
                 self.player_url = event.player_url
                 self.writer = event.writer
                 self.buffer_target_s = event.buffer_target_s
-                # StationStarted names the RTMP output by its (masked) URL; OutputLost/Restored by its kind.
-                self.outputs = {
-                    output.split(":", 1)[0] if "://" in output else output: True for output in event.outputs
-                }
+                self.outputs = dict.fromkeys(event.output_names(), True)
                 self.on_air = None
             case ev.StationStopped():
                 self.stopped = event.reason

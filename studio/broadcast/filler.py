@@ -26,7 +26,7 @@ def ensure_filler_card(media_dir: Path, *, width: int, height: int, fps: int, se
     """
     card_path = filler_card_path(media_dir, width=width, height=height, fps=fps, seconds=seconds)
     with _making:
-        if card_path.exists() and _is_house_card(card_path, width=width, height=height, fps=fps):
+        if card_path.exists() and is_house_file(card_path, width=width, height=height, fps=fps):
             return card_path
         partial_path = card_path.with_name(f".{card_path.stem}.{os.getpid()}.partial.mp4")
         try:
@@ -43,9 +43,15 @@ def ensure_filler_card(media_dir: Path, *, width: int, height: int, fps: int, se
     return card_path
 
 
-def _is_house_card(path: Path, *, width: int, height: int, fps: int) -> bool:
+def is_house_file(path: Path, *, width: int, height: int, fps: int, frames: int | None = None) -> bool:
+    """Whether a cached on-air file (the card, the ident) is whole: readable, at the house size and rate, with
+    audio, and `frames` long when that is given."""
     try:
         info = probe(path)
     except ToolError:
         return False
-    return (info.width, info.height, round(info.fps)) == (width, height, fps) and info.audio_rate > 0
+    return (
+        (info.width, info.height, round(info.fps)) == (width, height, fps)
+        and info.audio_rate > 0
+        and (frames is None or info.video_frames == frames)
+    )

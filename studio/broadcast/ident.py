@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from studio.broadcast import commands
+from studio.broadcast.filler import is_house_file
 from studio.colours import parse_colour
-from studio.errors import ToolError
+from studio.render import StageRunner
 from studio.tools.base import MusicRequest
-from studio.tools.media import INTERMEDIATE_SUFFIX, measure_loudness, probe, run_ffmpeg, write_video
+from studio.tools.media import INTERMEDIATE_SUFFIX, measure_loudness, run_ffmpeg, write_video
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -80,18 +81,23 @@ def ensure_ident(
         media_dir, show, width=width, height=height, fps=fps, seconds=seconds, loudness_lufs=loudness_lufs
     )
     with _making:
-        if path.exists() and _is_whole(path, width=width, height=height, fps=fps, seconds=seconds):
+        frames = commands.house_frames(seconds, fps)
+        if path.exists() and is_house_file(path, width=width, height=height, fps=fps, frames=frames):
             return path
         path.parent.mkdir(parents=True, exist_ok=True)
         stem = f".{path.stem}.{os.getpid()}"
         picture_path = path.with_name(f"{stem}.picture{INTERMEDIATE_SUFFIX}")
         music_path = path.with_name(f"{stem}.music.wav")
         partial_path = path.with_name(f"{stem}.partial.mp4")
-        frames = commands.house_frames(seconds, fps)
         try:
             write_video(ident_frames(show, width=width, height=height, frames=frames), fps, picture_path,
                         width=width, height=height)  # fmt: skip
-            track = _music(toolkit, show, frames / fps, music_path)
+            request = MusicRequest(prompt=show.music.mood, seconds=frames / fps, seed=7,
+                                   tempo_bpm=show.music.tempo_bpm, key=show.music.key)  # fmt: skip
+            runner = StageRunner(toolkit)  # the selected music backend, the embedded one when that fails
+            track = runner.run("music", "music", lambda music: music.generate(request, music_path)).path
+            for kind, failed, fallback, reason in runner.fallbacks:
+                log.warning("ident %s: %s failed (%s); %s took over", kind, failed, reason, fallback)
             loudness = measure_loudness(track, target_lufs=loudness_lufs, true_peak_dbtp=true_peak_dbtp)
             run_ffmpeg(
                 ["-y", *commands.conform_segment_argv(
@@ -104,32 +110,6 @@ def ensure_ident(
             for leftover in (picture_path, music_path, partial_path):
                 leftover.unlink(missing_ok=True)
     return path
-
-
-def _music(toolkit: Toolkit, show: Show, seconds: float, output_path: Path) -> Path:
-    """The show's music for the ident: the selected backend, the embedded one when that fails."""
-    request = MusicRequest(prompt=show.music.mood, seconds=seconds, seed=7, tempo_bpm=show.music.tempo_bpm,
-                           key=show.music.key)  # fmt: skip
-    try:
-        return toolkit.music.generate(request, output_path).path
-    except Exception as error:  # noqa: BLE001 - any backend failure falls back, as in post
-        fallback = toolkit.fallback("music")
-        if fallback is None:
-            raise ToolError(f"no music for the ident: {error}") from error
-        log.warning("ident music: %s failed (%s); %s takes over", toolkit.music.name, error, fallback.name)
-        return fallback.generate(request, output_path).path
-
-
-def _is_whole(path: Path, *, width: int, height: int, fps: int, seconds: float) -> bool:
-    try:
-        info = probe(path)
-    except ToolError:
-        return False
-    return (
-        (info.width, info.height, round(info.fps)) == (width, height, fps)
-        and info.video_frames == commands.house_frames(seconds, fps)
-        and info.audio_rate > 0
-    )
 
 
 def ident_frames(show: Show, *, width: int, height: int, frames: int) -> list[np.ndarray]:
