@@ -53,14 +53,14 @@ class Health:
 def read_health(station: Station, show: str, *, running: bool, now: float | None = None) -> Health:
     now = time.time() if now is None else now
     started = station.events(show=show, types=["StationStarted"], last=1)
-    start_event = started[0].event if started else None
+    start_event = next((logged.event for logged in started if isinstance(logged.event, ev.StationStarted)), None)
     started_at = started[0].ts if started else None
     if not running and started:
         stopped = station.events(show=show, types=["StationStopped"], after_id=started[0].id, limit=1)
         now = stopped[0].ts if stopped else now  # the rate of the last run, not one decaying since it stopped
-    title = (start_event.title if isinstance(start_event, ev.StationStarted) else "") or show
+    title = (start_event.title if start_event is not None else "") or show
     outputs: dict[str, bool] = {}
-    if isinstance(start_event, ev.StationStarted):
+    if start_event is not None:
         outputs = dict.fromkeys(start_event.output_names(), True)
         after = started[0].id
         for logged in station.events(show=show, types=["OutputLost", "OutputRestored"], after_id=after):
@@ -74,14 +74,14 @@ def read_health(station: Station, show: str, *, running: bool, now: float | None
         title=title,
         running=running,
         started_at=started_at,
-        writer=start_event.writer if isinstance(start_event, ev.StationStarted) else "",
-        player_url=start_event.player_url if isinstance(start_event, ev.StationStarted) else "",
-        filler=start_event.filler if isinstance(start_event, ev.StationStarted) else "",
+        writer=start_event.writer if start_event is not None else "",
+        player_url=start_event.player_url if start_event is not None else "",
+        filler=start_event.filler if start_event is not None else "",
         outputs=outputs if running else {output: False for output in outputs},
         now=guide["now"] if running else None,
         next=guide["next"],
         buffered_seconds=station.buffered_seconds(show),
-        buffer_target_s=start_event.buffer_target_s if isinstance(start_event, ev.StationStarted) else 0.0,
+        buffer_target_s=start_event.buffer_target_s if start_event is not None else 0.0,
         production_rate=rate,
         paused=station.flag(show, "paused"),
         hold=station.flag(show, "hold"),
