@@ -32,6 +32,7 @@ examples:
   studio validate shows/*.yaml                      check show files (every problem, with file and line)
   studio attach                                     open the TUI on the running station (q never stops it)
   studio log --follow                               watch the agents' decisions as they happen
+  studio report 3 --html episode3.html              every decision of episode 3, with the critic's evidence
   studio status                                     on air, next, buffer, production rate, what failed
   studio steer "topic: saffron paella"              a note for the showrunner's next episode
   studio skip                                       cut what is on air (pause, resume, hold, release, reject …)
@@ -323,6 +324,24 @@ def cmd_log(args: argparse.Namespace) -> int:
         return 0
     finally:
         station.close()
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """One self-contained HTML file: every decision, the critic's evidence, failure rates, steering, what aired."""
+    from studio.report import gather_report
+    from studio.report_html import write_report
+
+    since, until = _when(args.since, "--since"), _when(args.until, "--until")
+    _, station = _open_station(args)
+    try:
+        show = _command_show(station, args.show)
+        report = gather_report(station, show, episode=args.episode, since=since, until=until)
+    finally:
+        station.close()
+    path = write_report(report, Path(args.html))
+    size = path.stat().st_size
+    print(f"report of {report.title} ({report.range_text}): {path} ({size / 1024:.0f} KiB)")
+    return 0
 
 
 def _when(text: str | None, flag: str) -> float | None:
@@ -789,6 +808,24 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--verbose", "-v", action="store_true", help="print each event's full fields")
     data_dir_arg(log)
     log.set_defaults(func=cmd_log)
+
+    report = sub.add_parser(
+        "report", help="write a self-contained HTML report of an episode or a time range",
+        description="One HTML file (pictures inline, no script, nothing fetched): the station's backends and LLM "
+        "writer, what aired and what was skipped and why, every agent decision per episode and segment (plan, beats,"
+        " shot prompts and motion), each clip's verdict per check with its measured evidence, the repair asked for"
+        " and the re-render, a contact sheet per clip, failure rates per check, and steering commands with their "
+        "effects. Without EPISODE, --since or --until it covers the whole log.",
+    )  # fmt: skip
+    report.add_argument("episode", nargs="?", type=int, metavar="EPISODE", help="only this episode (its number)")
+    report.add_argument(
+        "--since", metavar="WHEN", help="only what happened since WHEN: 30m, 2h, 1d ago, or 2026-12-06 21:00"
+    )
+    report.add_argument("--until", metavar="WHEN", help="only what happened until WHEN (same forms)")
+    report.add_argument("--html", required=True, metavar="FILE", help="write the report to this file")
+    report.add_argument("--show", help="show slug (needed only when the station has several shows)")
+    data_dir_arg(report)
+    report.set_defaults(func=cmd_report)
 
     status = sub.add_parser(
         "status", help="one screen: on air, next, buffer, production rate, outputs, failures",

@@ -392,13 +392,20 @@ class Station:
         rows = self._query("SELECT type, COUNT(*) AS n FROM events WHERE show = ? GROUP BY type", (show,))
         return {row["type"]: int(row["n"]) for row in rows}
 
-    def critic_failures(self, show: str) -> dict[str, int]:
-        """How many times each check failed a clip, ever (a verdict that fails two checks counts for both)."""
+    def critic_failures(
+        self, show: str, *, episode: int | None = None, since: float | None = None, until: float | None = None
+    ) -> dict[str, int]:
+        """How many times each check failed a clip, ever or in one episode or time range (a verdict that fails two
+        checks counts for both)."""
+        where, params = _where(**{"e.show": show, "e.episode": episode})
+        for condition, value in (("e.ts >= ?", since), ("e.ts <= ?", until)):
+            if value is not None:
+                where.append(condition)
+                params.append(value)
         rows = self._query(
-            f"SELECT {_CHECK_NAME} AS check_name, COUNT(*) AS n"
-            " FROM events e, json_each(e.payload, '$.failures') f WHERE e.show = ? AND e.type = 'VerdictGiven'"
-            " GROUP BY check_name",
-            (show,),
+            f"SELECT {_CHECK_NAME} AS check_name, COUNT(*) AS n FROM events e, json_each(e.payload, '$.failures') f"
+            f" WHERE e.type = 'VerdictGiven' AND {' AND '.join(where)} GROUP BY check_name",
+            params,
         )
         return {row["check_name"]: int(row["n"]) for row in rows}
 
