@@ -172,8 +172,7 @@ def _bar_chart(report: Report) -> str:
             f'<text x="{label_width + length + 4:.1f}" y="{y + 13}" font-size="12">{rate.failed}/{rate.judged}</text>'
         )
     return (
-        f'<svg role="img" aria-label="failure rate per check" width="{width}" height="{height}" '
-        f'xmlns="http://www.w3.org/2000/svg">{"".join(bars)}</svg>'
+        f'<svg role="img" aria-label="failure rate per check" width="{width}" height="{height}">{"".join(bars)}</svg>'
     )
 
 
