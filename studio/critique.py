@@ -32,6 +32,8 @@ NEGATIVES: dict[str, list[str]] = {
     "dynamic": ["still image", "static", "motionless"],
     "black": ["black screen", "fade to black", "darkness"],
 }
+JUDGED_SIZE = (576, 320)
+"""The critic reads a station's clips at this size (width, height): its evidence (OCR boxes, flow) is measured there."""
 # The failure names `verdict_json` reports; finer checks fold into these with a `kind`.
 REPORTED_AS = {"flicker": "artifact", "dynamic": "artifact"}
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from studio.errors import StudioError
 
 if TYPE_CHECKING:
     from studio import events as ev
 
-SHEET_WIDTH = 320
-"""Clips are read this wide (at most) to draw a contact sheet: the sheet's tiles are no wider."""
 JPEG_QUALITY = 85
 
 
@@ -46,18 +44,13 @@ class SheetMaker:
             return None, f"could not draw a contact sheet from {clip.name}: {error}"
 
     def _draw(self, clip: Path, verdict_event: ev.VerdictGiven) -> bytes:
-        from studio.critique import write_contact_sheet
+        from studio.critique import JUDGED_SIZE, write_contact_sheet
         from studio.plan import Verdict
-        from studio.tools.media import probe, read_video
+        from studio.tools.media import read_video
 
         verdict = Verdict.model_validate(dict(verdict_event.verdict))
-        info = probe(clip)
-        width, height = info.width, info.height
-        if width > SHEET_WIDTH:
-            height = max(2, int(round(height * SHEET_WIDTH / width / 2)) * 2)
-            width = SHEET_WIDTH
-            # OCR boxes were measured on the judged frames: scale them to the frames the sheet is drawn on.
-            verdict = _scaled_text_boxes(verdict, SHEET_WIDTH / info.width)
+        # The frames the critic judged, so the OCR boxes and flow fall where it measured them.
+        width, height = JUDGED_SIZE
         frames, _ = read_video(clip, width=width, height=height)
         path = self.scratch / f"{clip.stem}.sheet.png"
         write_contact_sheet(frames, verdict, path)
@@ -65,7 +58,7 @@ class SheetMaker:
 
 
 def _jpeg(png: bytes) -> bytes:
-    """A contact sheet as JPEG: a tenth of the PNG's size, and the arrows and boxes still read."""
+    """A contact sheet as JPEG: a fifth of the PNG's size or less, and the arrows and boxes still read."""
     import cv2
     import numpy as np
 
@@ -76,17 +69,3 @@ def _jpeg(png: bytes) -> bytes:
     if not ok:
         raise ValueError("cannot encode it as JPEG")
     return encoded.tobytes()
-
-
-def _scaled_text_boxes(verdict: Any, scale: float) -> Any:
-    checks = []
-    for result in verdict.checks:
-        texts = result.evidence.get("texts") if result.check == "text" else None
-        if isinstance(texts, list):
-            scaled = [
-                {**item, "box": [[x * scale, y * scale] for x, y in item["box"]]} if isinstance(item, dict) else item
-                for item in texts
-            ]
-            result = result.model_copy(update={"evidence": {**result.evidence, "texts": scaled}})
-        checks.append(result)
-    return verdict.model_copy(update={"checks": checks})

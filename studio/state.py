@@ -114,10 +114,11 @@ class StudioContext:
     def critique(self, clip_path: str, shot: Shot) -> tuple[Verdict, str, dict[str, str]]:
         """The verdict, who gave it, and its evidence pictures beside the clip (`contact_sheet`, `thumbnail`),
         which front-ends show; a picture that cannot be written is left out, never fails the verdict."""
-        from studio.critique import judge, write_contact_sheet, write_thumbnail
+        from studio.critique import JUDGED_SIZE, judge, write_contact_sheet, write_thumbnail
         from studio.tools.media import read_video
 
-        frames, fps = read_video(Path(clip_path), width=576, height=320)
+        width, height = JUDGED_SIZE
+        frames, fps = read_video(Path(clip_path), width=width, height=height)
         verdict = judge(frames, fps, shot, self.toolkit.checks)
         clip = Path(clip_path)
         evidence: dict[str, str] = {}
