@@ -293,13 +293,21 @@ def status_lines(health: Any, pid: int | None) -> list[tuple[str, str]]:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    from studio.events import EVENT_TYPES
+    from studio.events import AGENTS, EVENT_TYPES
 
     if args.type:
         unknown = sorted(set(args.type) - set(EVENT_TYPES))
         if unknown:
             raise ConfigError(f"unknown event type(s) {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}")
+    if args.agent is not None and args.agent not in AGENTS:
+        raise ConfigError(f"unknown agent {args.agent!r}; the log's agents are {', '.join(AGENTS)}")
     _, station = _open_station(args)
+    if args.show is not None:
+        try:
+            _command_show(station, args.show)
+        except ConfigError:
+            station.close()
+            raise
     console = _console()
     filters = {
         "show": args.show, "agent": args.agent, "types": args.type or None, "episode": args.episode,

@@ -535,6 +535,18 @@ def test_log_unknown_type_is_a_clean_error_listing_the_known_types(tmp_path: Pat
     assert result.stdout == ""
 
 
+def test_log_unknown_agent_or_show_is_a_clean_error_listing_the_known_ones(tmp_path: Path) -> None:
+    from studio.events import AGENTS
+
+    data_dir = tmp_path / "station"
+    build_store(data_dir, [*station_events(), *station_events(OTHER_SHOW)])
+    result = studio("log", "--agent", "critics", data_dir=data_dir)
+    _one_clean_error_line(result, "unknown agent 'critics'", *AGENTS)
+    result = studio("log", "--show", "kitchen", data_dir=data_dir)
+    _one_clean_error_line(result, "no show 'kitchen'", SHOW, OTHER_SHOW)
+    assert result.stdout == ""
+
+
 def test_log_json_has_every_field_of_each_event_and_round_trips(tmp_path: Path) -> None:
     data_dir = tmp_path / "station"
     recorded = build_store(data_dir, station_events())
