@@ -136,7 +136,13 @@ def gather_report(
     """Everything the report shows for `show`: one episode, a time range, or both (their intersection)."""
     numbers = [row["number"] for row in station.episodes(show)]
     if episode is not None and episode not in numbers:
-        known = f"it has episodes {numbers[0]}–{numbers[-1]}" if numbers else "it has planned no episode yet"
+        known = (
+            "it has planned no episode yet"
+            if not numbers
+            else f"it has episode {numbers[0]}"
+            if len(numbers) == 1
+            else f"it has episodes {numbers[0]}–{numbers[-1]}"
+        )
         raise ConfigError(
             f"no episode {episode} in show {show!r} ({known}): pick one from `studio log --type EpisodePlanned`"
         )
@@ -159,10 +165,11 @@ def gather_report(
         counts[event.type] = counts.get(event.type, 0) + 1
     with tempfile.TemporaryDirectory(prefix="studio-report-") as scratch:
         sheets = SheetMaker(Path(scratch), enabled=contact_sheets)
-        episodes = [
-            _episode(number, [event for event in events if event.episode == number], rundown, sheets)
-            for number in sorted({event.episode for event in events if event.episode is not None})
-        ]
+        by_episode: dict[int, list[ev.Event]] = {}
+        for event in events:
+            if event.episode is not None:
+                by_episode.setdefault(event.episode, []).append(event)
+        episodes = [_episode(number, by_episode[number], rundown, sheets) for number in sorted(by_episode)]
     return Report(
         show=show,
         title=(start_event.title if start_event is not None else "") or show,
@@ -222,8 +229,12 @@ def _episode(
         segment_id = getattr(event, "segment_id", None)
         if isinstance(segment_id, str) and segment_id not in order and event.segment is not None:
             order[segment_id] = (event.segment, segment_id)
+    by_segment: dict[int, list[ev.Event]] = {}
+    for event in events:
+        if event.segment is not None:
+            by_segment.setdefault(event.segment, []).append(event)
     segments = [
-        _segment(segment_id, index, title, rundown.get(segment_id), [e for e in events if e.segment == index], sheets)
+        _segment(segment_id, index, title, rundown.get(segment_id), by_segment.get(index, []), sheets)
         for segment_id, (index, title) in sorted(order.items(), key=lambda item: item[1][0])
     ]
     outcome = [e for e in events if isinstance(e, ev.EpisodeAssembled | ev.EpisodeEmpty | ev.ProductionFailed)]

@@ -326,7 +326,7 @@ def test_report_errors_are_one_line_that_says_what_to_do(tmp_path: Path) -> None
     build_store(data_dir, station_events())
     _one_clean_error_line(
         studio("report", "7", "--html", str(tmp_path / "r.html"), data_dir=data_dir),
-        "no episode 7", "kitchen-quest", "episodes 1–2",
+        "no episode 7", "kitchen-quest", "it has episodes 1–2",
     )  # fmt: skip
     blocker = tmp_path / "a-file"
     blocker.write_text("")
