@@ -339,6 +339,8 @@ def _steering(
     station: Station, show: str, episode: int | None, since: float | None, until: float | None, events: list[ev.Event]
 ) -> list[SteeringRecord]:
     related = [item.event for item in station.events(show=show, types=COMMAND_EVENT_TYPES)]
+    repeats = [item.event for item in station.events(show=show, types=["SegmentAired"]) if item.event.repeat]  # type: ignore[attr-defined]
+    releases = [e for e in related if isinstance(e, ev.CommandApplied) and e.kind == "release"]
     plans = [item.event for item in station.events(show=show, types=["EpisodePlanned"])]
     in_range = {getattr(event, "command_id", None) for event in events} - {None}
     records = []
@@ -349,6 +351,10 @@ def _steering(
             continue
         answer = next((e for e in mine if isinstance(e, ev.CommandApplied | ev.CommandRejected)), None)
         effects = [e for e in mine if e is not answer and not isinstance(e, ev.CommandReceived)]
+        if command.kind == "hold" and isinstance(answer, ev.CommandApplied):
+            # A hold changes what airs, not the log of the command: the repeats until the next release are its effect.
+            end = next((r.at for r in releases if r.at > answer.at), float("inf"))
+            effects += [e for e in repeats if answer.at <= e.at <= end]
         followed = None
         note = str(command.args.get("note", "")) if command.kind == "steer" else ""
         if note:

@@ -339,7 +339,7 @@ def test_report_errors_are_one_line_that_says_what_to_do(tmp_path: Path) -> None
     assert not (tmp_path / "r.html").exists()
 
 
-def test_a_report_of_a_store_whose_clips_are_gone_says_so_and_lists_a_skip_with_its_reason(tmp_path: Path) -> None:
+def test_a_report_of_a_store_whose_clips_are_gone_says_so_and_shows_a_skip_and_its_effect(tmp_path: Path) -> None:
     data_dir = tmp_path / "station"
     history: list[Any] = station_events()
     skipped = ev.SegmentSkipped(
@@ -353,13 +353,64 @@ def test_a_report_of_a_store_whose_clips_are_gone_says_so_and_lists_a_skip_with_
         show="kitchen-quest", episode=1, segment=0, shot="e0001-s01-sh01", attempt=2, path=str(tmp_path / "gone.mp4"),
         seconds=3.0, seed=42,
     )  # fmt: skip
-    build_store(data_dir, [*history, rendered, skipped])
+    store = Station(data_dir / "station.sqlite")
+    skip = store.add_command("kitchen-quest", "skip")
+    store.close()
+    skipped = dataclasses.replace(skipped, reason="cut by a person", command_id=skip)
+    applied = ev.CommandApplied(
+        show="kitchen-quest", command_id=skip, kind="skip", effect="cut kitchen-quest-e0002-s01"
+    )
+    build_store(data_dir, [*history, rendered, applied, skipped])
     report = tmp_path / "out" / "report.html"
     result = studio("report", "--html", str(report), data_dir=data_dir)
     assert result.returncode == 0, result.stderr
     document = parse(report.read_text(encoding="utf-8"))
     [skip_row] = [row for row in document.all("tr", class_="airing") if row.attrs["data-status"] == "skipped"]
-    assert "kitchen-quest-e0002-s01" in skip_row.content() and "its file is missing" in skip_row.content()
+    assert "kitchen-quest-e0002-s01" in skip_row.content() and "cut by a person" in skip_row.content()
+    [block] = document.all("div", class_="command")
+    assert "applied" in block.content() and "SegmentSkipped: skipped kitchen-quest-e0002-s01" in block.content()
     notes = [node.content() for node in document.all("p", class_="sheet-note")]
     assert any("clip pruned from disk" in note and "gone.mp4" in note for note in notes), notes
     assert not document.all("img")
+
+
+def test_an_episode_report_counts_the_failures_of_that_episode_only(tmp_path: Path) -> None:
+    data_dir = tmp_path / "station"
+    build_store(data_dir, station_events())
+    station = Station(data_dir / "station.sqlite")
+    by_episode = {number: station.critic_failures("kitchen-quest", episode=number) for number in (1, 2)}
+    station.close()
+    assert by_episode == {1: {"text": 1}, 2: {}}
+    for number, (failed, judged) in ((1, (1, 2)), (2, (0, 1))):
+        report = tmp_path / f"e{number}.html"
+        assert studio("report", str(number), "--html", str(report), data_dir=data_dir).returncode == 0
+        document = parse(report.read_text(encoding="utf-8"))
+        [row] = document.all("tr", class_="rate")
+        assert row.attrs["data-check"] == "text"
+        assert [cell.content() for cell in row.all("td")][1:3] == [str(failed), str(judged)]
+        assert [node.attrs["data-segment"] for node in document.all("section", class_="segment")][:1] == [
+            f"kitchen-quest-e{number:04d}-s01"
+        ]
+
+
+def test_a_hold_shows_the_repeats_it_caused_until_the_release(tmp_path: Path) -> None:
+    data_dir = tmp_path / "station"
+    store = Station(data_dir / "station.sqlite")
+    hold, release = store.add_command("kitchen-quest", "hold"), store.add_command("kitchen-quest", "release")
+    store.close()
+    first = "kitchen-quest-e0001-s01"
+    history = [event for event in station_events() if not isinstance(event, ev.CommandApplied)]
+    start = history[-1].at + 1
+    again = ev.SegmentAired(show="kitchen-quest", episode=1, segment_id=first, seconds=3.0, repeat=True)
+    build_store(data_dir, [
+        *history,
+        ev.CommandApplied(show="kitchen-quest", command_id=hold, kind="hold", effect=f"{first} repeats", at=start),
+        dataclasses.replace(again, at=start + 1), dataclasses.replace(again, at=start + 2, event_id="second-repeat"),
+        ev.CommandApplied(show="kitchen-quest", command_id=release, kind="release", effect="moves on", at=start + 3),
+        dataclasses.replace(again, at=start + 4, event_id="after-the-release"),
+    ])  # fmt: skip
+    report = tmp_path / "report.html"
+    assert studio("report", "--html", str(report), data_dir=data_dir).returncode == 0
+    blocks = {int(node.attrs["data-command"]): node for node in parse(report.read_text()).all("div", class_="command")}
+    assert len(blocks[hold].all("li")) == 2 and f"aired {first} (3.00 s) again (hold)" in blocks[hold].content()
+    assert not blocks[release].all("li")
