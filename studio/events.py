@@ -823,6 +823,56 @@ class CommandRejected(Event):
         return f"command {self.command_id} ({self.kind}) rejected: {self.reason}"
 
 
+# --- retention -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class MediaPruned(Event):
+    """A pruning pass freed media to keep `media/` under its budget (`studio.retention`): rejected takes and shot
+    renders of segments already made first, then the files of aired episodes beyond the ones kept for reruns,
+    oldest first. Nothing that may still air, nor thumbnails, contact sheets or the ident, is ever deleted."""
+
+    files: tuple[str, ...]
+    """What was deleted, relative to the media dir."""
+    bytes_freed: int
+    reason: str
+    kept_bytes: int
+    """What media/ holds after the pass."""
+    budget_bytes: int = 0
+    kept_for_reruns: tuple[str, ...] = ()
+    """The aired episodes whose segment files are kept for reruns (`show/e0003`)."""
+    dry_run: bool = False
+
+    def summary(self) -> str:
+        done = "would free" if self.dry_run else "freed"
+        return (
+            f"media pruned: {len(self.files)} file(s), {done} {self.bytes_freed / 1e6:.1f} MB ({self.reason}); media"
+            f" holds {self.kept_bytes / 1e6:.1f} MB of a {self.budget_bytes / 1e6:.1f} MB budget"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckpointsPruned(Event):
+    """The LangGraph checkpointer was pruned: finished episodes' threads deleted, running threads cut down to their
+    latest checkpoints (what a resume needs), the database vacuumed when most of it was free."""
+
+    threads: tuple[str, ...]
+    """Threads deleted whole (their episodes are finished)."""
+    checkpoints_deleted: int
+    writes_deleted: int
+    bytes_before: int
+    bytes_after: int
+    vacuumed: bool = False
+
+    def summary(self) -> str:
+        vacuumed = ", vacuumed" if self.vacuumed else ""
+        return (
+            f"checkpoints pruned: {self.checkpoints_deleted} checkpoint(s) and {self.writes_deleted} write(s) deleted,"
+            f" {len(self.threads)} finished thread(s){vacuumed}; {self.bytes_before / 1e6:.2f} →"
+            f" {self.bytes_after / 1e6:.2f} MB"
+        )
+
+
 # --- a store written by studio 0.1 ---------------------------------------------------------------------------------
 
 
@@ -854,6 +904,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         SegmentOnAir, SegmentAired, SegmentSkipped, FillerStarted, FillerAired, EncoderRestarted, FeederTimedOut,
         ItemFailed, OutputLost, OutputRestored, PlayoutEnded, PlayoutFailed,
         CommandReceived, CommandApplied, CommandRejected,
+        MediaPruned, CheckpointsPruned,
         LegacyEvent,
     )
 }  # fmt: skip
