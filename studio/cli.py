@@ -615,8 +615,11 @@ def cmd_prune(args: argparse.Namespace) -> int:
     """Bring media/ under its budget and prune the checkpointer now, by the rules a running station follows (what
     may still air, thumbnails and the reruns' episodes are kept), so it is safe while a station runs."""
     from studio import retention
+    from studio.events import size
     from studio.lock import running_station_pid
 
+    if args.budget_gb is not None and args.budget_gb < 0:
+        raise ConfigError(f"--budget-gb {args.budget_gb:g} is negative: give a budget in GB, or 0 for unlimited")
     settings, station = _open_station(args)
     try:
         shows = station.shows()
@@ -633,17 +636,17 @@ def cmd_prune(args: argparse.Namespace) -> int:
         )
         verb = "would delete" if args.dry_run else "deleted"
         for item in media.deleted:
-            print(f"{verb} {item.size / 1e6:9.2f} MB  {item.path.relative_to(index.root)}")
-        limit = f"its {budget / 1e9:g} GB budget" if budget is not None else "no budget (unlimited)"
+            print(f"{verb} {size(item.size):>9}  {item.path.relative_to(index.root)}")
+        limit = f"a {size(budget)} budget" if budget is not None else "no budget (unlimited)"
         print(
-            f"media: {media.plan.total_bytes / 1e6:.1f} MB, {limit}; {verb} {len(media.deleted)} file(s),"
-            f" {media.bytes_freed / 1e6:.1f} MB; {media.kept_bytes / 1e6:.1f} MB left"
+            f"media: {size(media.plan.total_bytes)}, {limit}; {verb} {len(media.deleted)} file(s),"
+            f" {size(media.bytes_freed)}; {size(media.kept_bytes)} left"
             + (f"; kept for reruns: {', '.join(media.plan.kept_for_reruns)}" if media.plan.kept_for_reruns else "")
         )
         print(
             f"checkpoints: {verb} {checkpoints.checkpoints_deleted} checkpoint(s), {checkpoints.writes_deleted}"
-            f" write(s), {len(checkpoints.threads)} finished thread(s); {checkpoints.bytes_before / 1e6:.2f} →"
-            f" {checkpoints.bytes_after / 1e6:.2f} MB{' (vacuumed)' if checkpoints.vacuumed else ''}"
+            f" write(s), {len(checkpoints.threads)} finished thread(s); {size(checkpoints.bytes_before)} →"
+            f" {size(checkpoints.bytes_after)}{' (vacuumed)' if checkpoints.vacuumed else ''}"
         )
         if not args.dry_run:
             if media.deleted:

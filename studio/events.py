@@ -73,6 +73,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def size(count: int) -> str:
+    """Bytes as a person reads them: `812 B`, `48.0 kB`, `1.25 GB` (powers of 1000, as the media budget)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(count) >= scale:
+            return f"{count / scale:.{2 if unit == 'GB' else 1}f} {unit}"
+    return f"{count} B"
+
+
 def where(event: Event) -> str:
     """`e3 s2 e0003-s02-sh01`: the episode, segment (from 1) and shot an event belongs to."""
     parts = []
@@ -846,8 +854,8 @@ class MediaPruned(Event):
     def summary(self) -> str:
         done = "would free" if self.dry_run else "freed"
         return (
-            f"media pruned: {len(self.files)} file(s), {done} {self.bytes_freed / 1e6:.1f} MB ({self.reason}); media"
-            f" holds {self.kept_bytes / 1e6:.1f} MB of a {self.budget_bytes / 1e6:.1f} MB budget"
+            f"media pruned: {len(self.files)} file(s), {done} {size(self.bytes_freed)} ({self.reason}); media holds"
+            f" {size(self.kept_bytes)} of a {size(self.budget_bytes)} budget"
         )
 
 
@@ -868,8 +876,7 @@ class CheckpointsPruned(Event):
         vacuumed = ", vacuumed" if self.vacuumed else ""
         return (
             f"checkpoints pruned: {self.checkpoints_deleted} checkpoint(s) and {self.writes_deleted} write(s) deleted,"
-            f" {len(self.threads)} finished thread(s){vacuumed}; {self.bytes_before / 1e6:.2f} →"
-            f" {self.bytes_after / 1e6:.2f} MB"
+            f" {len(self.threads)} finished thread(s){vacuumed}; {size(self.bytes_before)} → {size(self.bytes_after)}"
         )
 
 

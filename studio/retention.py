@@ -54,6 +54,8 @@ FINISHED_THREAD_GRACE_S = 300.0
 # VACUUM rewrites the whole file (blocking production's checkpoint writes meanwhile): only when it pays.
 VACUUM_FREE_FRACTION = 0.5
 VACUUM_MIN_BYTES = 1 << 20
+# Over budget, a pass frees down to this fraction of it: one pass now and then, not one per segment aired.
+LOW_WATER = 0.9
 
 FileKind = Literal["take", "segment", "episode", "other"]
 # Never matched by a partial (`.x.partial.mp4`), a staged remake (`x.remade.mp4`) or a picture (`x.thumb.png`).
@@ -173,8 +175,11 @@ def budget_bytes(settings: Settings) -> int | None:
     return int(gigabytes * 1e9) if gigabytes else None
 
 
-def plan_prune(station: Station, files: list[MediaFile], *, budget: int | None, keep_episodes: int) -> PrunePlan:
-    """What to delete to bring `files` under `budget` bytes, in order, by the rules in the module's docstring."""
+def plan_prune(
+    station: Station, files: list[MediaFile], *, budget: int | None, keep_episodes: int, low_water: float = LOW_WATER
+) -> PrunePlan:
+    """What to delete, in order, by the rules in the module's docstring: nothing while `files` are within `budget`
+    bytes; over it, down to `low_water` of it."""
     total = sum(item.size for item in files)
     plan = PrunePlan(total, budget)
     shows = sorted({item.show for item in files if item.kind != "other"})
@@ -196,9 +201,9 @@ def plan_prune(station: Station, files: list[MediaFile], *, budget: int | None, 
     # Oldest first; an episode's file before its segments (reruns air segments).
     ranked = sorted(takes, key=lambda pair: (pair[0], str(pair[1].path)))
     ranked += sorted(aired_files, key=lambda pair: (pair[0], pair[1].kind != "episode", str(pair[1].path)))
-    left = total
+    left, target = total, int(budget * low_water)
     for _, item in ranked:
-        if left <= budget:
+        if left <= target:
             break
         plan.delete.append(item)
         left -= item.size
@@ -307,7 +312,7 @@ def delete_planned(index: MediaIndex, plan: PrunePlan) -> PruneResult:
 def media_pruned_event(show: str, index: MediaIndex, result: PruneResult, *, dry_run: bool) -> ev.MediaPruned:
     plan = result.plan
     budget = plan.budget_bytes or 0
-    reason = f"media/ held {plan.total_bytes / 1e6:.1f} MB, over its {budget / 1e6:.1f} MB budget"
+    reason = f"media/ held {ev.size(plan.total_bytes)}, over its {ev.size(budget)} budget"
     if result.kept_bytes > budget:
         reason += "; still over it: everything left may still air, is kept for reruns, or is never pruned"
     return ev.MediaPruned(
@@ -318,9 +323,15 @@ def media_pruned_event(show: str, index: MediaIndex, result: PruneResult, *, dry
 
 
 def prune_media(
-    station: Station, index: MediaIndex, *, budget: int | None, keep_episodes: int, dry_run: bool = False
+    station: Station,
+    index: MediaIndex,
+    *,
+    budget: int | None,
+    keep_episodes: int,
+    dry_run: bool = False,
+    low_water: float = LOW_WATER,
 ) -> PruneResult:
-    plan = plan_prune(station, index.files(), budget=budget, keep_episodes=keep_episodes)
+    plan = plan_prune(station, index.files(), budget=budget, keep_episodes=keep_episodes, low_water=low_water)
     if dry_run:
         return PruneResult(plan, list(plan.delete), plan.bytes_to_free, plan.total_bytes - plan.bytes_to_free)
     return delete_planned(index, plan)
@@ -423,7 +434,8 @@ class Retention:
         self.show = show
         self.record = record
         self.index = MediaIndex(settings.data_dir / "media")
-        self._last_over: int | None = None
+        self._over = False
+        self._checkpoints_pruned_at = time.monotonic()
 
     @staticmethod
     def calls_for_a_pass(logged: list[LoggedEvent]) -> bool:
@@ -431,15 +443,19 @@ class Retention:
         return any(isinstance(item.event, ev.SegmentAired) for item in logged)
 
     def run_pass(self) -> None:
+        """Prune media now, and the checkpointer when `retention_interval_s` has passed since it last was."""
         budget = budget_bytes(self.settings)
         result = prune_media(self.station, self.index, budget=budget, keep_episodes=self.settings.rerun_keep_episodes)
-        over = result.kept_bytes if budget is not None and result.kept_bytes > budget else None
-        # A pass that cannot get under budget says so once, not every few minutes.
-        if result.deleted or (over is not None and over != self._last_over):
+        over = budget is not None and result.kept_bytes > budget
+        # A pass that cannot get under budget says so when that begins, not after every segment.
+        if result.deleted or (over and not self._over):
             event = media_pruned_event(self.show, self.index, result, dry_run=False)
-            log.info("%s", event.summary())
+            log.log(logging.WARNING if over else logging.INFO, "%s", event.summary())
             self.record(event)
-        self._last_over = over
+        self._over = over
+        if time.monotonic() - self._checkpoints_pruned_at < self.settings.retention_interval_s:
+            return
+        self._checkpoints_pruned_at = time.monotonic()
         checkpoints = prune_checkpoints(self.settings.data_dir / "checkpoints.sqlite", self.station)
         if checkpoints.threads or checkpoints.checkpoints_deleted or checkpoints.writes_deleted or checkpoints.vacuumed:
             event = checkpoints_pruned_event(self.show, checkpoints)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from studio import events as ev
-from studio.retention import MediaIndex, plan_prune, prune_media
+from studio.retention import LOW_WATER, MediaIndex, plan_prune, prune_media
 from studio.station import Station
 
 SHOW = "ret"
@@ -159,13 +159,20 @@ def test_a_pass_stops_as_soon_as_media_is_under_budget(channel: Channel) -> None
     index = MediaIndex(channel.root)
     total = plan_prune(channel.station, index.files(), budget=None, keep_episodes=1).total_bytes
     budget = total - 13 * TAKE - EPISODE - 1  # every spare take and episode 1's file are not quite enough
-    result = prune_media(channel.station, index, budget=budget, keep_episodes=1)
+    result = prune_media(channel.station, index, budget=budget, keep_episodes=1, low_water=1.0)
     assert [item.path.name for item in result.deleted[-2:]] == ["episode-0001.mp4", "ret-e0001-s01.mp4"]
     assert result.kept_bytes <= budget
     assert result.kept_bytes == channel.bytes()
     assert (channel.root / SHOW / "e0002/episode-0002.mp4").exists()
     # Under budget now: the next pass deletes nothing (and reads the unchanged folders from its cache).
     assert prune_media(channel.station, index, budget=budget, keep_episodes=1).deleted == []
+
+
+def test_over_budget_a_pass_frees_down_to_the_low_water_mark(channel: Channel) -> None:
+    index = MediaIndex(channel.root)
+    total = plan_prune(channel.station, index.files(), budget=None, keep_episodes=1).total_bytes
+    result = prune_media(channel.station, index, budget=total - 1, keep_episodes=1)
+    assert result.kept_bytes <= int((total - 1) * LOW_WATER) < result.kept_bytes + result.deleted[-1].size
 
 
 def test_without_reruns_kept_the_segment_that_aired_last_stays_for_a_hold(channel: Channel) -> None:
@@ -184,3 +191,31 @@ def test_under_budget_or_unlimited_nothing_is_deleted_and_a_dry_run_deletes_noth
     dry = prune_media(channel.station, index, budget=1, keep_episodes=1, dry_run=True)
     assert dry.deleted and dry.bytes_freed == 13 * TAKE + 2 * EPISODE + 3 * SEGMENT
     assert channel.names() == before
+
+
+def test_studio_prune_dry_run_deletes_nothing_and_prune_deletes_what_it_printed(
+    channel: Channel, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studio.cli import main
+
+    monkeypatch.setenv("STUDIO_RERUN_KEEP_EPISODES", "1")
+    data_dir = channel.root.parent
+    before = channel.names()
+    args = ["prune", "--data-dir", str(data_dir), "--budget-gb", "1e-9"]
+    assert main([*args, "--dry-run"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert channel.names() == before
+    would = [line.split()[-1] for line in printed if line.startswith("would delete ")]
+    assert len(would) == 18 and "ret/e0001/episode-0001.mp4" in would
+    assert printed[-2].startswith("media: ") and "would delete 18 file(s), 48.0 kB;" in printed[-2]
+    assert "kept for reruns: ret/e0003" in printed[-2]
+    assert not channel.station.events(types=["MediaPruned"]), "a dry run records nothing"
+
+    assert main(args) == 0
+    deleted = [line.split()[-1] for line in capsys.readouterr().out.splitlines() if line.startswith("deleted ")]
+    assert deleted == would
+    assert before - channel.names() == set(would)
+    [pruned] = [logged.event for logged in channel.station.events(types=["MediaPruned"])]
+    assert isinstance(pruned, ev.MediaPruned)
+    assert list(pruned.files) == would and pruned.bytes_freed == 13 * TAKE + 2 * EPISODE + 3 * SEGMENT
+    assert pruned.kept_bytes == channel.bytes() and pruned.budget_bytes == 1 and pruned.show == SHOW
