@@ -98,13 +98,13 @@ def media_file(root: Path, path: Path, size: int) -> MediaFile:
 
 
 class MediaIndex:
-    """The files under media/ and their sizes. A directory is listed again only when its mtime changed (files
-    appear by rename and go by unlink, which both change it); a file growing in place (the encoder log) is counted
-    at the size it had when its directory was last listed."""
+    """The files under media/ and their sizes. A directory is listed (and its files classified) again only when its
+    mtime changed (files appear by rename and go by unlink, which both change it); a file growing in place (the
+    encoder log) is counted at the size it had when its directory was last listed."""
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        self._listings: dict[Path, tuple[int, list[tuple[str, int]], list[str]]] = {}
+        self._listings: dict[Path, tuple[int, list[MediaFile], list[Path]]] = {}
 
     def files(self) -> list[MediaFile]:
         found: list[MediaFile] = []
@@ -121,33 +121,33 @@ class MediaIndex:
             seen.add(folder)
             listing = self._listings.get(folder)
             if listing is None or listing[0] != info.st_mtime_ns:
-                listing = (info.st_mtime_ns, *_list(folder))
+                listing = (info.st_mtime_ns, *self._list(folder))
                 self._listings[folder] = listing
-            found += [media_file(self.root, folder / name, size) for name, size in listing[1]]
-            folders += [folder / name for name in listing[2]]
+            found += listing[1]
+            folders += listing[2]
         for gone in set(self._listings) - seen:
             del self._listings[gone]
         return found
 
-
-def _list(folder: Path) -> tuple[list[tuple[str, int]], list[str]]:
-    files: list[tuple[str, int]] = []
-    folders: list[str] = []
-    try:
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                try:
-                    if entry.is_symlink():
-                        continue
-                    if entry.is_dir(follow_symlinks=False):
-                        folders.append(entry.name)
-                    elif entry.is_file(follow_symlinks=False):
-                        files.append((entry.name, entry.stat(follow_symlinks=False).st_size))
-                except OSError:
-                    continue  # gone while listing
-    except OSError:
-        pass
-    return files, folders
+    def _list(self, folder: Path) -> tuple[list[MediaFile], list[Path]]:
+        files: list[MediaFile] = []
+        folders: list[Path] = []
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_symlink():
+                            continue
+                        if entry.is_dir(follow_symlinks=False):
+                            folders.append(folder / entry.name)
+                        elif entry.is_file(follow_symlinks=False):
+                            size = entry.stat(follow_symlinks=False).st_size
+                            files.append(media_file(self.root, folder / entry.name, size))
+                    except OSError:
+                        continue  # gone while listing
+        except OSError:
+            pass
+        return files, folders
 
 
 # --- what to delete ------------------------------------------------------------------------------------------------
@@ -159,15 +159,11 @@ class PrunePlan:
     budget_bytes: int | None
     delete: list[MediaFile] = field(default_factory=list)
     kept_for_reruns: list[str] = field(default_factory=list)
-    """Episode folders (`show/e0003`) kept for reruns."""
+    """Episode folders (`show/e0003`) kept for reruns (worked out only when over budget)."""
 
     @property
     def bytes_to_free(self) -> int:
         return sum(item.size for item in self.delete)
-
-    @property
-    def over_budget(self) -> bool:
-        return self.budget_bytes is not None and self.total_bytes - self.bytes_to_free > self.budget_bytes
 
 
 def budget_bytes(settings: Settings) -> int | None:
@@ -179,9 +175,11 @@ def plan_prune(
     station: Station, files: list[MediaFile], *, budget: int | None, keep_episodes: int, low_water: float = LOW_WATER
 ) -> PrunePlan:
     """What to delete, in order, by the rules in the module's docstring: nothing while `files` are within `budget`
-    bytes; over it, down to `low_water` of it."""
+    bytes (then the store is not even read); over it, down to `low_water` of it."""
     total = sum(item.size for item in files)
     plan = PrunePlan(total, budget)
+    if budget is None or total <= budget:
+        return plan
     shows = sorted({item.show for item in files if item.kind != "other"})
     takes: list[tuple[tuple[float, int], MediaFile]] = []
     aired_files: list[tuple[tuple[float, int], MediaFile]] = []
@@ -196,8 +194,6 @@ def plan_prune(
                 takes.append((order, item))
             elif item.kind in ("segment", "episode") and episodes.file_is_spare(item, keep_episodes):
                 aired_files.append((order, item))
-    if budget is None or total <= budget:
-        return plan
     # Oldest first; an episode's file before its segments (reruns air segments).
     ranked = sorted(takes, key=lambda pair: (pair[0], str(pair[1].path)))
     ranked += sorted(aired_files, key=lambda pair: (pair[0], pair[1].kind != "episode", str(pair[1].path)))
