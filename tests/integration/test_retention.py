@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from studio.show import Show, load_show
 from studio.state import StudioContext
 from studio.station import Station
 from studio.tools.registry import build_toolkit
-from tests.integration.test_runtime import SHOW, events_of, settings_for
+from tests.integration.test_runtime import SHOW, events_of, of_type, settings_for, wait_for
 
 
 @pytest.fixture
@@ -156,3 +157,38 @@ def test_checkpoints_of_finished_and_running_episodes_are_pruned_and_the_episode
     assert len(approved) == len(set(approved)) == 2
     assert rows(path)["checkpoints"] == {}, "the finished episode's thread is gone"
     station.close()
+
+
+def test_a_station_stopped_mid_episode_after_its_checkpoints_were_pruned_resumes_it(tmp_path: Path, show: Show) -> None:
+    """The runtime's own passes cut the running episode's thread down to its latest checkpoints while production
+    writes it; a station stopped then resumes the episode from what is left instead of planning it again."""
+    data_dir = tmp_path / "data"
+    settings = settings_for(data_dir, playout_realtime=False, retention_interval_s=0.2)
+    runtime = StationRuntime(show, settings, episodes=1)
+    runtime.start()
+    client = Station(data_dir / "station.sqlite")
+    try:
+        wait_for(client, of_type(ev.SegmentApproved, episode=1))
+        pause = client.add_command(runtime.show_key, "pause")
+        wait_for(client, of_type(ev.CommandApplied, command_id=pause))
+        time.sleep(3.0)  # the step in progress ends; passes every 0.2 s trim the thread after it
+    finally:
+        runtime.stop()
+    assert not events_of(client, ev.EpisodeAssembled), "stopped in the middle of the episode"
+    assert sum(e.checkpoints_deleted for e in events_of(client, ev.CheckpointsPruned)) > 0
+    thread = f"{runtime.show_key}-seed{show.channel.seed}-e0001"
+    assert rows(data_dir / "checkpoints.sqlite")["checkpoints"] == {thread: 3}
+    client.add_command(runtime.show_key, "resume")
+    runtime = StationRuntime(show, settings, episodes=1)
+    runtime.start()
+    try:
+        assert runtime.wait(600)
+    finally:
+        runtime.stop()
+    [resumed] = [e for e in events_of(client, ev.EpisodeResumed) if e.episode == 1]
+    assert len([e for e in events_of(client, ev.EpisodePlanned) if e.episode == 1]) == 1, "not planned again"
+    made = [e.segment_id for e in events_of(client, ev.SegmentApproved) if e.episode == 1]
+    assert len(made) == len(set(made)) == 2
+    assert [e.episode for e in events_of(client, ev.EpisodeAssembled)] == [1]
+    assert [e.segment_id for e in events_of(client, ev.SegmentAired)] == made
+    client.close()
