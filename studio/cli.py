@@ -614,7 +614,7 @@ def _print_matches(matches: Sequence[Any]) -> None:
 def cmd_prune(args: argparse.Namespace) -> int:
     """Bring media/ under its budget and prune the checkpointer now, by the rules a running station follows (what
     may still air, thumbnails and the reruns' episodes are kept), so it is safe while a station runs."""
-    from studio import retention
+    from studio import checkpoint_retention, retention
     from studio.events import size
     from studio.lock import running_station_pid
 
@@ -630,8 +630,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
             station, index, budget=budget, keep_episodes=settings.rerun_keep_episodes, dry_run=args.dry_run
         )
         # With no station running, no finished thread can be one production is about to delete itself.
-        grace = retention.FINISHED_THREAD_GRACE_S if running_station_pid(settings.data_dir) is not None else 0.0
-        checkpoints = retention.prune_checkpoints(
+        grace = (
+            checkpoint_retention.FINISHED_THREAD_GRACE_S if running_station_pid(settings.data_dir) is not None else 0.0
+        )
+        checkpoints = checkpoint_retention.prune_checkpoints(
             settings.data_dir / "checkpoints.sqlite", station, grace_s=grace, dry_run=args.dry_run
         )
         verb = "would delete" if args.dry_run else "deleted"
@@ -652,7 +654,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
             if media.deleted:
                 station.record(retention.media_pruned_event(show, index, media, dry_run=False))
             if checkpoints.threads or checkpoints.checkpoints_deleted or checkpoints.writes_deleted:
-                station.record(retention.checkpoints_pruned_event(show, checkpoints))
+                station.record(checkpoint_retention.checkpoints_pruned_event(show, checkpoints))
     finally:
         station.close()
     return 0

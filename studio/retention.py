@@ -1,11 +1,12 @@
 """Retention: media/ stays under its disk budget, and the LangGraph checkpointer keeps only what a resume needs.
 
-What may be deleted from media/, in this order, and only while it is over `media_budget_gb`:
+What may be deleted from media/, in this order, once it holds more than `media_budget_gb` (and then down to
+`LOW_WATER` of it):
 
 1. shot renders of segments already made: the takes a made segment is not made of (rejected attempts), and every
    take of a segment that aired, was skipped or was dropped; oldest episode first;
 2. the conformed segment files and episode files of episodes that have aired through, beyond the
-   `rerun_keep_episodes` most recent ones (kept whole for reruns), oldest first, until under budget.
+   `rerun_keep_episodes` most recent ones (kept whole for reruns), oldest first.
 
 Never deleted: anything in an episode still being made (its thread resumes and reuses saved renders), a segment
 that may still air (planned, approved, on air, waiting for review, being made again, or rejected and removed: a
@@ -18,11 +19,7 @@ The rules hold whatever the station is doing, so a pass is safe while a station 
 the runtime's own passes). Directory listings are cached by mtime, so a pass over an unchanged media/ stats
 directories only.
 
-Checkpoints: production deletes an episode's thread when it finishes; a pass also deletes the threads of episodes
-the store says are finished (left behind by a crash at the wrong moment or a changed seed), keeps only the latest
-`KEEP_CHECKPOINTS` checkpoints of every other thread with the writes pending on them (all a resume reads: the
-graph's channels hold whole values, none is a delta over earlier checkpoints), and vacuums the database when most
-of it is free pages.
+The checkpointer is pruned by `studio.checkpoint_retention`; `Retention` runs both passes for the runtime.
 """
 
 from __future__ import annotations
@@ -30,7 +27,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sqlite3
 import stat
 import time
 from dataclasses import dataclass, field
@@ -38,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from studio import events as ev
+from studio.checkpoint_retention import checkpoints_pruned_event, prune_checkpoints
 from studio.station import QUEUED_STATUSES
 
 if TYPE_CHECKING:
@@ -48,12 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KEEP_CHECKPOINTS = 3
-# Production deletes a finished episode's thread itself, right after its last step; the pass leaves it that long.
-FINISHED_THREAD_GRACE_S = 300.0
-# VACUUM rewrites the whole file (blocking production's checkpoint writes meanwhile): only when it pays.
-VACUUM_FREE_FRACTION = 0.5
-VACUUM_MIN_BYTES = 1 << 20
 # Over budget, a pass frees down to this fraction of it: one pass now and then, not one per segment aired.
 LOW_WATER = 0.9
 
@@ -63,7 +54,6 @@ _TAKE = re.compile(r"^e(?P<episode>\d{4,})-s(?P<segment>\d{2,})-sh\d+_a\d+_[0-9a
 _SEGMENT = re.compile(r"^(?P<segment_id>.+-e(?P<episode>\d{4,})-s\d{2,})\.mp4$")
 _EPISODE = re.compile(r"^episode-(?P<episode>\d{4,})\.mp4$")
 _EPISODE_DIR = re.compile(r"^e(?P<episode>\d{4,})$")
-_THREAD = re.compile(r"^(?P<show>.+)-seed-?\d+-e(?P<episode>\d{4,})$")
 KEEP_STATUSES = ("planned", "approved", "on_air", "rejected", "removed")
 """A segment in one of these may still air: its file and the takes it is made of are kept."""
 
@@ -331,92 +321,6 @@ def prune_media(
     if dry_run:
         return PruneResult(plan, list(plan.delete), plan.bytes_to_free, plan.total_bytes - plan.bytes_to_free)
     return delete_planned(index, plan)
-
-
-@dataclass(frozen=True)
-class CheckpointPrune:
-    threads: list[str]
-    checkpoints_deleted: int
-    writes_deleted: int
-    bytes_before: int
-    bytes_after: int
-    vacuumed: bool
-
-
-def prune_checkpoints(
-    path: Path,
-    station: Station,
-    *,
-    keep: int = KEEP_CHECKPOINTS,
-    grace_s: float = FINISHED_THREAD_GRACE_S,
-    dry_run: bool = False,
-) -> CheckpointPrune:
-    """Delete finished episodes' threads and all but the latest `keep` checkpoints of the others (with the writes of
-    the checkpoints deleted), in one transaction; vacuum when most of the file is free."""
-    if not path.exists():
-        return CheckpointPrune([], 0, 0, 0, 0, False)
-    db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-    try:
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not {"checkpoints", "writes"} <= tables:
-            return CheckpointPrune([], 0, 0, 0, 0, False)
-        before = _db_bytes(db)
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            threads = [row[0] for row in db.execute("SELECT DISTINCT thread_id FROM checkpoints")]
-            finished = [thread for thread in threads if _finished(station, thread, grace_s)]
-            counts = [0, 0]
-            for thread in finished:
-                for slot, table in enumerate(("checkpoints", "writes")):
-                    counts[slot] += db.execute(f"DELETE FROM {table} WHERE thread_id = ?", (thread,)).rowcount
-            counts[0] += db.execute(
-                "DELETE FROM checkpoints WHERE checkpoint_id NOT IN (SELECT latest.checkpoint_id FROM checkpoints latest"
-                " WHERE latest.thread_id = checkpoints.thread_id AND latest.checkpoint_ns = checkpoints.checkpoint_ns"
-                " ORDER BY latest.checkpoint_id DESC LIMIT ?)",
-                (keep,),
-            ).rowcount
-            counts[1] += db.execute(
-                "DELETE FROM writes WHERE NOT EXISTS (SELECT 1 FROM checkpoints c WHERE c.thread_id = writes.thread_id"
-                " AND c.checkpoint_ns = writes.checkpoint_ns AND c.checkpoint_id = writes.checkpoint_id)"
-            ).rowcount
-            db.execute("ROLLBACK" if dry_run else "COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        vacuumed = False
-        if not dry_run:
-            pages, free, page_size = (db.execute(f"PRAGMA {name}").fetchone()[0]
-                                      for name in ("page_count", "freelist_count", "page_size"))  # fmt: skip
-            if pages * page_size >= VACUUM_MIN_BYTES and free >= pages * VACUUM_FREE_FRACTION:
-                db.execute("VACUUM")
-                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                vacuumed = True
-        return CheckpointPrune(finished, counts[0], counts[1], before, _db_bytes(db), vacuumed)
-    finally:
-        db.close()
-
-
-def _db_bytes(db: sqlite3.Connection) -> int:
-    pages, page_size = db.execute("PRAGMA page_count").fetchone()[0], db.execute("PRAGMA page_size").fetchone()[0]
-    return int(pages * page_size)
-
-
-def _finished(station: Station, thread_id: str, grace_s: float) -> bool:
-    """Whether the store says the thread's episode is finished (assembled or empty) at least `grace_s` ago."""
-    match = _THREAD.match(thread_id)
-    if match is None:
-        return False
-    number = int(match["episode"])
-    row = next((row for row in station.episodes(match["show"]) if row["number"] == number), None)
-    return row is not None and row["status"] != "planned" and row["updated"] <= time.time() - grace_s
-
-
-def checkpoints_pruned_event(show: str, result: CheckpointPrune) -> ev.CheckpointsPruned:
-    return ev.CheckpointsPruned(
-        show=show, threads=tuple(result.threads), checkpoints_deleted=result.checkpoints_deleted,
-        writes_deleted=result.writes_deleted, bytes_before=result.bytes_before, bytes_after=result.bytes_after,
-        vacuumed=result.vacuumed,
-    )  # fmt: skip
 
 
 class Retention:

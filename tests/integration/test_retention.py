@@ -10,8 +10,9 @@ import pytest
 
 from studio import events as ev
 from studio.agents.llm import OfflineBackedDirector
+from studio.checkpoint_retention import prune_checkpoints
 from studio.production import Production, open_station
-from studio.retention import MediaIndex, plan_prune, prune_checkpoints
+from studio.retention import MediaIndex, plan_prune
 from studio.runtime import StationRuntime
 from studio.show import Show, load_show
 from studio.state import StudioContext
@@ -133,7 +134,7 @@ def test_checkpoints_of_finished_and_running_episodes_are_pruned_and_the_episode
     db.execute("DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_id = ?", (running, newest[0]))
     db.commit()
     db.close()
-    monkeypatch.setattr("studio.retention.VACUUM_MIN_BYTES", 0)  # a small database is vacuumed too
+    monkeypatch.setattr("studio.checkpoint_retention.VACUUM_MIN_BYTES", 0)  # a small database is vacuumed too
     result = prune_checkpoints(path, station, keep=1, grace_s=0.0)
     after = rows(path)
     assert result.threads == [finished]
