@@ -638,6 +638,55 @@ def _print_matches(matches: Sequence[Any]) -> None:
 # --- doctor ------------------------------------------------------------------------------------------------------
 
 
+def cmd_prune(args: argparse.Namespace) -> int:
+    """Bring media/ under its budget and prune the checkpointer now, by the rules a running station follows (what
+    may still air, thumbnails and the reruns' episodes are kept), so it is safe while a station runs."""
+    from studio import checkpoint_retention, retention
+    from studio.events import size
+    from studio.lock import running_station_pid
+
+    if args.budget_gb is not None and args.budget_gb < 0:
+        raise ConfigError(f"--budget-gb {args.budget_gb:g} is negative: give a budget in GB, or 0 for unlimited")
+    settings, station = _open_station(args)
+    try:
+        shows = station.shows()
+        show = args.show or (shows[0] if len(shows) == 1 else "")
+        budget = retention.budget_bytes(settings) if args.budget_gb is None else int(args.budget_gb * 1e9) or None
+        index = retention.MediaIndex(settings.data_dir / "media")
+        media = retention.prune_media(
+            station, index, budget=budget, keep_episodes=settings.rerun_keep_episodes, dry_run=args.dry_run
+        )
+        # With no station running, no finished thread can be one production is about to delete itself.
+        grace = (
+            checkpoint_retention.FINISHED_THREAD_GRACE_S if running_station_pid(settings.data_dir) is not None else 0.0
+        )
+        checkpoints = checkpoint_retention.prune_checkpoints(
+            settings.data_dir / "checkpoints.sqlite", station, grace_s=grace, dry_run=args.dry_run
+        )
+        verb = "would delete" if args.dry_run else "deleted"
+        for item in media.deleted:
+            print(f"{verb} {size(item.size):>9}  {item.path.relative_to(index.root)}")
+        limit = f"a {size(budget)} budget" if budget is not None else "no budget (unlimited)"
+        print(
+            f"media: {size(media.plan.total_bytes)}, {limit}; {verb} {len(media.deleted)} file(s),"
+            f" {size(media.bytes_freed)}; {size(media.kept_bytes)} left"
+            + (f"; kept for reruns: {', '.join(media.plan.kept_for_reruns)}" if media.plan.kept_for_reruns else "")
+        )
+        print(
+            f"checkpoints: {verb} {checkpoints.checkpoints_deleted} checkpoint(s), {checkpoints.writes_deleted}"
+            f" write(s), {len(checkpoints.threads)} finished thread(s); {size(checkpoints.bytes_before)} →"
+            f" {size(checkpoints.bytes_after)}{' (vacuumed)' if checkpoints.vacuumed else ''}"
+        )
+        if not args.dry_run:
+            if media.deleted:
+                station.record(retention.media_pruned_event(show, index, media, dry_run=False))
+            if checkpoints.threads or checkpoints.checkpoints_deleted or checkpoints.writes_deleted:
+                station.record(checkpoint_retention.checkpoints_pruned_event(show, checkpoints))
+    finally:
+        station.close()
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
@@ -935,6 +984,19 @@ def build_parser() -> argparse.ArgumentParser:
     memory.add_argument("--wait", type=float, default=30.0, metavar="S", help="seconds to wait for a running station")
     data_dir_arg(memory)
     memory.set_defaults(func=cmd_memory)
+
+    prune = sub.add_parser(
+        "prune", help="free media/ down to its budget and prune old checkpoints",
+        description="Delete what no longer airs until media/ is under STUDIO_MEDIA_BUDGET_GB: shot renders of made "
+        "segments first, then aired episodes beyond the STUDIO_RERUN_KEEP_EPISODES most recent, oldest first; and "
+        "checkpoints no resume needs. Never what may still air, thumbnails, contact sheets or the ident; safe while a "
+        "station runs (it follows the same rules, and does the same by itself).",
+    )  # fmt: skip
+    prune.add_argument("--dry-run", action="store_true", help="print what would be deleted; delete nothing")
+    prune.add_argument("--budget-gb", type=float, metavar="GB", help="this budget instead of STUDIO_MEDIA_BUDGET_GB")
+    prune.add_argument("--show", help="show slug the log entry names (needed only when the station has several)")
+    data_dir_arg(prune)
+    prune.set_defaults(func=cmd_prune)
 
     doctor = sub.add_parser("doctor", help="which backends can run here, and why not")
     doctor.add_argument("--device", choices=["auto", "cuda", "cpu"])

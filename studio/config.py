@@ -185,6 +185,17 @@ class Settings(BaseSettings):
     goes dark or silent: the show's title over its colours and music. A segment that becomes ready waits at most
     this long."""
 
+    media_budget_gb: float | None = Field(default=20.0, ge=0)
+    """Disk budget of media/ in GB (10^9 bytes); 0 or unset: unlimited. Over it, the station deletes what no longer
+    airs: shot renders of segments already made (rejected takes first), then aired episodes beyond those kept for
+    reruns, oldest first. Nothing that may still air is deleted, nor thumbnails, contact sheets or the ident."""
+
+    rerun_keep_episodes: int = Field(default=3, ge=0)
+    """The most recent aired episodes whose segment and episode files are never pruned, so reruns can air them."""
+
+    retention_interval_s: float = Field(default=300.0, gt=0)
+    """Seconds between pruning passes (media and checkpoints) besides the one after each segment airs."""
+
 
 # STUDIO_* variables that are not settings.
 OTHER_VARIABLES = frozenset({"STUDIO_DEBUG"})

@@ -73,6 +73,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def size(count: int) -> str:
+    """Bytes as a person reads them: `812 B`, `48.0 kB`, `1.25 GB` (powers of 1000, as the media budget)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(count) >= scale:
+            return f"{count / scale:.{2 if unit == 'GB' else 1}f} {unit}"
+    return f"{count} B"
+
+
 def where(event: Event) -> str:
     """`e3 s2 e0003-s02-sh01`: the episode, segment (from 1) and shot an event belongs to."""
     parts = []
@@ -823,6 +831,55 @@ class CommandRejected(Event):
         return f"command {self.command_id} ({self.kind}) rejected: {self.reason}"
 
 
+# --- retention -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class MediaPruned(Event):
+    """A pruning pass freed media to keep `media/` under its budget (`studio.retention`): rejected takes and shot
+    renders of segments already made first, then the files of aired episodes beyond the ones kept for reruns,
+    oldest first. Nothing that may still air, nor thumbnails, contact sheets or the ident, is ever deleted."""
+
+    files: tuple[str, ...]
+    """What was deleted, relative to the media dir."""
+    bytes_freed: int
+    reason: str
+    kept_bytes: int
+    """What media/ holds after the pass."""
+    budget_bytes: int = 0
+    kept_for_reruns: tuple[str, ...] = ()
+    """The aired episodes whose segment files are kept for reruns (`show/e0003`)."""
+    dry_run: bool = False
+
+    def summary(self) -> str:
+        done = "would free" if self.dry_run else "freed"
+        return (
+            f"media pruned: {len(self.files)} file(s), {done} {size(self.bytes_freed)} ({self.reason}); media holds"
+            f" {size(self.kept_bytes)} of a {size(self.budget_bytes)} budget"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckpointsPruned(Event):
+    """The LangGraph checkpointer was pruned: finished episodes' threads deleted, running threads cut down to their
+    latest checkpoints (what a resume needs), the database vacuumed when most of it was free."""
+
+    threads: tuple[str, ...]
+    """Threads deleted whole (their episodes are finished)."""
+    checkpoints_deleted: int
+    writes_deleted: int
+    bytes_before: int
+    bytes_after: int
+    vacuumed: bool = False
+
+    def summary(self) -> str:
+        vacuumed = ", vacuumed" if self.vacuumed else ""
+        return (
+            f"checkpoints pruned: {self.checkpoints_deleted} checkpoint(s) and {self.writes_deleted} write(s) deleted,"
+            f" {len(self.threads)} finished thread(s){vacuumed}; {size(self.bytes_before)} → {size(self.bytes_after)}"
+        )
+
+
 # --- a store written by studio 0.1 ---------------------------------------------------------------------------------
 
 
@@ -854,6 +911,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         SegmentOnAir, SegmentAired, SegmentSkipped, FillerStarted, FillerAired, EncoderRestarted, FeederTimedOut,
         ItemFailed, OutputLost, OutputRestored, PlayoutEnded, PlayoutFailed,
         CommandReceived, CommandApplied, CommandRejected,
+        MediaPruned, CheckpointsPruned,
         LegacyEvent,
     )
 }  # fmt: skip

@@ -174,6 +174,7 @@ class StationRuntime:
         self._director = director
         self._lock = StationLock(settings.data_dir)
         self._stop = threading.Event()
+        self._retention_due = threading.Event()
         self._stopped = False
         self._threads: list[threading.Thread] = []
         self.station: Station
@@ -283,7 +284,12 @@ class StationRuntime:
             station.close()
             self._lock.release()
             raise
-        for target, name in ((self._command_loop, "commands"), (self._production_loop, "production")):
+        from studio.retention import Retention
+
+        self.retention = Retention(settings, station, self.show_key, self.record)
+        station.subscribe(lambda logged: self._retention_due.set() if Retention.calls_for_a_pass(logged) else None)
+        loops = {self._command_loop: "commands", self._production_loop: "production", self._retention_loop: "retention"}
+        for target, name in loops.items():
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -333,6 +339,7 @@ class StationRuntime:
             return
         self._stopped = True
         self._stop.set()
+        self._retention_due.set()
         self.production.stop_event.set()
         self.supervisor.stop()
         for thread in self._threads:
@@ -369,3 +376,15 @@ class StationRuntime:
                 self.commands.process()
             except Exception:  # noqa: BLE001 - a bad command never stops the channel
                 log.exception("processing commands failed")
+
+    def _retention_loop(self) -> None:
+        """Pruning passes (`studio.retention`): after a segment airs, and every `retention_interval_s`."""
+        while not self._stop.is_set():
+            self._retention_due.wait(self.settings.retention_interval_s)
+            self._retention_due.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.retention.run_pass()
+            except Exception:  # noqa: BLE001 - pruning never stops the channel; the next pass tries again
+                log.exception("a pruning pass failed")
