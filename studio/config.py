@@ -92,7 +92,13 @@ class Settings(BaseSettings):
     """Model CPU offload for cards too small for the XL pass (slower)."""
 
     zeroscope_attention_slicing: bool = False
-    """Sliced attention: less VRAM, slower."""
+    """Sliced attention: less VRAM, but it slows PyTorch's fused (SDPA) attention down; prefer forward chunking."""
+
+    zeroscope_forward_chunking: bool = False
+    """Run the UNet's feed-forward layers frame chunk by frame chunk (`unet.enable_forward_chunking`): less VRAM."""
+
+    zeroscope_vae_tiling: bool = False
+    """Decode the VAE in overlapping tiles: bounds its peak VRAM at 1024x576."""
 
     zeroscope_vae_slicing: bool = True
     """Decode frames one at a time, which bounds the VAE's peak VRAM."""
