@@ -107,7 +107,8 @@ class Settings(BaseSettings):
     """A FILM TorchScript file (film_net_fp32.pt). Unset: the one `studio models pull film` put in the HF cache."""
 
     film_timing: Literal["nearest", "linear"] = "nearest"
-    """Non-power-of-two fps ratios: snap to the nearest bisection point, or pass the exact time to FILM."""
+    """`nearest`: each in-between frame from the made frames around it, the split nearest the middle first, with
+    its exact time (FILM's reference inference); `linear`: every frame straight from the two input frames."""
 
     musicgen_model: Literal["small", "medium", "large", "melody"] = "small"
     """MusicGen size (melody needs torchaudio)."""
