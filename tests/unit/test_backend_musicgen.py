@@ -145,6 +145,17 @@ def test_long_scores_continue_from_the_tail_in_chunks(tiny_musicgen_dir: Path, t
     assert all(call["max_new_tokens"] <= 15 + 1 for call in calls[1:])
 
 
+def test_non_finite_audio_is_a_tool_error_not_silence(tiny_musicgen_dir: Path, tmp_path: Path) -> None:
+    import torch
+
+    generator = tiny_generator(tiny_musicgen_dir, tmp_path)
+    real_generate = generator.model.generate
+    generator.model.generate = lambda **kwargs: real_generate(**kwargs) * torch.tensor(float("nan"))
+    with pytest.raises(ToolError, match="non-finite"):
+        generator.generate(MusicRequest(prompt="jazz", seconds=0.5, seed=0), tmp_path / "never.wav")
+    assert not (tmp_path / "never.wav").exists()
+
+
 def test_helpers() -> None:
     assert describe(MusicRequest(prompt="calm", seconds=1, seed=0, tempo_bpm=92.4, key="D minor")) == (
         "calm, 92 bpm, in D minor"
