@@ -59,8 +59,13 @@ def grey_clip(tmp_path: Path) -> Clip:
     return Clip(path, 8.0, len(LEVELS), WIDTH, HEIGHT, "test")
 
 
-def interpolator(film_file: Path, tmp_path: Path, timing: str = "nearest") -> FilmInterpolator:
-    settings = Settings(device="cpu", data_dir=tmp_path / "data")
+@pytest.fixture
+def settings(tmp_path: Path, backend_device: str) -> Settings:
+    """Settings on the test device: the CPU, or CUDA under `pytest --device cuda`."""
+    return Settings(device=backend_device, data_dir=tmp_path / "data")
+
+
+def interpolator(film_file: Path, settings: Settings, timing: str = "nearest") -> FilmInterpolator:
     return FilmInterpolator(settings, options=FilmOptions(model_path=film_file, timing=timing))  # type: ignore[arg-type]
 
 
@@ -69,8 +74,8 @@ def levels_of(path: Path) -> list[float]:
     return [float(frame.mean()) for frame in frames]
 
 
-def test_doubling_bisects_once_per_pair(film_file: Path, grey_clip: Clip, tmp_path: Path) -> None:
-    film = interpolator(film_file, tmp_path)
+def test_doubling_bisects_once_per_pair(film_file: Path, grey_clip: Clip, tmp_path: Path, settings: Settings) -> None:
+    film = interpolator(film_file, settings)
     assert isinstance(film, Interpolator)
 
     result = film.interpolate(grey_clip, 16.0, tmp_path / "x2.mkv")
@@ -81,8 +86,10 @@ def test_doubling_bisects_once_per_pair(film_file: Path, grey_clip: Clip, tmp_pa
     assert levels_of(result.path) == pytest.approx([0, 40, 80, 120, 160, 200, 240, 240], abs=2)
 
 
-def test_power_of_two_multiple_uses_recursive_bisection(film_file: Path, grey_clip: Clip, tmp_path: Path) -> None:
-    result = interpolator(film_file, tmp_path).interpolate(grey_clip, 32.0, tmp_path / "x4.mkv")
+def test_power_of_two_multiple_uses_recursive_bisection(
+    film_file: Path, grey_clip: Clip, tmp_path: Path, settings: Settings
+) -> None:
+    result = interpolator(film_file, settings).interpolate(grey_clip, 32.0, tmp_path / "x4.mkv")
     assert result.num_frames == 16 and probe(result.path).fps == 32.0
     assert levels_of(result.path)[:5] == pytest.approx([0, 20, 40, 60, 80], abs=2)
 
@@ -98,12 +105,13 @@ class CountingFilm:
         return self.module(x0, x1, dt)
 
 
-def test_general_fps_nearest_and_linear_timing(film_file: Path, grey_clip: Clip, tmp_path: Path) -> None:
-    settings = Settings(device="cpu", data_dir=tmp_path / "data")
-    counting = CountingFilm(torch.jit.script(TinyFilm()))
+def test_general_fps_nearest_and_linear_timing(
+    film_file: Path, grey_clip: Clip, tmp_path: Path, settings: Settings
+) -> None:
+    counting = CountingFilm(torch.jit.script(TinyFilm()).to(settings.device))
     film = FilmInterpolator(settings, model=counting, options=FilmOptions(model_path=film_file))
     nearest = film.interpolate(grey_clip, 24.0, tmp_path / "nearest.mkv")
-    linear = interpolator(film_file, tmp_path, "linear").interpolate(grey_clip, 24.0, tmp_path / "linear.mkv")
+    linear = interpolator(film_file, settings, "linear").interpolate(grey_clip, 24.0, tmp_path / "linear.mkv")
 
     for clip in (nearest, linear):
         info = probe(clip.path)
@@ -118,14 +126,14 @@ def test_general_fps_nearest_and_linear_timing(film_file: Path, grey_clip: Clip,
 
 
 def test_film_stays_float32_where_the_stack_runs_float16(
-    film_file: Path, grey_clip: Clip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    film_file: Path, grey_clip: Clip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> None:
     """On CUDA the diffusion models run in float16; FILM's warp grid loses about a quarter pixel in it."""
     from studio.tools import device, interpolate_film
 
     monkeypatch.setattr(device, "torch_dtype", lambda _device: torch.float16)
     monkeypatch.setattr(interpolate_film, "torch_dtype", lambda _device: torch.float16, raising=False)
-    film = interpolator(film_file, tmp_path)
+    film = interpolator(film_file, settings)
     assert all(parameter.dtype == torch.float32 for parameter in film.model.parameters())
     counting = CountingFilm(film.model)
     film._model = counting
@@ -138,8 +146,8 @@ class NaNFilm(TinyFilm):
         return x0 * float("nan")
 
 
-def test_non_finite_output_is_a_tool_error(grey_clip: Clip, tmp_path: Path) -> None:
-    film = FilmInterpolator(Settings(device="cpu", data_dir=tmp_path), model=torch.jit.script(NaNFilm()))
+def test_non_finite_output_is_a_tool_error(grey_clip: Clip, tmp_path: Path, settings: Settings) -> None:
+    film = FilmInterpolator(settings, model=torch.jit.script(NaNFilm()).to(settings.device))
     with pytest.raises(ToolError, match="non-finite"):
         film.interpolate(grey_clip, 16.0, tmp_path / "never.mkv")
 
@@ -153,11 +161,11 @@ def test_timing_helpers() -> None:
     assert split_order([quarter, half, 3 * quarter]) == [(0, 1, half), (0, half, quarter), (half, 1, 3 * quarter)]
 
 
-def test_corrupt_model_file_is_a_tool_error(grey_clip: Clip, tmp_path: Path) -> None:
+def test_corrupt_model_file_is_a_tool_error(grey_clip: Clip, tmp_path: Path, settings: Settings) -> None:
     broken = tmp_path / "film_net_fp32.pt"
     broken.write_bytes(b"\x00" * 64)
     with pytest.raises(ToolError, match="cannot load FILM"):
-        interpolator(broken, tmp_path).interpolate(grey_clip, 16.0, tmp_path / "never.mkv")
+        interpolator(broken, settings).interpolate(grey_clip, 16.0, tmp_path / "never.mkv")
 
 
 def test_injected_model_is_used(grey_clip: Clip, tmp_path: Path) -> None:

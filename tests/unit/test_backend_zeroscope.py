@@ -136,8 +136,9 @@ def make_request(num_frames: int = 6, fps: float = 8.0, seed: int = 7) -> VideoR
 
 
 @pytest.fixture
-def cpu_settings(tmp_path: Path) -> Settings:
-    return Settings(device="cpu", data_dir=tmp_path / "data")
+def cpu_settings(tmp_path: Path, backend_device: str) -> Settings:
+    """Settings on the test device: the CPU, or CUDA in float16 under `pytest --device cuda`."""
+    return Settings(device=backend_device, data_dir=tmp_path / "data")
 
 
 def test_576w_loads_from_disk_renders_and_keeps_the_pipeline(
