@@ -17,6 +17,7 @@ separately from the per-clip figures (the station keeps models loaded between sh
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import json
 import sys
@@ -94,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--random-weights", action="store_true", help="full-size models from configs, no weights")
     parser.add_argument("--tiny", action="store_true", help="with --random-weights: tiny configs and sizes (tests)")
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cpu only with --tiny")
+    parser.add_argument(
+        "--clip-vocab",
+        type=Path,
+        default=None,
+        help="with --random-weights: OpenCLIP's bpe_simple_vocab_16e6.txt.gz, when open-clip-torch is not installed",
+    )
     args = parser.parse_args(argv)
     default = DEFAULT_STAGES if not args.random_weights else ("zeroscope", "xl", "film", "musicgen", "musicgen-medium")
     stages = [stage.strip() for stage in (args.stages or ",".join(default)).split(",") if stage.strip()]
@@ -119,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         print("skipped: no CUDA (torch sees no device)")
         return 0
 
+    if args.clip_vocab is not None:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import random_models
+
+        random_models.CLIP_VOCAB = args.clip_vocab
     figures = run(stages, max(1, args.clips), torch, random_weights=args.random_weights, tiny=args.tiny,
                   device=args.device)  # fmt: skip
     if args.json:
@@ -220,6 +232,7 @@ def run(
             figures.append(StageFigure(stage, name, 0.0, [], 0.0, 0.0, error=f"{type(error).__name__}: {error}"))
             return None
         finally:
+            gc.collect()  # the stage's models go before the next stage's peak is measured
             if cuda:
                 torch.cuda.empty_cache()
 

@@ -35,6 +35,8 @@ from typing import Any
 CONFIGS = Path(__file__).resolve().parent / "configs"
 ZEROSCOPE = CONFIGS / "zeroscope_v2_576w"
 CLIP_WINDOW = 77
+CLIP_VOCAB: Path | None = None
+"""OpenCLIP's `bpe_simple_vocab_16e6.txt.gz` (`--clip-vocab`); None: the one in open-clip-torch, if installed."""
 
 
 def _json(path: Path) -> dict[str, Any]:
@@ -86,10 +88,12 @@ def clip_tokenizer() -> tuple[Any, str]:
     directory = Path(tempfile.mkdtemp(prefix="studio-clip-tokenizer-"))
     spec = importlib.util.find_spec("open_clip")
     vocab_file = Path(spec.origin).parent / "bpe_simple_vocab_16e6.txt.gz" if spec and spec.origin else None
+    vocab_file = CLIP_VOCAB or vocab_file
     symbols = _byte_symbols()
     if vocab_file is not None and vocab_file.is_file():
         # As OpenAI CLIP's SimpleTokenizer builds its encoder from the same file.
-        merges = gzip.open(vocab_file).read().decode("utf-8").split("\n")[1 : 49152 - 256 - 2 + 1]
+        lines = gzip.open(vocab_file).read().decode("utf-8").split("\n")[1 : 49152 - 256 - 2 + 1]
+        merges = [line for line in lines if line.strip()]
         vocab = [*symbols, *(symbol + "</w>" for symbol in symbols), *("".join(m.split()) for m in merges)]
         merges_text = "\n".join(merges)
         kind = "OpenCLIP BPE vocabulary"

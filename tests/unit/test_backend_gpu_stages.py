@@ -114,3 +114,16 @@ def test_without_cuda_the_real_run_is_skipped(capsys: pytest.CaptureFixture[str]
     assert capsys.readouterr().out.startswith("skipped: no CUDA")
     with pytest.raises(SystemExit):
         gpu_stages.main(["--device", "cpu"])
+
+
+def test_clip_tokenizer_is_built_from_an_openclip_bpe_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+
+    random_models = load("random_models")
+    vocab = tmp_path / "bpe_simple_vocab_16e6.txt.gz"
+    vocab.write_bytes(gzip.compress(b'"bpe_simple_vocab_16e6.txt#version: 0.2\nh e\nhe l\nhel l\nhell o</w>\n'))
+    monkeypatch.setattr(random_models, "CLIP_VOCAB", vocab)
+    tokenizer, kind = random_models.clip_tokenizer()
+    assert kind == "OpenCLIP BPE vocabulary" and tokenizer.model_max_length == 77
+    ids = tokenizer("hello", add_special_tokens=False).input_ids
+    assert tokenizer.convert_ids_to_tokens(ids) == ["hello</w>"], "merges apply as in OpenAI CLIP's SimpleTokenizer"
