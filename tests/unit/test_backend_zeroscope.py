@@ -283,6 +283,26 @@ def test_long_prompt_is_read_whole_with_the_motion_first(
     assert f"prompt of shot s9: {windows.token_count} tokens in {len(windows.windows)} window(s)" in caplog.text
 
 
+def test_the_render_log_records_the_prompt_tokens_and_what_was_dropped(
+    tiny_pipeline_dir: Path, cpu_settings: Settings, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from studio.render import StageRunner
+    from studio.tools.base import Toolkit
+
+    options = replace(tiny_options(tiny_pipeline_dir), max_prompt_windows=2, steps=1)
+    generator = ZeroscopeVideoGenerator(cpu_settings, options=options)
+    toolkit = Toolkit(video=generator, upscaler=None, extender=None, interpolator=None, music=None)  # type: ignore[arg-type]
+    runner = StageRunner(toolkit)
+    runner.run("generate", "video", lambda video: video.generate(make_request(num_frames=2), tmp_path / "g.mkv"))
+
+    facts = runner.stages["generate"]
+    assert facts["backend"] == "zeroscope" and facts["prompt_windows"] == 2
+    assert facts["prompt_tokens"] == len(PROMPT.replace(" ", ""))  # one token a byte; spaces end words
+    assert facts["prompt_dropped"] and PROMPT.replace(" ", "").endswith(facts["prompt_dropped"].replace(" ", ""))
+
+
 def test_prompt_windows_split_at_punctuation_and_say_what_was_dropped(tmp_path: Path) -> None:
     from studio.tools.prompt_window import motion_first, split_prompt
 
