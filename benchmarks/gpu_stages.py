@@ -4,6 +4,13 @@
     python benchmarks/gpu_stages.py --random-weights [--stages zeroscope,xl,musicgen,musicgen-medium] [--json]
     python benchmarks/gpu_stages.py --random-weights --tiny --device cpu --clips 1      # the CPU test's run
 
+The device check of issue #14, in one go on a CUDA machine (no network needed; `--clip-vocab` takes OpenCLIP's
+`bpe_simple_vocab_16e6.txt.gz` if open-clip-torch is not installed there, else prompts tokenize byte by byte):
+
+    python benchmarks/gpu_stages.py --random-weights --clips 1; \
+    python -m pytest -n 0 --device cuda tests/unit/test_backend_zeroscope.py tests/unit/test_backend_film.py \
+        tests/unit/test_backend_musicgen.py
+
 Real-weights mode needs CUDA and the weights in the HF cache (`studio models pull all`); stages whose backend cannot
 run here are listed with the reason. `--random-weights` needs no weights: each stage is built at full size from
 its published configuration (`benchmarks/configs/`, see `random_models.py`) in float16 on CUDA and run through the
