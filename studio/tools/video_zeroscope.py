@@ -141,6 +141,8 @@ class _ZeroscopePipelineHolder:
             self._pipeline = self._prepare(self._load())
         elif not self._on_device:
             self._to_device(self._pipeline)
+        elif self._offloadable:  # already here: the others still make room for this pass's activations
+            make_room(VRAM_NEED.get(self.pipeline_class, 8 * GB), keep=self, doing=self.pipeline_class)
         if self._offloadable:
             register_resident(self)
         return self._pipeline

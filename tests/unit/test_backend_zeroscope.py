@@ -437,6 +437,12 @@ def test_idle_pipelines_leave_the_gpu_when_memory_is_short(tmp_path: Path, monke
     assert moves == [("576w", "cpu"), ("xl", "cuda")]
     assert first.pipeline is not None
     assert moves[2:] == [("xl", "cpu"), ("576w", "cuda")]
+    upscaler._pipeline.to("cuda")  # both on the GPU again, as after loading while there was room for both
+    upscaler._on_device = True
+    device.register_resident(upscaler)
+    del moves[:]
+    assert first.pipeline is not None
+    assert moves == [("xl", "cpu")], "a pass already on the GPU still makes room for its work"
     assert first.offload() is True and first.offload() is False
 
 
