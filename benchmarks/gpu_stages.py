@@ -243,8 +243,8 @@ def run(
             if cuda:
                 torch.cuda.empty_cache()
 
-    def unavailable(stage: str, cls: Any) -> bool:
-        available, reason = cls.availability(settings)
+    def unavailable(stage: str, cls: Any, stage_settings: Any = None) -> bool:
+        available, reason = cls.availability(stage_settings or settings)
         if not available:
             figures.append(StageFigure(stage, cls.name, 0.0, [], 0.0, 0.0, f"skipped: {reason}"))
         return not available
@@ -401,7 +401,9 @@ def run(
         if stage in stages:
             from studio.tools.music_musicgen import MusicgenGenerator
 
-            if random_weights or not unavailable(stage, MusicgenGenerator):
+            size = "medium" if stage == "musicgen-medium" else "small"
+            sized = settings.model_copy(update={"musicgen_model": size})
+            if random_weights or not unavailable(stage, MusicgenGenerator, sized):
                 guarded(stage, MusicgenGenerator.name, lambda stage=stage: musicgen_stage(stage))
     return figures
 
