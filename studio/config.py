@@ -92,7 +92,13 @@ class Settings(BaseSettings):
     """Model CPU offload for cards too small for the XL pass (slower)."""
 
     zeroscope_attention_slicing: bool = False
-    """Sliced attention: less VRAM, slower."""
+    """Sliced attention: less VRAM, but it slows PyTorch's fused (SDPA) attention down; prefer forward chunking."""
+
+    zeroscope_forward_chunking: bool = False
+    """Run the UNet's feed-forward layers frame chunk by frame chunk (`unet.enable_forward_chunking`): less VRAM."""
+
+    zeroscope_vae_tiling: bool = False
+    """Decode the VAE in overlapping tiles: bounds its peak VRAM at 1024x576."""
 
     zeroscope_vae_slicing: bool = True
     """Decode frames one at a time, which bounds the VAE's peak VRAM."""
@@ -101,7 +107,8 @@ class Settings(BaseSettings):
     """A FILM TorchScript file (film_net_fp32.pt). Unset: the one `studio models pull film` put in the HF cache."""
 
     film_timing: Literal["nearest", "linear"] = "nearest"
-    """Non-power-of-two fps ratios: snap to the nearest bisection point, or pass the exact time to FILM."""
+    """`nearest`: each in-between frame from the made frames around it, the split nearest the middle first, with
+    its exact time (FILM's reference inference); `linear`: every frame straight from the two input frames."""
 
     musicgen_model: Literal["small", "medium", "large", "melody"] = "small"
     """MusicGen size (melody needs torchaudio)."""

@@ -117,6 +117,11 @@ class StageRunner:
         facts: dict[str, Any] = {"backend": result.backend, "seconds": round(time.perf_counter() - started, 3)}
         if isinstance(result, Clip):
             facts.update(frames=result.num_frames, size=f"{result.width}x{result.height}", fps=result.fps)
+        prompt = getattr(backend, "last_prompt", None) if result.backend == backend.name else None
+        if prompt is not None:  # what a text encoder with a token window read of the prompt
+            facts.update(
+                prompt_tokens=prompt.token_count, prompt_windows=len(prompt.windows), prompt_dropped=prompt.dropped
+            )
         self.stages[stage] = facts
         return result
 

@@ -132,3 +132,24 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
 def pytest_configure(config: pytest.Config) -> None:
     if _ci():  # every missing dependency is named in one run, not only the first module's
         config.option.continue_on_collection_errors = True
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where the GPU backends' tiny-model tests run; cuda (float16) shows dtype and device bugs",
+    )
+
+
+@pytest.fixture(scope="session")
+def backend_device(pytestconfig: pytest.Config) -> str:
+    """`cpu` by default, `cuda` under `pytest --device cuda` (a failure, not a skip, when there is no CUDA)."""
+    device = str(pytestconfig.getoption("--device"))
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.fail(f"--device cuda, but torch {torch.__version__} sees no CUDA device")
+    return device

@@ -9,11 +9,14 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import importlib.util
+import logging
 import os
 import shutil
 import sys
+import time
+import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from studio.errors import BackendUnavailable, ToolError
 
@@ -21,6 +24,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import torch
+
+log = logging.getLogger(__name__)
 
 Device = Literal["cuda", "cpu"]
 
@@ -148,3 +153,69 @@ def peak_vram_bytes() -> int:
     if torch is None or not torch.cuda.is_available():
         return 0
     return int(torch.cuda.max_memory_allocated())
+
+
+def free_vram_bytes() -> int | None:
+    """Free memory on the current CUDA device, or None without CUDA (nothing to make room on)."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return None
+    try:
+        return int(torch.cuda.mem_get_info()[0])
+    except RuntimeError:
+        return None
+
+
+class GpuResident(Protocol):
+    """A backend whose model can leave the GPU while another stage needs the memory."""
+
+    name: str
+
+    def offload(self) -> bool:
+        """Move the model to the CPU; True when it freed GPU memory (it was on the GPU)."""
+        ...
+
+
+_RESIDENTS: weakref.WeakValueDictionary[int, GpuResident] = weakref.WeakValueDictionary()
+_LAST_USED: dict[int, float] = {}
+
+
+def register_resident(backend: GpuResident) -> None:
+    """Note that `backend` holds a model on the GPU now (and was just used)."""
+    _RESIDENTS[id(backend)] = backend
+    _LAST_USED[id(backend)] = time.monotonic()
+
+
+def make_room(need_bytes: int, *, keep: object | None = None, doing: str = "") -> list[str]:
+    """Move idle models off the GPU, least recently used first, until `need_bytes` are free; returns the names of
+    those moved. Nothing moves when there is no CUDA or enough is free already."""
+    free = free_vram_bytes()
+    moved: list[str] = []
+    if free is None or free >= need_bytes:
+        return moved
+    for key in sorted(list(_RESIDENTS.keys()), key=lambda key: _LAST_USED.get(key, 0.0)):
+        backend = _RESIDENTS.get(key)
+        if backend is None or backend is keep:
+            continue
+        if backend.offload():
+            moved.append(backend.name)
+            log.info("moved %s off the GPU to make room for %s", backend.name, doing or "another stage")
+        _RESIDENTS.pop(key, None)
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            torch.cuda.empty_cache()
+        free = free_vram_bytes()
+        if free is None or free >= need_bytes:
+            break
+    return moved
+
+
+def require_finite(values: Any, what: str) -> None:
+    """Raise a `ToolError` when a model's output holds NaN or infinity (fp16 overflow, a broken checkpoint), which
+    would otherwise be clipped into black frames or silence without a word."""
+    import numpy as np
+
+    array = np.asarray(values)
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+        bad = int(array.size - np.isfinite(array).sum())
+        raise ToolError(f"{what} produced {bad} non-finite values of {array.size} (NaN or inf): refusing to write it")

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from studio.errors import BackendUnavailable, ToolError
 from studio.tools.base import Clip
-from studio.tools.device import cuda_present
+from studio.tools.device import cuda_present, make_room
 from studio.tools.media import read_video, write_video
 from studio.tools.subprocess_backend import EntryScript, run_entry
 
@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 
 CHECKPOINT = Path("t2v_enhanced/checkpoints/streaming_t2v.ckpt")
 """Where the StreamingModelscope branch's README puts the StreamingT2V weights, relative to the checkout."""
+VRAM_NEED = 40_000_000_000
+"""Free GPU memory wanted before the subprocess starts: it loads its own models (the 1.7B StreamingT2V
+checkpoint on ModelScope text-to-video, plus the enhancer it may run), which this process's models must not
+crowd out. Idle models in this process move to the CPU until this much is free (on an 80 GB card, usually none)."""
 SCRIPT = EntryScript(
     label="StreamingT2V",
     timeout_advice="raise streamingt2v_timeout_s for long shots",
@@ -138,6 +142,7 @@ class StreamingT2VExtender:
             input_path = work / "input.mp4"
             result_path = work / "continuation.mp4"
             write_video(frames, clip.fps, input_path, width=clip.width, height=clip.height)
+            make_room(VRAM_NEED, doing="the StreamingT2V subprocess")
             argv = [
                 str(self.options.interpreter()),
                 str(self._entry(work)),

@@ -2,9 +2,13 @@
 
 The PyTorch port (dajes/frame-interpolation-pytorch) ships the model as TorchScript: `model(x0, x1, dt)` takes
 two RGB frames in [0, 1] shaped (1, 3, H, W) with H and W multiples of 64 and `dt` shaped (1, 1), and returns the
-frame at time `dt` between them. FILM is trained for the midpoint, so in-between frames come from recursive
-bisection (dt = 0.5 between already-made frames); other target times snap to the nearest bisection point
-(`timing="nearest"`, default) or are asked of the model directly (`timing="linear"`).
+frame at time `dt` between them. As in the reference inference (`inference.py` of the port, after Google's
+`interpolate_recursively`), each in-between frame is made from the two already-made frames around it, taking first
+the target whose split is nearest the middle, with its exact `dt` (`timing="nearest"`, default): x2 and x4 are
+recursive bisection, and 8 -> 24 fps makes 1/3 (dt 1/3) then 2/3 (dt 1/2 between 1/3 and 1), two calls per pair at
+the right times. `timing="linear"` asks every frame of the two input frames directly.
+
+FILM runs in float32 on every device: its warp grid loses about a quarter pixel in float16.
 
 The model is loaded from `film_model_path` when set, else from the HF cache (`studio models pull film`).
 """
@@ -22,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from studio import models
 from studio.errors import BackendUnavailable, ToolError
 from studio.tools.base import Clip
-from studio.tools.device import cuda_present, missing_extra_reason, resolve_device, torch_dtype, vram_guard
+from studio.tools.device import cuda_present, missing_extra_reason, resolve_device, vram_guard
 from studio.tools.media import read_video, write_video
 
 if TYPE_CHECKING:
@@ -36,8 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PAD_MULTIPLE = 64
-MAX_BISECTION_DEPTH = 6
-"""At most 63 in-between frames per pair; finer target times snap to a 1/64 grid."""
 OOM_HINT = "interpolate at a lower resolution (before the upscale) or free the GPU for this stage"
 
 
@@ -70,22 +72,25 @@ def target_positions(num_frames: int, fps_in: float, fps_out: float) -> list[Fra
     return [min(index * ratio, last) for index in range(count)]
 
 
-def bisection_depth(positions: list[Fraction], step: Fraction) -> int:
-    """Smallest depth d whose 1/2^d grid holds every fractional position, capped one level finer than the output
-    frame spacing `step` (in input frames): x3 snaps thirds to eighths instead of bisecting six levels deep."""
-    limit = 1 if step >= 1 else min(MAX_BISECTION_DEPTH, math.ceil(math.log2(1 / step)) + 1)
-    depth = 0
-    for position in positions:
-        fraction = position - math.floor(position)
-        while depth < limit and (fraction * 2**depth).denominator != 1:
-            depth += 1
-    return depth
+def _around(made: list[Fraction], target: Fraction) -> tuple[Fraction, Fraction]:
+    """The made times just before and after `target`."""
+    return max(point for point in made if point < target), min(point for point in made if point > target)
 
 
-def snap(fraction: Fraction, depth: int) -> Fraction:
-    """`fraction` in [0, 1] moved to the nearest point of the 1/2^depth grid."""
-    steps = 2**depth
-    return Fraction(round(fraction * steps), steps)
+def split_order(targets: list[Fraction]) -> list[tuple[Fraction, Fraction, Fraction]]:
+    """`(start, end, target)` for each target time in (0, 1), in the order the reference inference makes them:
+    among the targets left, the one whose split of the made interval around it is nearest the middle."""
+    made = [Fraction(0), Fraction(1)]
+    remaining = sorted(set(targets))
+    order = []
+    while remaining:
+        splits = [(abs((t - start) / (end - start) - Fraction(1, 2)), t, start, end)
+                  for t in remaining for start, end in [_around(made, t)]]  # fmt: skip
+        _, target, start, end = min(splits)
+        order.append((start, end, target))
+        remaining.remove(target)
+        made = sorted([*made, target])
+    return order
 
 
 class FilmInterpolator:
@@ -159,7 +164,7 @@ class FilmInterpolator:
             ) from error
         module.eval()
         with vram_guard("moving FILM to the GPU", OOM_HINT):
-            return module.to(device=self.device, dtype=torch_dtype(self.device))
+            return module.to(device=self.device, dtype=torch.float32)
 
     def interpolate(self, clip: Clip, fps: float, output_path: Path) -> Clip:
         """Resample `clip` to `fps` with FILM in-between frames; the duration is unchanged."""
@@ -167,62 +172,54 @@ class FilmInterpolator:
             raise ToolError(f"target fps must be positive, got {fps}")
         frames, _ = read_video(clip.path)
         positions = target_positions(len(frames), clip.fps, fps)
-        step = frame_step(clip.fps, fps)
         written = write_video(
-            self._frames_at(frames, positions, bisection_depth(positions, step)),
-            fps,
-            output_path,
-            width=clip.width,
-            height=clip.height,
+            self._frames_at(frames, positions), fps, output_path, width=clip.width, height=clip.height
         )
         return Clip(output_path, fps, written, clip.width, clip.height, self.name)
 
-    def _frames_at(self, frames: np.ndarray, positions: list[Fraction], depth: int) -> Iterator[np.ndarray]:
+    def _frames_at(self, frames: np.ndarray, positions: list[Fraction]) -> Iterator[np.ndarray]:
         import torch
 
         model = self.model
+        wanted: dict[int, list[Fraction]] = {}
+        for position in positions:
+            index, fraction = math.floor(position), position - math.floor(position)
+            if fraction and index + 1 < len(frames):
+                wanted.setdefault(index, []).append(fraction)
         pair_index: int | None = None
         made: dict[Fraction, torch.Tensor] = {}
         with torch.inference_mode(), vram_guard(f"interpolating {frames.shape[2]}x{frames.shape[1]} frames", OOM_HINT):
             for position in positions:
                 index = math.floor(position)
                 fraction = position - index
-                if self.options.timing == "nearest":
-                    fraction = snap(fraction, depth)
                 if fraction == 0 or index + 1 >= len(frames):
                     yield frames[min(index, len(frames) - 1)]
                     continue
-                if fraction == 1:
-                    yield frames[index + 1]
-                    continue
                 if pair_index != index:
                     pair_index = index
-                    made = {
-                        Fraction(0): self._to_tensor(frames[index]),
-                        Fraction(1): self._to_tensor(frames[index + 1]),
-                    }
-                if self.options.timing == "linear":
-                    middle = self._call(model, made[Fraction(0)], made[Fraction(1)], float(fraction))
-                else:
-                    middle = self._bisect(model, made, fraction)
-                yield self._to_frame(middle, frames.shape[1], frames.shape[2])
+                    made = self._pair(model, frames[index], frames[index + 1], wanted[index])
+                yield self._to_frame(made[fraction], frames.shape[1], frames.shape[2])
 
-    def _bisect(self, model: Any, made: dict[Fraction, torch.Tensor], target: Fraction) -> torch.Tensor:
-        """The frame at `target` (a dyadic fraction) by halving intervals, reusing frames made for this pair."""
-        low, high = Fraction(0), Fraction(1)
-        while True:
-            middle = (low + high) / 2
-            if middle not in made:
-                made[middle] = self._call(model, made[low], made[high], 0.5)
-            if middle == target:
-                return made[middle]
-            low, high = (middle, high) if target > middle else (low, middle)
+    def _pair(
+        self, model: Any, first: np.ndarray, second: np.ndarray, targets: list[Fraction]
+    ) -> dict[Fraction, torch.Tensor]:
+        """The frames at `targets` between two input frames, one model call each."""
+        made = {Fraction(0): self._to_tensor(first), Fraction(1): self._to_tensor(second)}
+        if self.options.timing == "linear":
+            for target in targets:
+                made[target] = self._call(model, made[Fraction(0)], made[Fraction(1)], float(target))
+            return made
+        for start, end, target in split_order(targets):
+            made[target] = self._call(model, made[start], made[end], float((target - start) / (end - start)))
+        return made
 
     def _call(self, model: Any, first: torch.Tensor, second: torch.Tensor, dt: float) -> torch.Tensor:
         timestep = first.new_full((1, 1), dt)
         result = model(first, second, timestep)
         if not hasattr(result, "shape") or tuple(result.shape) != tuple(first.shape):
             raise ToolError(f"FILM returned {getattr(result, 'shape', type(result))}, expected {tuple(first.shape)}")
+        if not bool(result.isfinite().all()):
+            raise ToolError("FILM produced non-finite values (NaN or inf): refusing to write the frame")
         return result.clamp(0.0, 1.0)
 
     def _to_tensor(self, frame: np.ndarray) -> torch.Tensor:
@@ -231,7 +228,7 @@ class FilmInterpolator:
 
         height, width = frame.shape[:2]
         tensor = torch.from_numpy(frame.copy()).to(self.device).permute(2, 0, 1).unsqueeze(0)
-        tensor = tensor.to(torch_dtype(self.device)) / 255.0
+        tensor = tensor.to(torch.float32) / 255.0
         pad_bottom = -height % PAD_MULTIPLE
         pad_right = -width % PAD_MULTIPLE
         if pad_bottom or pad_right:

@@ -24,8 +24,11 @@ from studio.errors import ToolError
 from studio.tools.base import AudioTrack
 from studio.tools.device import (
     cuda_present,
+    make_room,
     missing_extra_reason,
     pretrained_dtype_kwargs,
+    register_resident,
+    require_finite,
     resolve_device,
     torch_dtype,
     vram_guard,
@@ -44,6 +47,8 @@ REQUIRED_PACKAGES = ("torch", "transformers", "scipy")
 SIZES = {"small": "musicgen", "medium": "musicgen-medium", "large": "musicgen-large", "melody": "musicgen-melody"}
 """`musicgen_model` setting → key in `studio.models.MODELS`."""
 OOM_HINT = "use musicgen_model=small, or shorten musicgen_chunk_s"
+VRAM_NEED = 4_000_000_000
+"""Free GPU memory wanted before MusicGen (medium, fp16: 1.5B parameters) moves back onto the GPU."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,7 @@ class MusicgenGenerator:
         self._device: str | None = None
         self._model = model
         self._processor = processor
+        self._on_device = False
         if model is not None:
             self._model = self._prepare(model)
 
@@ -169,7 +175,19 @@ class MusicgenGenerator:
     def model(self) -> Any:
         if self._model is None:
             self._model = self._prepare(self._load_model())
+        elif not self._on_device:
+            self._model = self._prepare(self._model)
+        if self.device == "cuda":
+            register_resident(self)
         return self._model
+
+    def offload(self) -> bool:
+        """Move the model to the CPU while another stage needs the GPU; the next score brings it back."""
+        if self._model is None or not self._on_device or self.device != "cuda":
+            return False
+        self._model = self._model.to("cpu")
+        self._on_device = False
+        return True
 
     @property
     def processor(self) -> Any:
@@ -220,8 +238,12 @@ class MusicgenGenerator:
 
     def _prepare(self, model: Any) -> Any:
         model.eval()
+        if self.device == "cuda":
+            make_room(VRAM_NEED, keep=self, doing="MusicGen")
         with vram_guard(f"moving MusicGen to {self.device}", OOM_HINT):
-            return model.to(self.device)
+            model = model.to(self.device)
+        self._on_device = True
+        return model
 
     def generate(self, request: MusicRequest, output_path: Path) -> AudioTrack:
         """Write a stereo WAV at `request.sample_rate` lasting exactly `request.seconds`."""
@@ -303,4 +325,5 @@ class MusicgenGenerator:
                     **inputs, do_sample=True, guidance_scale=self.options.guidance, max_new_tokens=frames + delay
                 )
         output = values[0].float().cpu().numpy()
+        require_finite(output, "MusicGen")
         return np.ascontiguousarray(output.T.astype(np.float32))

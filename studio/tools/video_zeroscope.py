@@ -5,7 +5,11 @@ warn at construction and get no fixes), hence the upper bound on diffusers in th
 removed `pipe.enable_vae_slicing()` on them: VAE slicing is `pipe.vae.enable_slicing()`.
 
 Each backend loads its pipeline once, on first use, from the HF cache only (`local_files_only=True`), and keeps
-it loaded between shots. Tests inject a tiny pipeline or point `model_id` at a tiny one saved to disk.
+it loaded between shots; when another stage needs the GPU memory it moves to the CPU and comes back on its next
+shot (`device.make_room`). Tests inject a tiny pipeline or point `model_id` at a tiny one saved to disk.
+
+Prompts are longer than the text encoder's 77 tokens: they reach the pipeline as `prompt_embeds`, motion first,
+encoded window by window (`prompt_window`), and the log records each prompt's token count and anything dropped.
 """
 
 from __future__ import annotations
@@ -20,14 +24,19 @@ from studio.errors import ToolError
 from studio.tools.base import Clip
 from studio.tools.device import (
     cuda_present,
+    make_room,
     missing_extra_reason,
     pretrained_dtype_kwargs,
+    register_resident,
+    require_finite,
     resolve_device,
     seeded_generator,
     torch_dtype,
     vram_guard,
 )
+from studio.tools.frame_chunks import blend_windows, window_starts
 from studio.tools.media import read_video, write_video
+from studio.tools.prompt_window import DEFAULT_MAX_WINDOWS, PromptWindows, encode_long_prompt, motion_first
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,9 +48,15 @@ log = logging.getLogger(__name__)
 
 REQUIRED_PACKAGES = ("torch", "diffusers", "transformers", "accelerate")
 OOM_HINT = (
-    "set STUDIO_ZEROSCOPE_CPU_OFFLOAD=1 (model CPU offload) and STUDIO_ZEROSCOPE_ATTENTION_SLICING=1, "
-    "or render fewer frames per clip"
+    "set STUDIO_ZEROSCOPE_FORWARD_CHUNKING=1 and STUDIO_ZEROSCOPE_VAE_TILING=1, then STUDIO_ZEROSCOPE_CPU_OFFLOAD=1 "
+    "(model CPU offload), or lower STUDIO_ZEROSCOPE_MAX_FRAMES (attention slicing saves little and slows SDPA down)"
 )
+GB = 1_000_000_000
+VRAM_NEED = {"TextToVideoSDPipeline": 8 * GB, "VideoToVideoSDPipeline": 14 * GB}
+"""Free GPU memory a pass wants before it runs (model cards: 7.9 GB for 30 frames at 576x320, 15.3 GB for 30 at
+1024x576; clips here are 24 frames). Idle models move off the GPU until this much is free."""
+XL_OVERLAP = 8
+"""Frames two neighbouring XL windows share (StreamingT2V's enhancer: chunks of 24, overlap 8)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,12 @@ class ZeroscopeOptions:
     """`enable_attention_slicing(size)`; None leaves attention unsliced."""
     vae_slicing: bool = True
     """Decode frames one at a time (`pipe.vae.enable_slicing()`), which bounds the VAE's peak memory."""
+    vae_tiling: bool = False
+    """Decode each frame in overlapping tiles (`pipe.vae.enable_tiling()`)."""
+    forward_chunking: bool = False
+    """`unet.enable_forward_chunking()`: feed-forward layers run a chunk at a time, trading speed for memory."""
+    max_prompt_windows: int = DEFAULT_MAX_WINDOWS
+    """77-token windows of prompt the text encoder reads (4: 300 tokens); text past them is dropped and logged."""
 
     @classmethod
     def first_pass(cls, settings: Settings) -> ZeroscopeOptions:
@@ -86,6 +107,8 @@ class ZeroscopeOptions:
             cpu_offload=bool(settings.zeroscope_cpu_offload),
             attention_slice_size="auto" if slicing is True else (slicing or None),
             vae_slicing=bool(settings.zeroscope_vae_slicing),
+            vae_tiling=bool(getattr(settings, "zeroscope_vae_tiling", False)),
+            forward_chunking=bool(getattr(settings, "zeroscope_forward_chunking", False)),
         )
 
 
@@ -99,6 +122,9 @@ class _ZeroscopePipelineHolder:
         self.options = options
         self._device: str | None = None
         self._pipeline = None
+        self._on_device = False
+        self.last_prompt: PromptWindows | None = None
+        """How the last shot's prompt was split for the text encoder (token count, anything dropped)."""
         if pipeline is not None:
             self._pipeline = self._prepare(pipeline)
 
@@ -110,10 +136,48 @@ class _ZeroscopePipelineHolder:
 
     @property
     def pipeline(self) -> Any:
-        """The loaded pipeline (loaded now if this is the first shot)."""
+        """The loaded pipeline on its device (loaded now if this is the first shot, moved back if it was offloaded)."""
         if self._pipeline is None:
             self._pipeline = self._prepare(self._load())
+        elif not self._on_device:
+            self._to_device(self._pipeline)
+        elif self._offloadable:  # already here: the others still make room for this pass's activations
+            make_room(VRAM_NEED.get(self.pipeline_class, 8 * GB), keep=self, doing=self.pipeline_class)
+        if self._offloadable:
+            register_resident(self)
         return self._pipeline
+
+    @property
+    def _offloadable(self) -> bool:
+        return self.device == "cuda" and not self.options.cpu_offload
+
+    def offload(self) -> bool:
+        """Move the pipeline to the CPU while another stage needs the GPU; the next shot brings it back."""
+        if self._pipeline is None or not self._on_device or not self._offloadable:
+            return False
+        self._pipeline.to("cpu")
+        self._on_device = False
+        return True
+
+    def _to_device(self, pipeline: Any) -> None:
+        if self._offloadable:
+            make_room(VRAM_NEED.get(self.pipeline_class, 8 * GB), keep=self, doing=self.pipeline_class)
+        with vram_guard(f"moving {self.pipeline_class} to {self.device}", OOM_HINT):
+            pipeline.to(self.device)
+        self._on_device = True
+        if self._offloadable:
+            register_resident(self)
+
+    def _embeds(self, pipeline: Any, request: VideoRequest) -> dict[str, Any]:
+        """`prompt_embeds`/`negative_prompt_embeds` for `request`: motion first, every window of the prompt read."""
+        device = getattr(pipeline, "_execution_device", None) or self.device
+        prompt = motion_first(request.prompt, request.motion.describe())
+        positive, negative, windows = encode_long_prompt(
+            pipeline, prompt, request.negative_prompt, device=device, max_windows=self.options.max_prompt_windows
+        )
+        self.last_prompt = windows
+        log.info("%s prompt of shot %s: %s", self.name, request.shot_id or "?", windows.describe())
+        return {"prompt_embeds": positive, "negative_prompt_embeds": negative}
 
     def _load(self) -> Any:
         import diffusers
@@ -136,13 +200,17 @@ class _ZeroscopePipelineHolder:
         pipeline.set_progress_bar_config(disable=True)
         if self.options.vae_slicing:
             pipeline.vae.enable_slicing()
+        if self.options.vae_tiling:
+            pipeline.vae.enable_tiling()
+        if self.options.forward_chunking:
+            pipeline.unet.enable_forward_chunking(chunk_size=1, dim=1)
         if self.options.attention_slice_size is not None:
             pipeline.enable_attention_slicing(self.options.attention_slice_size)
         if self.options.cpu_offload and self.device == "cuda":
             pipeline.enable_model_cpu_offload()
+            self._on_device = True
         else:
-            with vram_guard(f"moving {self.pipeline_class} to {self.device}", OOM_HINT):
-                pipeline.to(self.device)
+            self._to_device(pipeline)
         return pipeline
 
 
@@ -155,6 +223,7 @@ def frames_to_uint8(frames: Any) -> np.ndarray:
     array = np.asarray(frames, dtype=np.float32)
     if array.ndim != 4 or array.shape[-1] != 3:
         raise ToolError(f"unexpected frames from the pipeline: shape {array.shape}, expected (T, H, W, 3)")
+    require_finite(array, "the video pipeline")
     return (np.clip(array, 0.0, 1.0) * 255.0).round().astype(np.uint8)
 
 
@@ -210,8 +279,7 @@ class ZeroscopeVideoGenerator(_ZeroscopePipelineHolder):
             raise ToolError(f"Zeroscope size {width}x{height} must be a multiple of {multiple}")
         with vram_guard(f"generating {num_frames} frames at {width}x{height}", OOM_HINT):
             result = pipeline(
-                prompt=request.prompt,
-                negative_prompt=request.negative_prompt or None,
+                **self._embeds(pipeline, request),
                 num_frames=num_frames,
                 height=height,
                 width=width,
@@ -250,7 +318,9 @@ class ZeroscopeXLUpscaler(_ZeroscopePipelineHolder):
         return self
 
     def upscale(self, clip: Clip, request: VideoRequest, width: int, height: int, output_path: Path) -> Clip:
-        """Upscale `clip` to width x height with the prompt of `request` (the one that made the clip)."""
+        """Upscale `clip` to width x height with the prompt of `request` (the one that made the clip), in windows of
+        at most `max_frames` frames that overlap by `XL_OVERLAP` and are blended, each with the same prompt and seed:
+        the XL pass's memory grows with the frames it denoises at once."""
         import numpy as np
 
         options = self.options
@@ -261,20 +331,26 @@ class ZeroscopeXLUpscaler(_ZeroscopePipelineHolder):
         if int(options.steps * options.strength) < 1:
             raise ToolError(f"{options.steps} steps at strength {options.strength} leave no denoising step")
         frames, _ = read_video(clip.path, width=width, height=height)
-        video = frames.astype(np.float32) / 255.0
-        with vram_guard(f"upscaling {len(frames)} frames to {width}x{height}", OOM_HINT):
-            result = pipeline(
-                prompt=request.prompt,
-                negative_prompt=request.negative_prompt or None,
-                video=video,
-                strength=options.strength,
-                num_inference_steps=options.steps,
-                guidance_scale=options.guidance,
-                generator=seeded_generator(self.device, request.seed),
-                output_type="np",
-            )
-        upscaled = frames_to_uint8(result.frames[0])
-        if upscaled.shape[1:3] != (height, width):
-            raise ToolError(f"XL returned {upscaled.shape[2]}x{upscaled.shape[1]} frames, expected {width}x{height}")
+        window = max(1, options.max_frames)
+        starts = window_starts(len(frames), window, min(XL_OVERLAP, window // 3))
+        embeds = self._embeds(pipeline, request)
+        pieces: list[tuple[int, np.ndarray]] = []
+        for start in starts:
+            video = frames[start : start + window].astype(np.float32) / 255.0
+            with vram_guard(f"upscaling {len(video)} frames to {width}x{height}", OOM_HINT):
+                result = pipeline(
+                    **embeds,
+                    video=video,
+                    strength=options.strength,
+                    num_inference_steps=options.steps,
+                    guidance_scale=options.guidance,
+                    generator=seeded_generator(self.device, request.seed),
+                    output_type="np",
+                )
+            piece = frames_to_uint8(result.frames[0])
+            if piece.shape[1:3] != (height, width):
+                raise ToolError(f"XL returned {piece.shape[2]}x{piece.shape[1]} frames, expected {width}x{height}")
+            pieces.append((start, piece))
+        upscaled = blend_windows(pieces, len(frames)).round().astype(np.uint8)
         written = write_video(upscaled, clip.fps, output_path, width=width, height=height)
         return Clip(output_path, clip.fps, written, width, height, self.name)

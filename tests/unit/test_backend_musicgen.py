@@ -92,9 +92,15 @@ def tiny_musicgen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def tiny_generator(model_dir: Path, tmp_path: Path, **overrides: float) -> MusicgenGenerator:
+@pytest.fixture
+def settings(tmp_path: Path, backend_device: str) -> Settings:
+    """Settings on the test device: the CPU, or CUDA in float16 under `pytest --device cuda`."""
+    return Settings(device=backend_device, data_dir=tmp_path / "data")
+
+
+def tiny_generator(model_dir: Path, settings: Settings, **overrides: float) -> MusicgenGenerator:
     options = MusicgenOptions(model_id=str(model_dir), model_name="musicgen", **overrides)  # type: ignore[arg-type]
-    return MusicgenGenerator(Settings(device="cpu", data_dir=tmp_path / "data"), options=options)
+    return MusicgenGenerator(settings, options=options)
 
 
 def wav_facts(path: Path) -> tuple[int, int, int]:
@@ -102,8 +108,8 @@ def wav_facts(path: Path) -> tuple[int, int, int]:
         return handle.getframerate(), handle.getnchannels(), handle.getnframes()
 
 
-def test_one_chunk_is_48k_stereo_and_sample_exact(tiny_musicgen_dir: Path, tmp_path: Path) -> None:
-    generator = tiny_generator(tiny_musicgen_dir, tmp_path)
+def test_one_chunk_is_48k_stereo_and_sample_exact(tiny_musicgen_dir: Path, tmp_path: Path, settings: Settings) -> None:
+    generator = tiny_generator(tiny_musicgen_dir, settings)
     assert isinstance(generator, MusicGenerator)
     request = MusicRequest(prompt="upbeat bossa nova with brushed drums", seconds=0.73, seed=3, tempo_bpm=120)
 
@@ -120,9 +126,11 @@ def test_one_chunk_is_48k_stereo_and_sample_exact(tiny_musicgen_dir: Path, tmp_p
     assert np.array_equal(read_wav(again.path)[0], samples), "the same seed must give the same score"
 
 
-def test_long_scores_continue_from_the_tail_in_chunks(tiny_musicgen_dir: Path, tmp_path: Path) -> None:
+def test_long_scores_continue_from_the_tail_in_chunks(
+    tiny_musicgen_dir: Path, tmp_path: Path, settings: Settings
+) -> None:
     generator = tiny_generator(
-        tiny_musicgen_dir, tmp_path, chunk_seconds=0.5, context_seconds=0.2, crossfade_seconds=0.02
+        tiny_musicgen_dir, settings, chunk_seconds=0.5, context_seconds=0.2, crossfade_seconds=0.02
     )
     calls: list[dict[str, Any]] = []
     real_generate = generator.model.generate
@@ -145,6 +153,19 @@ def test_long_scores_continue_from_the_tail_in_chunks(tiny_musicgen_dir: Path, t
     assert all(call["max_new_tokens"] <= 15 + 1 for call in calls[1:])
 
 
+def test_non_finite_audio_is_a_tool_error_not_silence(
+    tiny_musicgen_dir: Path, tmp_path: Path, settings: Settings
+) -> None:
+    import torch
+
+    generator = tiny_generator(tiny_musicgen_dir, settings)
+    real_generate = generator.model.generate
+    generator.model.generate = lambda **kwargs: real_generate(**kwargs) * torch.tensor(float("nan"))
+    with pytest.raises(ToolError, match="non-finite"):
+        generator.generate(MusicRequest(prompt="jazz", seconds=0.5, seed=0), tmp_path / "never.wav")
+    assert not (tmp_path / "never.wav").exists()
+
+
 def test_helpers() -> None:
     assert describe(MusicRequest(prompt="calm", seconds=1, seed=0, tempo_bpm=92.4, key="D minor")) == (
         "calm, 92 bpm, in D minor"
@@ -155,13 +176,13 @@ def test_helpers() -> None:
     assert joined.shape == (16, 1) and joined[5, 0] == 1.0 and joined[-1, 0] == 0.0
 
 
-def test_corrupt_checkpoint_is_a_tool_error(tiny_musicgen_dir: Path, tmp_path: Path) -> None:
+def test_corrupt_checkpoint_is_a_tool_error(tiny_musicgen_dir: Path, tmp_path: Path, settings: Settings) -> None:
     import shutil
 
     broken = tmp_path / "broken"
     shutil.copytree(tiny_musicgen_dir, broken)
     (broken / "model.safetensors").write_bytes(b"garbage")
-    generator = tiny_generator(broken, tmp_path)
+    generator = tiny_generator(broken, settings)
     with pytest.raises(ToolError, match="studio models pull musicgen"):
         generator.generate(MusicRequest(prompt="jazz", seconds=0.5, seed=0), tmp_path / "never.wav")
 

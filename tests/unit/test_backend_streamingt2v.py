@@ -122,6 +122,32 @@ def test_extends_through_the_subprocess_contract(checkout: Path, red_clip: Clip,
     assert Path(call["cwd"]) == checkout
 
 
+def test_idle_models_leave_the_gpu_before_the_subprocess_loads_its_own(
+    checkout: Path, red_clip: Clip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studio.tools import device
+
+    events: list[str] = []
+
+    class Resident:
+        name = "zeroscope"
+
+        def offload(self) -> bool:
+            events.append("offloaded")
+            return True
+
+    resident = Resident()
+    device.register_resident(resident)
+    monkeypatch.setattr(device, "free_vram_bytes", lambda: 3 * 10**9)
+    backend = extender(checkout)
+    real_run = backend._run
+    monkeypatch.setattr(backend, "_run", lambda argv, work: (events.append("subprocess"), real_run(argv, work)))
+
+    backend.extend(red_clip, make_request(), 20, tmp_path / "extended.mkv")
+
+    assert events == ["offloaded", "subprocess"]
+
+
 def test_no_subprocess_when_the_clip_is_long_enough(checkout: Path, red_clip: Clip, tmp_path: Path) -> None:
     clip = extender(checkout).extend(red_clip, make_request(), 6, tmp_path / "trimmed.mkv")
     assert clip.num_frames == 6 and probe(clip.path).video_frames == 6
