@@ -492,12 +492,14 @@ def parse_document(
     *,
     expected: str,
     as_text: Callable[[yaml.MappingNode], None] | None = None,
+    after: Callable[[ModelT], list[str]] | None = None,
 ) -> ModelT:
     """Validate the text of a file a person wrote against `model`, every problem at once as `file:line: field:`.
 
     `expected` says what such a file is (for an empty file or one that is not a mapping). `as_text` may retag
     scalar nodes of the walked graph as text before it is built (a time "06:00" that YAML 1.1 reads as a number).
-    Cross-reference problems of a model validator are lines `dotted.path: message`, located here."""
+    Cross-reference problems of a model validator are lines `dotted.path: message`, located here; so are the
+    problems `after` finds in a valid document (the files it names, say)."""
     check_characters(text, source)
     loader = Loader(text)
     try:
@@ -522,6 +524,8 @@ def parse_document(
     lines = walk.lines
     try:
         document = model.model_validate(data)
+        if after is not None and not found:
+            _locate(after(document), source, lines, found)
     except ValidationError as error:
         for item in error.errors():
             loc = tuple(item["loc"])
@@ -533,12 +537,7 @@ def parse_document(
             elif message.startswith("Value error, "):
                 message = message.removeprefix("Value error, ")
             if not loc and ": " in message:
-                # Cross-reference problems carry their own dotted location.
-                for part in message.split("\n"):
-                    where, _, what = part.partition(": ")
-                    keys = tuple(int(k) if k.isdigit() else k for k in where.split("."))
-                    line = line_for(keys, lines)
-                    found.append((line, f"{source}:{line}: {where}: {what}"))
+                _locate(message.split("\n"), source, lines, found)  # they carry their own dotted location
                 continue
             if loc in walk.reported:
                 continue  # already said what is wrong with this value
@@ -547,3 +546,12 @@ def parse_document(
     if found:
         raise report(source, found)
     return document
+
+
+def _locate(problems: list[str], source: str, lines: dict[tuple[Any, ...], int], found: list[tuple[int, str]]) -> None:
+    """Problem lines `dotted.path: message` as `file:line: dotted.path: message`."""
+    for part in problems:
+        where, _, what = part.partition(": ")
+        keys = tuple(int(k) if k.isdigit() else k for k in where.split("."))
+        line = line_for(keys, lines)
+        found.append((line, f"{source}:{line}: {where}: {what}"))
