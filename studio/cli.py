@@ -29,6 +29,8 @@ EXAMPLES = """\
 examples:
   studio run shows/cooking.yaml                     make episodes and stream them until Ctrl-C
   studio run shows/cooking.yaml --episodes 1 --headless
+  studio run channels/example.yaml                  several shows on one channel, by its programme grid
+  studio epg channels/example.yaml --xmltv guide.xml  the programme guide as XMLTV
   studio validate shows/*.yaml                      check show files (every problem, with file and line)
   studio attach                                     open the TUI on the running station (q never stops it)
   studio log --follow                               watch the agents' decisions as they happen
@@ -197,6 +199,54 @@ def cmd_validate(args: argparse.Namespace) -> int:
             markup=False,
         )
     return 1 if failed else 0
+
+
+# --- channels and the programme guide ----------------------------------------------------------------------------
+
+
+def load_programme(paths: Sequence[str]) -> Any:
+    """The `Channel` that `studio run` airs: a channel file, or show files (one all day; several in rotation)."""
+    from studio.channel import channel_of_shows, is_channel_file, load_channel
+
+    channels = [path for path in paths if is_channel_file(path)]
+    if channels and len(paths) > 1:
+        raise ConfigError(f"{channels[0]} is a channel file: give it alone (its show files are listed in it)")
+    return load_channel(paths[0]) if channels else channel_of_shows(list(paths))
+
+
+def cmd_epg(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from studio.channel_epg import programme_guide, xmltv
+    from studio.state import slug
+    from studio.station import Station
+
+    channel = load_programme(args.programme)
+    settings = _settings(args)
+    path = settings.data_dir / "station.sqlite"
+    with tempfile.TemporaryDirectory(prefix="studio-epg-") as scratch:
+        # A channel that never ran still has a grid: its guide lists the shows' titles and premises.
+        station = Station(path if path.exists() else Path(scratch) / "station.sqlite")
+        try:
+            guide = programme_guide(channel, station, datetime.now().astimezone(), days=args.days)
+        finally:
+            station.close()
+    outputs = [(args.json, json.dumps(guide, indent=2).encode() + b"\n"), (
+        args.xmltv, xmltv(guide, channel_id=f"{slug(channel.name)}.studio", base_url=args.base_url or "")
+    )]  # fmt: skip
+    for target, body in outputs:
+        if target == "-":
+            sys.stdout.buffer.write(body)
+        elif target:
+            Path(target).write_bytes(body)
+    if not args.json and not args.xmltv:
+        console = _console()
+        for programme in guide["programmes"]:
+            episode = f" · episode {programme['episode']}: {programme['episode_title']}" if programme["episode"] else ""
+            mark = "▶ " if programme["on_now"] else "  "
+            console.print(f"{mark}{programme['start'][:16]} – {programme['stop'][11:16]}  {programme['title']}{episode}",
+                          markup=False)  # fmt: skip
+    return 0
 
 
 # --- log ---------------------------------------------------------------------------------------------------------
@@ -756,6 +806,20 @@ def build_parser() -> argparse.ArgumentParser:
     attach.add_argument("--show", help="show slug (needed only when the station has several shows)")
     data_dir_arg(attach)
     attach.set_defaults(func=cmd_attach)
+
+    epg = sub.add_parser(
+        "epg", help="the programme guide of a channel (XMLTV, JSON)",
+        description="The channel's grid for today and the next days, filled in from the agents' plans in the "
+        "station store (episode numbers, titles, summaries, thumbnails): as XMLTV, as the web page's epg.json, or "
+        "as lines. PROGRAMME is a channel file or show files, as for `studio run`.",
+    )  # fmt: skip
+    epg.add_argument("programme", nargs="+", help="channel file (channels/example.yaml) or show files")
+    epg.add_argument("--xmltv", metavar="FILE", help="write the guide as XMLTV (- for stdout)")
+    epg.add_argument("--json", metavar="FILE", help="write the guide as JSON, as /epg.json serves it (- for stdout)")
+    epg.add_argument("--days", type=int, default=2, help="days from the start of today (default 2)")
+    epg.add_argument("--base-url", help="the web player's address, for absolute picture links in XMLTV")
+    data_dir_arg(epg)
+    epg.set_defaults(func=cmd_epg)
 
     validate = sub.add_parser("validate", help="check show files", description="Check show files; every problem is "
                               "reported as file:line: field: message. Unknown keys are errors.")  # fmt: skip
