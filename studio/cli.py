@@ -87,10 +87,13 @@ def settings_problems(error: Any) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from studio.channel import is_channel_file
     from studio.show import load_show
 
     # The show file and settings first: a mistake in either is answered before the heavy imports.
-    show = load_show(args.show)
+    one_show = len(args.show) == 1 and not is_channel_file(args.show[0])
+    programme = load_show(args.show[0]) if one_show else load_programme(args.show)
+    title = programme.title if one_show else programme.name
     settings = _settings(args, port=args.port, bind=args.bind, rtmp_url=args.rtmp, device=args.device)
 
     from studio.progress import ProgressLines
@@ -98,7 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from studio.station import Station
 
     console = _console()
-    runtime = StationRuntime(show, settings, seed=args.seed, episodes=args.episodes)
+    runtime = StationRuntime(programme, settings, seed=args.seed, episodes=args.episodes)
     runtime.start()
     # The front-end reads the store on its own connection, as any other front-end does.
     front_station = Station(runtime.station.path)
@@ -113,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     previous_handlers = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if _interactive(args):
-            choice = _run_tui(runtime, show.title, stop_asked)
+            choice = _run_tui(runtime, title, stop_asked)
             if choice == "stop":
                 stop_asked.set()
             else:
@@ -777,13 +780,21 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     run = sub.add_parser(
-        "run", help="make a show and stream it",
+        "run", help="make a show (or a channel of shows) and stream it",
         description="Plan, render, critique and broadcast episodes of SHOW. Approved segments stream as HLS to a "
         "local web player (and to --rtmp). Without --episodes it runs until Ctrl-C or SIGTERM; a stopped run "
-        "resumes where it stopped, with nothing approved lost.",
+        "resumes where it stopped, with nothing approved lost. Given a channel file (channels/example.yaml), "
+        "its shows air by its programme grid, with bumpers between them; given several show files, they air in "
+        "a simple rotation (an episode of each in turn, no grid).",
     )  # fmt: skip
-    run.add_argument("show", help="show file, e.g. shows/cooking.yaml")
-    run.add_argument("--episodes", type=int, metavar="N", help="stop after N episodes (once they have aired)")
+    run.add_argument(
+        "show", nargs="+", metavar="SHOW",
+        help="show file (shows/cooking.yaml), a channel file (channels/example.yaml), or several show files",
+    )  # fmt: skip
+    run.add_argument(
+        "--episodes", type=int, metavar="N",
+        help="stop after N episodes (of each show, on a channel) once they have aired",
+    )  # fmt: skip
     run.add_argument(
         "--headless",
         action="store_true",

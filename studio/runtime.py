@@ -14,25 +14,28 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from studio import __version__
 from studio import events as ev
 from studio.broadcast.playout import Idle, PlayoutSupervisor, QueuedSegment
+from studio.channel import Channel
 from studio.command_processor import CommandProcessor
 from studio.errors import StudioError
 from studio.lock import StationLock
 from studio.production import Production, open_station
 from studio.secrets import mask_url
-from studio.state import StudioContext
+from studio.state import ProductionStopped, StudioContext
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from datetime import datetime
     from pathlib import Path
 
     from studio.agents.llm import Director
     from studio.broadcast.web import PlayerServer
+    from studio.channel_playout import ChannelQueue
     from studio.config import Settings
     from studio.memory import ShowMemory
     from studio.metrics import MetricsServer
@@ -125,6 +128,12 @@ class StationQueue:
                 )
         return _queued(head)
 
+    def in_episode(self) -> bool:
+        """Whether an episode of this show has begun to air and has segments still to air (the channel finishes it
+        before another show takes over)."""
+        queue = self.station.queue(self.show)
+        return bool(queue) and self._episode_started(queue[0].episode)
+
     def _episode_started(self, episode: int) -> bool:
         return any(
             entry.status in ("aired", "skipped", "on_air") for entry in self.station.rundown(self.show, episode=episode)
@@ -152,21 +161,64 @@ def _queued(entry: RundownEntry) -> QueuedSegment:
 # --- the runtime ---------------------------------------------------------------------------------------------------
 
 
+@dataclass
+class ShowDesk:
+    """One show of a channel inside the runtime: its context and production, and the runtime's store, playout and
+    recorder (what a `CommandProcessor` needs to answer that show's commands)."""
+
+    runtime: StationRuntime
+    context: StudioContext
+    production: Production
+
+    @property
+    def show(self) -> Show:
+        return self.context.show
+
+    @property
+    def show_key(self) -> str:
+        return self.context.show_key
+
+    @property
+    def station(self) -> Station:
+        return self.runtime.station
+
+    @property
+    def supervisor(self) -> PlayoutSupervisor:
+        return self.runtime.supervisor
+
+    def record(self, event: ev.Event) -> None:
+        self.runtime.record(event)
+
+
 class StationRuntime:
     """Production, playout and the web player of one station. `start()`, then `wait()` until it is done (or
-    `stop()` it): done means production made the episodes asked for and playout aired what was queued."""
+    `stop()` it): done means production made the episodes asked for and playout aired what was queued.
+
+    Given a `Channel` of several shows, it airs them by the channel's grid (or in turns): one playout over a
+    `ChannelQueue`, and one production thread (the GPU is one resource) making episodes for each show in turn
+    (`--episodes N`: N of each). `show`, `context` and `production` are then the first show's; `desks` has every
+    show's. `clock` is the channel's clock (tests simulate a day with it)."""
 
     def __init__(
         self,
-        show: Show,
+        show: Show | Channel,
         settings: Settings,
         *,
         seed: int | None = None,
         episodes: int | None = None,
         toolkit: Toolkit | None = None,
         director: Director | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        from studio.channel_playout import utc_now
+
+        self.channel: Channel | None = show if isinstance(show, Channel) else None
+        if isinstance(show, Channel):
+            show = show.first
         self.show = show
+        self.clock = clock or utc_now
+        self.desks: dict[str, ShowDesk] = {}
+        """The channel's name for each show → its desk (one, under the show's key, for a single show)."""
         self.settings = settings
         self.seed = show.channel.seed if seed is None else seed
         self.episodes = episodes
@@ -198,8 +250,9 @@ class StationRuntime:
     def start(self) -> None:
         """Open the store and start everything. Raises `StudioError` (one clear line) when it cannot."""
         from studio.agents.llm import make_director
-        from studio.broadcast.guide import now_and_next, segment_picture
+        from studio.broadcast.guide import segment_picture
         from studio.broadcast.web import PlayerServer, check_rtmp_reachable
+        from studio.channel_epg import programme_guide
         from studio.tools.registry import build_toolkit
 
         settings = self.settings
@@ -216,23 +269,37 @@ class StationRuntime:
                 check_rtmp_reachable(settings.rtmp_url)
             toolkit = self._toolkit or build_toolkit(settings)
             director = self._director or make_director(settings)
-            memory = self._open_memory(station)
-            self.context = StudioContext(
-                show=self.show, settings=settings, toolkit=toolkit, director=director, station=station, seed=self.seed,
-                notify=self.record, memory=memory,
-            )  # fmt: skip
+            shows = self.channel.shows if self.channel is not None else {self.show.title: self.show}
+            interrupted: list[str] = []
+            for name, show in shows.items():
+                memory = self._open_memory(station, show)
+                seed = self.seed if show is self.show else show.channel.seed
+                context = StudioContext(
+                    show=show, settings=settings, toolkit=toolkit, director=director, station=station, seed=seed,
+                    notify=self.record, memory=memory,
+                )  # fmt: skip
+                production = Production(context)
+                if station.flag(context.show_key, "paused"):
+                    production.paused.set()
+                interrupted += station.requeue_interrupted(context.show_key)
+                self.desks[name] = ShowDesk(self, context, production)
+            first = next(iter(self.desks.values()))
+            self.context, self.production = first.context, first.production
             self.commands = CommandProcessor(self)
-            self.production = Production(self.context)
-            if station.flag(self.show_key, "paused"):
-                self.production.paused.set()
-            interrupted = station.requeue_interrupted(self.show_key)
-            filler_path, filler = self._make_ident(toolkit)
+            self._other_commands = [CommandProcessor(desk) for desk in list(self.desks.values())[1:]]  # type: ignore[arg-type]
+            filler_path, filler = self._make_ident(toolkit, self.show, self.context)
             hls_dir = settings.data_dir / "hls"
             media_root = settings.data_dir / "media"
+            guide_channel = self.channel or _single_show_channel(self.show, self.show_key)
+            title = self.channel.name if self.channel is not None else self.show.title
             self.server = PlayerServer(
-                hls_dir, bind=settings.bind, port=settings.port, title=self.show.title,
-                status=lambda: now_and_next(station, self.show_key, self.show.title),
+                hls_dir, bind=settings.bind, port=settings.port, title=title,
+                status=self._status_source(station, title),
                 pictures=lambda segment_id: segment_picture(station, media_root, segment_id),
+                guide=lambda: programme_guide(
+                    guide_channel, station, self.clock(),
+                    has_picture=lambda segment_id: segment_picture(station, media_root, segment_id) is not None,
+                ),
             )  # fmt: skip
             self.server.start()
             if settings.metrics_port is not None:
@@ -240,10 +307,12 @@ class StationRuntime:
 
                 self.metrics = MetricsServer(station, self.show_key, settings.metrics_port)
                 self.metrics.start()
-            queue = StationQueue(
+            queue: StationQueue | ChannelQueue = StationQueue(
                 station, self.show_key, rate=self.production.rate.value, margin=settings.air_through_margin,
                 realtime=settings.playout_realtime,
             )  # fmt: skip
+            if self.channel is not None:
+                queue = self._channel_queue(toolkit)
             self.supervisor = PlayoutSupervisor(
                 show=self.show_key, hls_dir=hls_dir, media_dir=settings.data_dir / "media", width=self.show.channel.width,
                 height=self.show.channel.height, fps=self.show.channel.fps, queue=queue, emit=self.record,
@@ -264,16 +333,18 @@ class StationRuntime:
                     outputs=outputs,
                     buffer_target_s=settings.buffer_target_s,
                     filler=filler,
-                    title=self.show.title,
+                    title=title,
                     metrics_url=self.metrics.url if self.metrics is not None else "",
                     backend=director.backend,
                 )  # fmt: skip
             )
-            for change in memory.seed_canon():
-                self.record(change)
+            for desk in self.desks.values():
+                for change in desk.context.memory.seed_canon():
+                    self.record(change)
             if interrupted:
                 log.info("segments interrupted on air air again from their start: %s", ", ".join(interrupted))
-            self.commands.process(backlog=True)
+            for processor in (self.commands, *self._other_commands):
+                processor.process(backlog=True)
             self.supervisor.start()
         except BaseException:
             if self.server is not None:
@@ -283,20 +354,21 @@ class StationRuntime:
             station.close()
             self._lock.release()
             raise
-        for target, name in ((self._command_loop, "commands"), (self._production_loop, "production")):
+        production_loop = self._production_loop if self.channel is None else self._channel_production_loop
+        for target, name in ((self._command_loop, "commands"), (production_loop, "production")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
 
-    def _make_ident(self, toolkit: Toolkit) -> tuple[Path | None, str]:
+    def _make_ident(self, toolkit: Toolkit, show: Show, context: StudioContext) -> tuple[Path | None, str]:
         """The show's ident for playout to air when nothing else can, and what airs then, in words; the plain card
         when the ident cannot be made (the channel must start all the same)."""
         from studio.broadcast.ident import ensure_ident
 
-        channel = self.show.channel
+        channel = show.channel
         try:
             path = ensure_ident(
-                self.context.media_dir, self.show, toolkit, width=channel.width, height=channel.height, fps=channel.fps,
+                context.media_dir, show, toolkit, width=channel.width, height=channel.height, fps=channel.fps,
                 seconds=self.settings.filler_seconds, loudness_lufs=self.settings.loudness_lufs,
                 true_peak_dbtp=self.settings.true_peak_dbtp,
             )  # fmt: skip
@@ -305,7 +377,7 @@ class StationRuntime:
             return None, f"plain card (the ident could not be made: {error})"[:300]
         return path, "ident"
 
-    def _open_memory(self, station: Station) -> ShowMemory:
+    def _open_memory(self, station: Station, show: Show) -> ShowMemory:
         """The show's memory with its Chroma index open and caught up with the store; a `MemoryStoreError` says what
         to do when the index cannot be opened (the store itself is never touched by it)."""
         from studio.memory import ShowMemory
@@ -313,10 +385,10 @@ class StationRuntime:
         from studio.memory.index import MemoryIndex
         from studio.state import slug
 
-        show_key = slug(self.show.title)
+        show_key = slug(show.title)
         index = MemoryIndex(self.settings.data_dir / "memory", show_key, MiniLM(), url=self.settings.memory_chroma_url)
         index.open()
-        memory = ShowMemory(station, self.show, show_key, index)
+        memory = ShowMemory(station, show, show_key, index)
         memory.catch_up()
         station.subscribe(memory.ingest)
         return memory
@@ -333,7 +405,8 @@ class StationRuntime:
             return
         self._stopped = True
         self._stop.set()
-        self.production.stop_event.set()
+        for desk in self.desks.values():
+            desk.production.stop_event.set()
         self.supervisor.stop()
         for thread in self._threads:
             thread.join(PRODUCTION_STOP_TIMEOUT_S if thread.name == "production" else 5.0)
@@ -365,7 +438,108 @@ class StationRuntime:
 
     def _command_loop(self) -> None:
         while not self._stop.wait(COMMAND_POLL_S):
-            try:
-                self.commands.process()
-            except Exception:  # noqa: BLE001 - a bad command never stops the channel
-                log.exception("processing commands failed")
+            for processor in (self.commands, *self._other_commands):
+                try:
+                    processor.process()
+                except Exception:  # noqa: BLE001 - a bad command never stops the channel
+                    log.exception("processing commands failed")
+
+    # --- a channel of several shows ---------------------------------------------------------------------------
+
+    def _status_source(self, station: Station, title: str) -> Callable[[], dict[str, Any]]:
+        from studio.broadcast.guide import channel_now_and_next, now_and_next
+
+        if self.channel is None:
+            return lambda: now_and_next(station, self.show_key, self.show.title)
+        keys = [desk.show_key for desk in self.desks.values()]
+        return lambda: channel_now_and_next(station, keys, title)
+
+    def _channel_queue(self, toolkit: Toolkit) -> ChannelQueue:
+        from studio.broadcast import commands
+        from studio.channel_playout import Bumper, ChannelQueue
+
+        assert self.channel is not None
+        settings = self.settings
+        queues = {
+            name: StationQueue(
+                self.station,
+                desk.show_key,
+                rate=desk.production.rate.value,
+                margin=settings.air_through_margin,
+                realtime=settings.playout_realtime,
+            )  # fmt: skip
+            for name, desk in self.desks.items()
+        }
+        bumpers = {}
+        if self.channel.bumpers:
+            fps = self.show.channel.fps
+            seconds = commands.house_frames(settings.filler_seconds, fps) / fps
+            for name, desk in self.desks.items():
+                path, _ = self._make_ident(toolkit, desk.show, desk.context)
+                if path is not None:
+                    bumpers[name] = Bumper(name, path, seconds)
+        return ChannelQueue(self.channel, queues, bumpers=bumpers, record=self.record, clock=self.clock)
+
+    def _next_to_make(self, made: dict[str, int]) -> str | None:
+        """The show production serves next: among those under their buffer target (and not paused, and short of
+        `--episodes`), the one whose slot comes soonest, then the one with the smallest buffer."""
+        from datetime import timedelta
+
+        from studio.channel_grid import next_start
+
+        assert self.channel is not None
+        now = self.clock()
+        target = self.settings.buffer_target_s
+        choices = []
+        for order, (name, desk) in enumerate(self.desks.items()):
+            if desk.production.paused.is_set() or (self.episodes is not None and made[name] >= self.episodes):
+                continue
+            buffered = self.station.buffered_seconds(desk.show_key)
+            if buffered >= target:
+                continue
+            starts = None if self.channel.rotation else next_start(self.channel, name, now)
+            wait = (starts - now).total_seconds() if starts is not None else timedelta(days=30).total_seconds()
+            choices.append((0.0 if self.channel.rotation else wait, buffered, order, name))
+        return min(choices)[3] if choices else None
+
+    def _channel_production_loop(self) -> None:
+        """One production thread for every show of the channel, an episode at a time."""
+        made = dict.fromkeys(self.desks, 0)
+        failures: dict[str, dict[int, int]] = {name: {} for name in self.desks}
+        try:
+            while not self._stop.is_set():
+                if self.episodes is not None and all(count >= self.episodes for count in made.values()):
+                    break
+                for desk in self.desks.values():
+                    desk.production.make_remakes()
+                name = self._next_to_make(made)
+                if name is None:
+                    self._stop.wait(1.0)  # every buffer is full (or paused): wait for room
+                    continue
+                production = self.desks[name].production
+                try:
+                    production.gate()
+                except ProductionStopped:
+                    break
+                outcome = production.make_next_episode(failures[name])
+                if outcome is None:
+                    break
+                made[name] += outcome
+            for name, desk in self.desks.items():
+                desk.production.finish(made[name])
+                self.finished_episodes += desk.production.finished_episodes
+        except Exception:  # noqa: BLE001
+            log.exception("production stopped unexpectedly")
+        # Done means aired: what is queued airs in its shows' slots before playout ends.
+        keys = [desk.show_key for desk in self.desks.values()]
+        while not self._stop.is_set() and any(self.station.queue(key) for key in keys):
+            self._stop.wait(0.5)
+        if not self._stop.is_set():
+            self.supervisor.finish()
+
+
+def _single_show_channel(show: Show, show_key: str) -> Channel:
+    """A one-show channel for the guide of a plain show file: the show all day, on UTC."""
+    from zoneinfo import ZoneInfo
+
+    return Channel(name=show.title, zone=ZoneInfo("UTC"), shows={show_key: show}, default=show_key)
