@@ -180,6 +180,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from studio.channel import is_channel_file, load_channel
     from studio.errors import ShowFileError
     from studio.show import load_show
 
@@ -187,6 +188,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
         try:
+            if is_channel_file(path):
+                channel = load_channel(path)
+                console.print(
+                    f"{path}: ok — channel {channel.name!r}, {len(channel.shows)} shows, {len(channel.slots)} slots,"
+                    f" {channel.zone.key}", markup=False,
+                )  # fmt: skip
+                continue
             show = load_show(path)
         except ShowFileError as error:
             failed += 1
@@ -832,8 +840,9 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir_arg(epg)
     epg.set_defaults(func=cmd_epg)
 
-    validate = sub.add_parser("validate", help="check show files", description="Check show files; every problem is "
-                              "reported as file:line: field: message. Unknown keys are errors.")  # fmt: skip
+    validate = sub.add_parser("validate", help="check show and channel files", description="Check show and "
+                              "channel files; every problem is reported as file:line: field: message. Unknown keys "
+                              "are errors.")  # fmt: skip
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.set_defaults(func=cmd_validate)
 

@@ -219,6 +219,9 @@ class StationRuntime:
         self.clock = clock or utc_now
         self.desks: dict[str, ShowDesk] = {}
         """The channel's name for each show → its desk (one, under the show's key, for a single show)."""
+        self.reruns = self.channel.reruns if self.channel is not None else "allowed"
+        """The channel's rerun policy (`allowed` or `never`): whether a slot with no new episode ready may air one
+        again."""
         self.settings = settings
         self.seed = show.channel.seed if seed is None else seed
         self.episodes = episodes
