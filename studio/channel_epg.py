@@ -55,6 +55,12 @@ def _upcoming(station: Station, show_key: str, started: set[int]) -> list[int]:
     return sorted(number for number in waiting if number not in started and number not in on_air)
 
 
+def _on_air_episode(station: Station, show_key: str) -> int | None:
+    """The episode of the show's segment on air now, if one is (a single show's station records no programmes)."""
+    on_air = [entry for entry in station.queue(show_key) if entry.status == "on_air"]
+    return on_air[0].episode if on_air else None
+
+
 def programme_guide(
     channel: Channel,
     station: Station,
@@ -80,6 +86,8 @@ def programme_guide(
         episode: int | None = None
         if airing.start <= now:
             episode = next((number for at, number in started if airing.covers(at)), None)
+            if episode is None and airing.covers(now):
+                episode = _on_air_episode(station, channel.keys[airing.show])
         elif upcoming:
             episode = upcoming.pop(0)
         planned = details.get(episode, {}) if episode is not None else {}

@@ -99,13 +99,14 @@ class ChannelQueue:
         if self._aired_this_turn and self.on_show == names[self._turn]:
             self._turn = (self._turn + 1) % len(names)  # its episode is over: the next show's turn
             self._aired_this_turn = False
-        # A show with nothing ready gives its turn to the next one that has an episode ready to start.
+        # A show with nothing ready gives its turn to the next one that has an episode ready to start; with none
+        # ready, the channel stays where it is (no bumper for a show that has nothing to air).
         for step in range(len(names)):
             candidate = names[(self._turn + step) % len(names)]
             if isinstance(self.queues[candidate].next_item(), QueuedSegment):
                 self._turn = (self._turn + step) % len(names)
-                break
-        return names[self._turn]
+                return candidate
+        return self.slot_show or names[self._turn]
 
     # --- what happened ---------------------------------------------------------------------------------------
 

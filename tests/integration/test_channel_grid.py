@@ -141,3 +141,41 @@ def test_three_shows_air_in_their_slots_across_a_simulated_day(tmp_path: Path) -
             assert plan.title.encode() in document or "&" in plan.title
     assert [p["show"] for p in guide["programmes"] if p["on_now"]] == ["night"]
     station.close()
+
+
+def test_studio_run_with_several_show_files_makes_and_airs_an_episode_of_each_in_turn(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The CLI path of a channel without a grid: one production thread makes an episode of each show, playout airs
+    them in turns with a bumper between, and the run ends once both aired."""
+    from tests.conftest import TEST_SHOWS
+    from tests.integration.test_cli import studio
+
+    monkeypatch.setenv("STUDIO_PLAYOUT_REALTIME", "false")
+    monkeypatch.setenv("STUDIO_FILLER_SECONDS", "1.0")
+    garden = DAY.parent / "garden.yaml"
+    data_dir = tmp_path / "data"
+    result = studio(
+        "run", str(TEST_SHOWS / "two_segments.yaml"), str(garden), "--episodes", "1", "--headless", "--port", "0",
+        data_dir=data_dir,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    station = Station(data_dir / "station.sqlite")
+    shows = ["station-test", "garden-hour"]
+    planned = [e.event.show for e in station.events(types=["EpisodePlanned"])]
+    assert sorted(planned) == sorted(shows), planned
+    aired = [e.event for e in station.events(types=["ProgrammeStarted", "BumperAired", "SegmentOnAir"])]
+    programmes = [e.show for e in aired if isinstance(e, ev.ProgrammeStarted)]
+    assert sorted(programmes) == sorted(shows), programmes
+    current = None
+    for event in aired:
+        if isinstance(event, ev.ProgrammeStarted):
+            current = event.show
+        elif isinstance(event, ev.SegmentOnAir):
+            assert event.show == current, (event, current)
+    bumpers = [e.show for e in aired if isinstance(e, ev.BumperAired)]
+    assert bumpers == programmes[1:], (bumpers, programmes)
+    [started] = [e.event for e in station.events(types=["StationStarted"])]
+    assert started.title == "Station Test · Garden Hour"
+    assert station.queue() == []
+    station.close()

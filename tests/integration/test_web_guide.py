@@ -19,6 +19,7 @@ from studio.station import Station
 from tests.conftest import require_system_tool
 from tests.integration.test_playout import free_port, wait_for_page
 from tests.integration.test_runtime import SHOW, of_type, settings_for, wait_for
+from tests.unit.test_channel_epg import assert_valid_xmltv
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -69,6 +70,13 @@ def test_the_page_shows_now_and_next_with_pictures_and_the_ai_label(tmp_path: Pa
             assert (
                 queued is not None and queued.title == upcoming["title"] and upcoming["segment_id"] != now["segment_id"]
             )
+        # A single show's guide: the show all day, the episode on air listed in the slot on now; valid XMLTV.
+        status, body, content_type = get(url + "epg.json")
+        [on_now] = [p for p in json.loads(body)["programmes"] if p["on_now"]]
+        assert status == 200 and on_now["title"] == "Station Test" and on_now["episode"] in episode_titles, on_now
+        status, document, content_type = get(url + "epg.xml")
+        assert status == 200 and content_type == "application/xml"
+        assert_valid_xmltv(document)
         status, picture, content_type = get(url + now["picture"].lstrip("/"))
         assert status == 200 and content_type == "image/png" and picture.startswith(PNG_SIGNATURE)
         for bad in ("picture/..%2Fstation.sqlite.png", "picture/station-test-e0099-s01.png", "picture/%00.png"):

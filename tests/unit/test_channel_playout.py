@@ -93,3 +93,31 @@ def test_plain_show_files_take_turns_and_a_show_with_nothing_ready_gives_its_tur
     queue = ChannelQueue(channel, fakes, bumpers={}, record=lambda event: None)  # type: ignore[arg-type]
     aired = air(queue, [datetime(2026, 12, 7, tzinfo=UTC)], 7, timedelta(0))
     assert aired == ["a-e1-s0", "a-e1-s1", "c-e1-s0", "a-e2-s0", "a-e2-s1", "c-e2-s0", "idle"], aired
+
+
+def test_production_serves_the_show_whose_slot_comes_soonest_with_the_smallest_buffer(tmp_path: Path) -> None:
+    import threading
+    from types import SimpleNamespace
+
+    from studio.config import load_settings
+    from studio.runtime import StationRuntime
+
+    channel = load_channel(CHANNELS / "day.yaml")
+    settings = load_settings(data_dir=tmp_path, buffer_target_s=10.0)
+    clock = [datetime(2026, 12, 7, 13, 0, tzinfo=UTC)]
+    runtime = StationRuntime(channel, settings, clock=lambda: clock[0], episodes=2)
+    buffered = {"station-test": 0.0, "night-lab": 0.0, "garden-hour": 0.0}
+    runtime.station = SimpleNamespace(buffered_seconds=lambda key: buffered[key])  # type: ignore[assignment]
+    runtime.desks = {
+        name: SimpleNamespace(show_key=key, production=SimpleNamespace(paused=threading.Event()))  # type: ignore[misc]
+        for name, key in channel.keys.items()
+    }
+    made = dict.fromkeys(channel.shows, 0)
+    # 13:00: the garden is on now; the night show is next (18:00), the lab tomorrow at 06:00.
+    assert runtime._next_to_make(made) == "garden"
+    buffered["garden-hour"] = 10.0
+    assert runtime._next_to_make(made) == "night"
+    runtime.desks["night"].production.paused.set()
+    assert runtime._next_to_make(made) == "lab", "a paused show is passed over, not waited for"
+    made["lab"] = 2
+    assert runtime._next_to_make(made) is None, "every show has its episodes, or a full buffer, or is paused"
