@@ -29,6 +29,8 @@ EXAMPLES = """\
 examples:
   studio run shows/cooking.yaml                     make episodes and stream them until Ctrl-C
   studio run shows/cooking.yaml --episodes 1 --headless
+  studio run channels/example.yaml                  several shows on one channel, by its programme grid
+  studio epg channels/example.yaml --xmltv guide.xml  the programme guide as XMLTV
   studio validate shows/*.yaml                      check show files (every problem, with file and line)
   studio attach                                     open the TUI on the running station (q never stops it)
   studio log --follow                               watch the agents' decisions as they happen
@@ -86,10 +88,13 @@ def settings_problems(error: Any) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from studio.channel import is_channel_file
     from studio.show import load_show
 
     # The show file and settings first: a mistake in either is answered before the heavy imports.
-    show = load_show(args.show)
+    one_show = len(args.show) == 1 and not is_channel_file(args.show[0])
+    programme = load_show(args.show[0]) if one_show else load_programme(args.show)
+    title = programme.title if one_show else programme.name
     settings = _settings(args, port=args.port, bind=args.bind, rtmp_url=args.rtmp, device=args.device)
 
     from studio.progress import ProgressLines
@@ -97,7 +102,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from studio.station import Station
 
     console = _console()
-    runtime = StationRuntime(show, settings, seed=args.seed, episodes=args.episodes)
+    runtime = StationRuntime(programme, settings, seed=args.seed, episodes=args.episodes)
     runtime.start()
     # The front-end reads the store on its own connection, as any other front-end does.
     front_station = Station(runtime.station.path)
@@ -112,7 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     previous_handlers = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if _interactive(args):
-            choice = _run_tui(runtime, show.title, stop_asked)
+            choice = _run_tui(runtime, title, stop_asked)
             if choice == "stop":
                 stop_asked.set()
             else:
@@ -176,6 +181,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from studio.channel import is_channel_file, load_channel
     from studio.errors import ShowFileError
     from studio.show import load_show
 
@@ -183,6 +189,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
         try:
+            if is_channel_file(path):
+                channel = load_channel(path)
+                console.print(
+                    f"{path}: ok — channel {channel.name!r}, {len(channel.shows)} shows, {len(channel.slots)} slots,"
+                    f" {channel.zone.key}", markup=False,
+                )  # fmt: skip
+                continue
             show = load_show(path)
         except ShowFileError as error:
             failed += 1
@@ -198,6 +211,54 @@ def cmd_validate(args: argparse.Namespace) -> int:
             markup=False,
         )
     return 1 if failed else 0
+
+
+# --- channels and the programme guide ----------------------------------------------------------------------------
+
+
+def load_programme(paths: Sequence[str]) -> Any:
+    """The `Channel` that `studio run` airs: a channel file, or show files (one all day; several in rotation)."""
+    from studio.channel import channel_of_shows, is_channel_file, load_channel
+
+    channels = [path for path in paths if is_channel_file(path)]
+    if channels and len(paths) > 1:
+        raise ConfigError(f"{channels[0]} is a channel file: give it alone (its show files are listed in it)")
+    return load_channel(paths[0]) if channels else channel_of_shows(list(paths))
+
+
+def cmd_epg(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from studio.channel_epg import programme_guide, xmltv
+    from studio.state import slug
+    from studio.station import Station
+
+    channel = load_programme(args.programme)
+    settings = _settings(args)
+    path = settings.data_dir / "station.sqlite"
+    with tempfile.TemporaryDirectory(prefix="studio-epg-") as scratch:
+        # A channel that never ran still has a grid: its guide lists the shows' titles and premises.
+        station = Station(path if path.exists() else Path(scratch) / "station.sqlite")
+        try:
+            guide = programme_guide(channel, station, datetime.now().astimezone(), days=args.days)
+        finally:
+            station.close()
+    outputs = [(args.json, json.dumps(guide, indent=2).encode() + b"\n"), (
+        args.xmltv, xmltv(guide, channel_id=f"{slug(channel.name)}.studio", base_url=args.base_url or "")
+    )]  # fmt: skip
+    for target, body in outputs:
+        if target == "-":
+            sys.stdout.buffer.write(body)
+        elif target:
+            Path(target).write_bytes(body)
+    if not args.json and not args.xmltv:
+        console = _console()
+        for programme in guide["programmes"]:
+            episode = f" · episode {programme['episode']}: {programme['episode_title']}" if programme["episode"] else ""
+            mark = "▶ " if programme["on_now"] else "  "
+            console.print(f"{mark}{programme['start'][:16]} – {programme['stop'][11:16]}  {programme['title']}{episode}",
+                          markup=False)  # fmt: skip
+    return 0
 
 
 # --- log ---------------------------------------------------------------------------------------------------------
@@ -803,13 +864,21 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     run = sub.add_parser(
-        "run", help="make a show and stream it",
+        "run", help="make a show (or a channel of shows) and stream it",
         description="Plan, render, critique and broadcast episodes of SHOW. Approved segments stream as HLS to a "
         "local web player (and to --rtmp). Without --episodes it runs until Ctrl-C or SIGTERM; a stopped run "
-        "resumes where it stopped, with nothing approved lost.",
+        "resumes where it stopped, with nothing approved lost. Given a channel file (channels/example.yaml), "
+        "its shows air by its programme grid, with bumpers between them; given several show files, they air in "
+        "a simple rotation (an episode of each in turn, no grid).",
     )  # fmt: skip
-    run.add_argument("show", help="show file, e.g. shows/cooking.yaml")
-    run.add_argument("--episodes", type=int, metavar="N", help="stop after N episodes (once they have aired)")
+    run.add_argument(
+        "show", nargs="+", metavar="SHOW",
+        help="show file (shows/cooking.yaml), a channel file (channels/example.yaml), or several show files",
+    )  # fmt: skip
+    run.add_argument(
+        "--episodes", type=int, metavar="N",
+        help="stop after N episodes (of each show, on a channel) once they have aired",
+    )  # fmt: skip
     run.add_argument(
         "--headless",
         action="store_true",
@@ -833,8 +902,23 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir_arg(attach)
     attach.set_defaults(func=cmd_attach)
 
-    validate = sub.add_parser("validate", help="check show files", description="Check show files; every problem is "
-                              "reported as file:line: field: message. Unknown keys are errors.")  # fmt: skip
+    epg = sub.add_parser(
+        "epg", help="the programme guide of a channel (XMLTV, JSON)",
+        description="The channel's grid for today and the next days, filled in from the agents' plans in the "
+        "station store (episode numbers, titles, summaries, thumbnails): as XMLTV, as the web page's epg.json, or "
+        "as lines. PROGRAMME is a channel file or show files, as for `studio run`.",
+    )  # fmt: skip
+    epg.add_argument("programme", nargs="+", help="channel file (channels/example.yaml) or show files")
+    epg.add_argument("--xmltv", metavar="FILE", help="write the guide as XMLTV (- for stdout)")
+    epg.add_argument("--json", metavar="FILE", help="write the guide as JSON, as /epg.json serves it (- for stdout)")
+    epg.add_argument("--days", type=int, default=2, help="days from the start of today (default 2)")
+    epg.add_argument("--base-url", help="the web player's address, for absolute picture links in XMLTV")
+    data_dir_arg(epg)
+    epg.set_defaults(func=cmd_epg)
+
+    validate = sub.add_parser("validate", help="check show and channel files", description="Check show and "
+                              "channel files; every problem is reported as file:line: field: message. Unknown keys "
+                              "are errors.")  # fmt: skip
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.set_defaults(func=cmd_validate)
 

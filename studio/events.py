@@ -720,6 +720,38 @@ class FillerAired(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ProgrammeStarted(Event):
+    """A channel of several shows started an episode of `show` (its first segment goes on air now)."""
+
+    agent: ClassVar[str] = "broadcast"
+    title: str
+    """The show's title."""
+    air_time: str
+    """When, on the channel's clock (ISO 8601 with its offset; a simulated clock in tests)."""
+    slot_start: str = ""
+    """The grid slot it airs in (ISO 8601), empty in a rotation."""
+    slot_end: str = ""
+
+    def summary(self) -> str:
+        slot = f" in the slot {self.slot_start[11:16]}–{self.slot_end[11:16]}" if self.slot_start else ""
+        return f"programme: {self.title} episode {self.episode}{slot}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BumperAired(Event):
+    """The ident of the next show aired between two shows (`show` is the show coming up)."""
+
+    agent: ClassVar[str] = "broadcast"
+    title: str
+    seconds: float
+    previous_show: str = ""
+    """The show the channel comes from (its key), empty at the start."""
+
+    def summary(self) -> str:
+        return f"bumper: coming up, {self.title} ({self.seconds:.1f} s)"
+
+
+@dataclass(frozen=True, kw_only=True)
 class EncoderRestarted(Event):
     agent: ClassVar[str] = "broadcast"
     reason: str
@@ -908,7 +940,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         EpisodeAssembled, EpisodeEmpty,
         SegmentRejected, SegmentRemoved, SegmentReinstated, ApprovalModeChanged,
         CanonChanged, NoteInterpreted, MemorySearched, MemoryForgotten, MemoryRebuilt,
-        SegmentOnAir, SegmentAired, SegmentSkipped, FillerStarted, FillerAired, EncoderRestarted, FeederTimedOut,
+        SegmentOnAir, SegmentAired, SegmentSkipped, FillerStarted, FillerAired, ProgrammeStarted, BumperAired,
+        EncoderRestarted, FeederTimedOut,
         ItemFailed, OutputLost, OutputRestored, PlayoutEnded, PlayoutFailed,
         CommandReceived, CommandApplied, CommandRejected,
         MediaPruned, CheckpointsPruned,

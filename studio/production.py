@@ -287,42 +287,56 @@ class Production:
                 self.gate()
             except ProductionStopped:
                 break
-            number = self.next_episode_number()
-            try:
-                path = self.make_episode(number)
-            except Exception as error:  # noqa: BLE001 - a failing episode must not take the channel down
-                failures[number] = failures.get(number, 0) + 1
-                gave_up = failures[number] >= MAX_EPISODE_FAILURES
-                log.exception("episode %s failed", number)
-                self.station.record(
-                    self.context.event(
-                        ev.ProductionFailed,
-                        episode=number,
-                        error=f"{type(error).__name__}: {error}"[:500],
-                        attempt=failures[number],
-                        gave_up=gave_up,
-                    )  # fmt: skip
-                )
-                if gave_up:
-                    self._give_up(number)
-                    made += 1
-                self.stop_event.wait(FAILURE_BACKOFF_S)
-                continue
-            if self.stop_event.is_set():
+            outcome = self.make_next_episode(failures)
+            if outcome is None:
                 break
-            made += 1
-            if path is not None:
-                self.finished_episodes.append(path)
-        if not self.stop_event.is_set():
-            while True:  # what a person re-prompted before the end is still made
-                self.make_remakes()
-                with self._requests_lock:
-                    if not self.remakes or self.stop_event.is_set():
-                        self.finished = True
-                        break
-                self.stop_event.wait(0.2)  # paused: wait for a resume
-            self.station.record(self.context.event(ev.ProductionFinished, episodes=made))
+            made += outcome
+        self.finish(made)
         return self.finished_episodes
+
+    def make_next_episode(self, failures: dict[int, int]) -> int | None:
+        """Make (or resume) the next episode: 1 when it is done (or given up after failing too often), 0 when it
+        failed and will be tried again, None when the station is stopping. `failures` counts failures per episode
+        across calls."""
+        number = self.next_episode_number()
+        try:
+            path = self.make_episode(number)
+        except Exception as error:  # noqa: BLE001 - a failing episode must not take the channel down
+            failures[number] = failures.get(number, 0) + 1
+            gave_up = failures[number] >= MAX_EPISODE_FAILURES
+            log.exception("episode %s failed", number)
+            self.station.record(
+                self.context.event(
+                    ev.ProductionFailed,
+                    episode=number,
+                    error=f"{type(error).__name__}: {error}"[:500],
+                    attempt=failures[number],
+                    gave_up=gave_up,
+                )  # fmt: skip
+            )
+            if gave_up:
+                self._give_up(number)
+            self.stop_event.wait(FAILURE_BACKOFF_S)
+            return 1 if gave_up else 0
+        if self.stop_event.is_set():
+            return None
+        if path is not None:
+            self.finished_episodes.append(path)
+        return 1
+
+    def finish(self, made: int) -> None:
+        """Production is over (unless stopping): what a person re-prompted before the end is still made, then
+        `ProductionFinished`."""
+        if self.stop_event.is_set():
+            return
+        while True:
+            self.make_remakes()
+            with self._requests_lock:
+                if not self.remakes or self.stop_event.is_set():
+                    self.finished = True
+                    break
+            self.stop_event.wait(0.2)  # paused: wait for a resume
+        self.station.record(self.context.event(ev.ProductionFinished, episodes=made))
 
     def _give_up(self, number: int) -> None:
         """Close an episode that keeps failing: its unmade segments are dropped, what was approved still airs."""

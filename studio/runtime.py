@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 from studio import __version__
 from studio import events as ev
 from studio.broadcast.playout import Idle, PlayoutSupervisor, QueuedSegment
+from studio.channel import Channel
+from studio.channel_runtime import ChannelRuntime, ShowDesk, single_show_channel
 from studio.command_processor import CommandProcessor
 from studio.errors import StudioError
 from studio.lock import StationLock
@@ -29,10 +31,12 @@ from studio.state import StudioContext
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from datetime import datetime
     from pathlib import Path
 
     from studio.agents.llm import Director
     from studio.broadcast.web import PlayerServer
+    from studio.channel_playout import ChannelQueue
     from studio.config import Settings
     from studio.memory import ShowMemory
     from studio.metrics import MetricsServer
@@ -125,6 +129,12 @@ class StationQueue:
                 )
         return _queued(head)
 
+    def in_episode(self) -> bool:
+        """Whether an episode of this show has begun to air and has segments still to air (the channel finishes it
+        before another show takes over)."""
+        queue = self.station.queue(self.show)
+        return bool(queue) and self._episode_started(queue[0].episode)
+
     def _episode_started(self, episode: int) -> bool:
         return any(
             entry.status in ("aired", "skipped", "on_air") for entry in self.station.rundown(self.show, episode=episode)
@@ -152,21 +162,38 @@ def _queued(entry: RundownEntry) -> QueuedSegment:
 # --- the runtime ---------------------------------------------------------------------------------------------------
 
 
-class StationRuntime:
+class StationRuntime(ChannelRuntime):
     """Production, playout and the web player of one station. `start()`, then `wait()` until it is done (or
-    `stop()` it): done means production made the episodes asked for and playout aired what was queued."""
+    `stop()` it): done means production made the episodes asked for and playout aired what was queued.
+
+    Given a `Channel` of several shows, it airs them by the channel's grid (or in turns): one playout over a
+    `ChannelQueue`, and one production thread (the GPU is one resource) making episodes for each show in turn
+    (`--episodes N`: N of each). `show`, `context` and `production` are then the first show's; `desks` has every
+    show's. `clock` is the channel's clock (tests simulate a day with it)."""
 
     def __init__(
         self,
-        show: Show,
+        show: Show | Channel,
         settings: Settings,
         *,
         seed: int | None = None,
         episodes: int | None = None,
         toolkit: Toolkit | None = None,
         director: Director | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        from studio.channel_playout import utc_now
+
+        self.channel: Channel | None = show if isinstance(show, Channel) else None
+        if isinstance(show, Channel):
+            show = show.first
         self.show = show
+        self.clock = clock or utc_now
+        self.desks: dict[str, ShowDesk] = {}
+        """The channel's name for each show → its desk (one, under the show's key, for a single show)."""
+        self.reruns = self.channel.reruns if self.channel is not None else "allowed"
+        """The channel's rerun policy (`allowed` or `never`): whether a slot with no new episode ready may air one
+        again."""
         self.settings = settings
         self.seed = show.channel.seed if seed is None else seed
         self.episodes = episodes
@@ -199,8 +226,9 @@ class StationRuntime:
     def start(self) -> None:
         """Open the store and start everything. Raises `StudioError` (one clear line) when it cannot."""
         from studio.agents.llm import make_director
-        from studio.broadcast.guide import now_and_next, segment_picture
+        from studio.broadcast.guide import segment_picture
         from studio.broadcast.web import PlayerServer, check_rtmp_reachable
+        from studio.channel_epg import programme_guide
         from studio.tools.registry import build_toolkit
 
         settings = self.settings
@@ -217,23 +245,37 @@ class StationRuntime:
                 check_rtmp_reachable(settings.rtmp_url)
             toolkit = self._toolkit or build_toolkit(settings)
             director = self._director or make_director(settings)
-            memory = self._open_memory(station)
-            self.context = StudioContext(
-                show=self.show, settings=settings, toolkit=toolkit, director=director, station=station, seed=self.seed,
-                notify=self.record, memory=memory,
-            )  # fmt: skip
+            shows = self.channel.shows if self.channel is not None else {self.show.title: self.show}
+            interrupted: list[str] = []
+            for name, show in shows.items():
+                memory = self._open_memory(station, show)
+                seed = self.seed if show is self.show else show.channel.seed
+                context = StudioContext(
+                    show=show, settings=settings, toolkit=toolkit, director=director, station=station, seed=seed,
+                    notify=self.record, memory=memory,
+                )  # fmt: skip
+                production = Production(context)
+                if station.flag(context.show_key, "paused"):
+                    production.paused.set()
+                interrupted += station.requeue_interrupted(context.show_key)
+                self.desks[name] = ShowDesk(self, context, production)
+            first = next(iter(self.desks.values()))
+            self.context, self.production = first.context, first.production
             self.commands = CommandProcessor(self)
-            self.production = Production(self.context)
-            if station.flag(self.show_key, "paused"):
-                self.production.paused.set()
-            interrupted = station.requeue_interrupted(self.show_key)
-            filler_path, filler = self._make_ident(toolkit)
+            self._other_commands = [CommandProcessor(desk) for desk in list(self.desks.values())[1:]]  # type: ignore[arg-type]
+            filler_path, filler = self._make_ident(toolkit, self.show, self.context)
             hls_dir = settings.data_dir / "hls"
             media_root = settings.data_dir / "media"
+            guide_channel = self.channel or single_show_channel(self.show, self.show_key)
+            title = self.channel.name if self.channel is not None else self.show.title
             self.server = PlayerServer(
-                hls_dir, bind=settings.bind, port=settings.port, title=self.show.title,
-                status=lambda: now_and_next(station, self.show_key, self.show.title),
+                hls_dir, bind=settings.bind, port=settings.port, title=title,
+                status=self._status_source(station, title),
                 pictures=lambda segment_id: segment_picture(station, media_root, segment_id),
+                guide=lambda: programme_guide(
+                    guide_channel, station, self.clock(),
+                    has_picture=lambda segment_id: segment_picture(station, media_root, segment_id) is not None,
+                ),
             )  # fmt: skip
             self.server.start()
             if settings.metrics_port is not None:
@@ -241,10 +283,12 @@ class StationRuntime:
 
                 self.metrics = MetricsServer(station, self.show_key, settings.metrics_port)
                 self.metrics.start()
-            queue = StationQueue(
+            queue: StationQueue | ChannelQueue = StationQueue(
                 station, self.show_key, rate=self.production.rate.value, margin=settings.air_through_margin,
                 realtime=settings.playout_realtime,
             )  # fmt: skip
+            if self.channel is not None:
+                queue = self._channel_queue(toolkit)
             self.supervisor = PlayoutSupervisor(
                 show=self.show_key, hls_dir=hls_dir, media_dir=settings.data_dir / "media", width=self.show.channel.width,
                 height=self.show.channel.height, fps=self.show.channel.fps, queue=queue, emit=self.record,
@@ -265,16 +309,18 @@ class StationRuntime:
                     outputs=outputs,
                     buffer_target_s=settings.buffer_target_s,
                     filler=filler,
-                    title=self.show.title,
+                    title=title,
                     metrics_url=self.metrics.url if self.metrics is not None else "",
                     backend=director.backend,
                 )  # fmt: skip
             )
-            for change in memory.seed_canon():
-                self.record(change)
+            for desk in self.desks.values():
+                for change in desk.context.memory.seed_canon():
+                    self.record(change)
             if interrupted:
                 log.info("segments interrupted on air air again from their start: %s", ", ".join(interrupted))
-            self.commands.process(backlog=True)
+            for processor in (self.commands, *self._other_commands):
+                processor.process(backlog=True)
             self.supervisor.start()
         except BaseException:
             if self.server is not None:
@@ -288,21 +334,22 @@ class StationRuntime:
 
         self.retention = Retention(settings, station, self.show_key, self.record)
         station.subscribe(lambda logged: self._retention_due.set() if Retention.calls_for_a_pass(logged) else None)
-        loops = {self._command_loop: "commands", self._production_loop: "production", self._retention_loop: "retention"}
+        production_loop = self._production_loop if self.channel is None else self._channel_production_loop
+        loops = {self._command_loop: "commands", production_loop: "production", self._retention_loop: "retention"}
         for target, name in loops.items():
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
 
-    def _make_ident(self, toolkit: Toolkit) -> tuple[Path | None, str]:
+    def _make_ident(self, toolkit: Toolkit, show: Show, context: StudioContext) -> tuple[Path | None, str]:
         """The show's ident for playout to air when nothing else can, and what airs then, in words; the plain card
         when the ident cannot be made (the channel must start all the same)."""
         from studio.broadcast.ident import ensure_ident
 
-        channel = self.show.channel
+        channel = show.channel
         try:
             path = ensure_ident(
-                self.context.media_dir, self.show, toolkit, width=channel.width, height=channel.height, fps=channel.fps,
+                context.media_dir, show, toolkit, width=channel.width, height=channel.height, fps=channel.fps,
                 seconds=self.settings.filler_seconds, loudness_lufs=self.settings.loudness_lufs,
                 true_peak_dbtp=self.settings.true_peak_dbtp,
             )  # fmt: skip
@@ -311,7 +358,7 @@ class StationRuntime:
             return None, f"plain card (the ident could not be made: {error})"[:300]
         return path, "ident"
 
-    def _open_memory(self, station: Station) -> ShowMemory:
+    def _open_memory(self, station: Station, show: Show) -> ShowMemory:
         """The show's memory with its Chroma index open and caught up with the store; a `MemoryStoreError` says what
         to do when the index cannot be opened (the store itself is never touched by it)."""
         from studio.memory import ShowMemory
@@ -319,10 +366,10 @@ class StationRuntime:
         from studio.memory.index import MemoryIndex
         from studio.state import slug
 
-        show_key = slug(self.show.title)
+        show_key = slug(show.title)
         index = MemoryIndex(self.settings.data_dir / "memory", show_key, MiniLM(), url=self.settings.memory_chroma_url)
         index.open()
-        memory = ShowMemory(station, self.show, show_key, index)
+        memory = ShowMemory(station, show, show_key, index)
         memory.catch_up()
         station.subscribe(memory.ingest)
         return memory
@@ -340,7 +387,8 @@ class StationRuntime:
         self._stopped = True
         self._stop.set()
         self._retention_due.set()
-        self.production.stop_event.set()
+        for desk in self.desks.values():
+            desk.production.stop_event.set()
         self.supervisor.stop()
         for thread in self._threads:
             thread.join(PRODUCTION_STOP_TIMEOUT_S if thread.name == "production" else 5.0)
@@ -372,10 +420,11 @@ class StationRuntime:
 
     def _command_loop(self) -> None:
         while not self._stop.wait(COMMAND_POLL_S):
-            try:
-                self.commands.process()
-            except Exception:  # noqa: BLE001 - a bad command never stops the channel
-                log.exception("processing commands failed")
+            for processor in (self.commands, *self._other_commands):
+                try:
+                    processor.process()
+                except Exception:  # noqa: BLE001 - a bad command never stops the channel
+                    log.exception("processing commands failed")
 
     def _retention_loop(self) -> None:
         """Pruning passes (`studio.retention`): after a segment airs, and every `retention_interval_s`."""

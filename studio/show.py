@@ -8,12 +8,10 @@ deeply nested, an alias bomb, a pipe or a device), loading it ends quickly with 
 from __future__ import annotations
 
 import string
-import typing
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from studio import yamlfile
 from studio.colours import parse_colour, to_hex
@@ -224,37 +222,7 @@ class Show(_Strict):
         raise KeyError(name)
 
 
-def _allowed_keys(path: tuple[Any, ...]) -> list[str]:
-    """Field names of the model at `path` inside a show file, for 'unknown key' messages."""
-    model: Any = Show
-    for part in path:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part)
-        if field is None:
-            return []
-        args = typing.get_args(field.annotation)
-        model = next((a for a in (field.annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        if model is None:
-            return []
-    return list(model.model_fields)
-
-
-def _as_mapping(source: str, text: str, root: yaml.Node | None) -> yaml.MappingNode:
-    expected = "a show file is a mapping with title, premise, characters, places, formats …"
-    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag.endswith(":null") and not root.value):
-        holds = "holds only comments" if text.strip() else "is empty"
-        raise yamlfile.show_error(
-            f"{source}:1: {expected}, but this file {holds} (start from one of the files in shows/)"
-        )
-    if isinstance(root, yaml.MappingNode):
-        return root
-    line = root.start_mark.line + 1
-    if isinstance(root, yaml.SequenceNode):
-        raise yamlfile.show_error(f"{source}:{line}: {expected}, but this file holds a list (write `key: value` lines)")
-    raise yamlfile.show_error(
-        f"{source}:{line}: {expected}, but this file holds the single value {yamlfile.clip(root.value)}"
-    )
+_EXPECTED = "a show file is a mapping with title, premise, characters, places, formats …"
 
 
 def parse_show(text: str, source: str) -> Show:
@@ -264,57 +232,7 @@ def parse_show(text: str, source: str) -> Show:
 
 
 def _parse(text: str, source: str) -> Show:
-    yamlfile.check_characters(text, source)
-    loader = yamlfile.Loader(text)
-    try:
-        root = _as_mapping(source, text, yamlfile.compose(loader, source))
-        walk = yamlfile.Walk(source, loader, _allowed_keys)
-        walk.visit(root, ())
-        data = loader.construct_document(root)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(error, "problem", None) or str(error)
-        raise yamlfile.show_error(f"{source}:{line}: not valid YAML: {problem}") from None
-    except RecursionError:
-        raise yamlfile.show_error(
-            f"{source}:1: nesting is too deep to read (a show file needs about 5 levels)"
-        ) from None
-    finally:
-        loader.dispose()
-    if not isinstance(data, dict):
-        raise yamlfile.show_error(
-            f"{source}:1: a show file is a mapping with title, premise, characters, places, formats …"
-        )
-    found = walk.found
-    lines = walk.lines
-    try:
-        show = Show.model_validate(data)
-    except ValidationError as error:
-        for item in error.errors():
-            loc = tuple(item["loc"])
-            message = item["msg"]
-            if item["type"] == "extra_forbidden":
-                message = f"unknown key (check the spelling; allowed here: {', '.join(_allowed_keys(loc[:-1]))})"
-            elif item["type"] == "missing":
-                message = "required field is missing"
-            elif message.startswith("Value error, "):
-                message = message.removeprefix("Value error, ")
-            if not loc and ": " in message:
-                # Cross-reference problems carry their own dotted location.
-                for part in message.split("\n"):
-                    where, _, what = part.partition(": ")
-                    keys = tuple(int(k) if k.isdigit() else k for k in where.split("."))
-                    line = yamlfile.line_for(keys, lines)
-                    found.append((line, f"{source}:{line}: {where}: {what}"))
-                continue
-            if loc in walk.reported:
-                continue  # already said what is wrong with this value
-            line = yamlfile.line_for(loc, lines)
-            found.append((line, f"{source}:{line}: {yamlfile.dotted(loc)}: {message}"))
-    if found:
-        raise yamlfile.report(source, found)
-    return show
+    return yamlfile.parse_document(text, source, Show, expected=_EXPECTED)
 
 
 def load_show(path: str | Path) -> Show:

@@ -13,15 +13,19 @@ import dataclasses
 import os
 import re
 import stat
+import typing
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from studio.errors import ShowFileError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
+
+ModelT = typing.TypeVar("ModelT", bound=BaseModel)
 
 MAX_SHOW_BYTES = 256 * 1024
 """Largest show file accepted. A real one is a few KB; anything near this is the wrong file or a hostile one."""
@@ -451,3 +455,103 @@ def report(source: str, found: list[tuple[int, str]]) -> ShowFileError:
     if len(problems) > MAX_REPORTED:
         shown.append(f"{source}: … and {len(problems) - MAX_REPORTED} more problems (fix these first)")
     return ShowFileError(f"{len(problems)} problem(s) in {source}:\n  " + "\n  ".join(shown), shown)
+
+
+def allowed_keys(root: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
+    """Field names of the model at `path` inside a document of `root`, for 'unknown key' messages."""
+    model: Any = root
+    for part in path:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        args = typing.get_args(field.annotation)
+        model = next((a for a in (field.annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if model is None:
+            return []
+    return list(model.model_fields)
+
+
+def _as_mapping(source: str, text: str, root: yaml.Node | None, expected: str) -> yaml.MappingNode:
+    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag.endswith(":null") and not root.value):
+        holds = "holds only comments" if text.strip() else "is empty"
+        raise show_error(f"{source}:1: {expected}, but this file {holds} (start from one of the files in shows/)")
+    if isinstance(root, yaml.MappingNode):
+        return root
+    line = root.start_mark.line + 1
+    if isinstance(root, yaml.SequenceNode):
+        raise show_error(f"{source}:{line}: {expected}, but this file holds a list (write `key: value` lines)")
+    raise show_error(f"{source}:{line}: {expected}, but this file holds the single value {clip(root.value)}")
+
+
+def parse_document(
+    text: str,
+    source: str,
+    model: type[ModelT],
+    *,
+    expected: str,
+    as_text: Callable[[yaml.MappingNode], None] | None = None,
+    after: Callable[[ModelT], list[str]] | None = None,
+) -> ModelT:
+    """Validate the text of a file a person wrote against `model`, every problem at once as `file:line: field:`.
+
+    `expected` says what such a file is (for an empty file or one that is not a mapping). `as_text` may retag
+    scalar nodes of the walked graph as text before it is built (a time "06:00" that YAML 1.1 reads as a number).
+    Cross-reference problems of a model validator are lines `dotted.path: message`, located here; so are the
+    problems `after` finds in a valid document (the files it names, say)."""
+    check_characters(text, source)
+    loader = Loader(text)
+    try:
+        root = _as_mapping(source, text, compose(loader, source), expected)
+        walk = Walk(source, loader, lambda path: allowed_keys(model, path))
+        walk.visit(root, ())
+        if as_text is not None:
+            as_text(root)
+        data = loader.construct_document(root)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(error, "problem", None) or str(error)
+        raise show_error(f"{source}:{line}: not valid YAML: {problem}") from None
+    except RecursionError:
+        raise show_error(f"{source}:1: nesting is too deep to read (a show file needs about 5 levels)") from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise show_error(f"{source}:1: {expected}")
+    found = walk.found
+    lines = walk.lines
+    try:
+        document = model.model_validate(data)
+        if after is not None and not found:
+            _locate(after(document), source, lines, found)
+    except ValidationError as error:
+        for item in error.errors():
+            loc = tuple(item["loc"])
+            message = item["msg"]
+            if item["type"] == "extra_forbidden":
+                message = f"unknown key (check the spelling; allowed here: {', '.join(allowed_keys(model, loc[:-1]))})"
+            elif item["type"] == "missing":
+                message = "required field is missing"
+            elif message.startswith("Value error, "):
+                message = message.removeprefix("Value error, ")
+            if not loc and ": " in message:
+                _locate(message.split("\n"), source, lines, found)  # they carry their own dotted location
+                continue
+            if loc in walk.reported:
+                continue  # already said what is wrong with this value
+            line = line_for(loc, lines)
+            found.append((line, f"{source}:{line}: {dotted(loc)}: {message}"))
+    if found:
+        raise report(source, found)
+    return document
+
+
+def _locate(problems: list[str], source: str, lines: dict[tuple[Any, ...], int], found: list[tuple[int, str]]) -> None:
+    """Problem lines `dotted.path: message` as `file:line: dotted.path: message`."""
+    for part in problems:
+        where, _, what = part.partition(": ")
+        keys = tuple(int(k) if k.isdigit() else k for k in where.split("."))
+        line = line_for(keys, lines)
+        found.append((line, f"{source}:{line}: {where}: {what}"))

@@ -42,6 +42,30 @@ def now_and_next(station: Station, show: str, title: str) -> dict[str, Any]:
     }
 
 
+def channel_now_and_next(station: Station, shows: list[str], title: str) -> dict[str, Any]:
+    """`now_and_next` for a channel of several shows (`shows`: their keys): what is on air whichever show it is
+    from, and what comes next in that show (the grid on the page says which show follows)."""
+    now: dict[str, Any] | None = None
+    upcoming: list[RundownEntry] = []
+    marker = station.events(show=shows, types=_ON_AIR_MARKERS, last=1)
+    if marker:
+        event, since = marker[0].event, marker[0].ts
+        if isinstance(event, ev.SegmentOnAir) and (entry := station.segment(event.segment_id)) is not None:
+            episodes = {row["number"]: row["title"] for row in station.episodes(entry.show)}
+            now = {"kind": "segment", **_segment(entry, episodes), "show": entry.show, "since": since,
+                   "repeat": event.repeat}  # fmt: skip
+            upcoming = [
+                e for e in station.queue(entry.show) if e.segment_id != entry.segment_id and e.status != "on_air"
+            ]
+        elif isinstance(event, ev.FillerStarted):
+            now = {"kind": "ident", "title": title, "reason": event.reason, "since": since}
+    next_items = []
+    for entry in upcoming[:UP_NEXT]:
+        episodes = {row["number"]: row["title"] for row in station.episodes(entry.show)}
+        next_items.append({**_segment(entry, episodes), "ready": entry.status == "approved"})
+    return {"title": title, "now": now, "next": next_items, "ai_generated": True, "updated": time.time()}
+
+
 def _segment(entry: RundownEntry, episodes: dict[int, str]) -> dict[str, Any]:
     return {
         "segment_id": entry.segment_id,

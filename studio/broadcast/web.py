@@ -34,6 +34,10 @@ StatusSource = Callable[[], dict[str, Any]]
 PictureSource = Callable[[str], "Path | None"]
 """The picture file of a segment id (its first shot's thumbnail), or None."""
 NOW_ROUTE = "/now.json"
+EPG_ROUTE = "/epg.json"
+XMLTV_ROUTE = "/epg.xml"
+GuideSource = Callable[[], dict[str, Any]]
+"""The programme guide, today and tomorrow (`/epg.json`, and as XMLTV `/epg.xml`)."""
 PICTURE_ROUTE = "/picture/"
 _SEGMENT_ID = re.compile(r"[a-z0-9-]{1,120}")
 
@@ -59,6 +63,7 @@ class PlayerServer:
         title: str = "studio",
         status: StatusSource | None = None,
         pictures: PictureSource | None = None,
+        guide: GuideSource | None = None,
     ) -> None:
         self.hls_dir = hls_dir
         self.bind = bind
@@ -67,12 +72,14 @@ class PlayerServer:
         self.status = status
         """Now and next for the page; without it `/now.json` says only the title."""
         self.pictures = pictures
+        self.guide = guide
+        """The programme guide; without it `/epg.json` lists nothing."""
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Listen and serve in the background. Raises `ConfigError` when the address cannot be used."""
-        handler = _handler_class(self.hls_dir, _player_page(self.title), self._now, self.pictures)
+        handler = _handler_class(self.hls_dir, _player_page(self.title), self._now, self.pictures, self._guide)
         try:
             server = ThreadingHTTPServer((self.bind, self.port), handler)
         except OSError as error:
@@ -96,6 +103,11 @@ class PlayerServer:
             return {"title": self.title, "now": None, "next": []}
         return self.status()
 
+    def _guide(self) -> dict[str, Any]:
+        if self.guide is None:
+            return {"channel": self.title, "programmes": [], "ai_generated": True}
+        return self.guide()
+
     @property
     def url(self) -> str:
         """Address of the player page (loopback when listening on every interface)."""
@@ -116,7 +128,7 @@ class PlayerServer:
 
 
 def _handler_class(
-    hls_dir: Path, page: bytes, now: StatusSource, pictures: PictureSource | None
+    hls_dir: Path, page: bytes, now: StatusSource, pictures: PictureSource | None, guide: GuideSource
 ) -> type[BaseHTTPRequestHandler]:
     root = hls_dir.absolute()
 
@@ -134,14 +146,15 @@ def _handler_class(
             if path in {"/", "/index.html"}:
                 self._send(HTTPStatus.OK, page, "text/html; charset=utf-8", "no-cache", send_body)
                 return
-            if path == NOW_ROUTE:
+            if path in (NOW_ROUTE, EPG_ROUTE, XMLTV_ROUTE):
+                content_type = "application/xml" if path == XMLTV_ROUTE else "application/json"
                 try:
-                    body = json.dumps(now()).encode("utf-8")
+                    body = self._document(path)
                 except Exception:  # noqa: BLE001 - the page retries; the channel goes on
-                    log.exception("now and next could not be read")
-                    self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"{}", "application/json", "no-store", send_body)
+                    log.exception("%s could not be read", path)
+                    self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"{}", content_type, "no-store", send_body)
                     return
-                self._send(HTTPStatus.OK, body, "application/json", "no-store", send_body)
+                self._send(HTTPStatus.OK, body, content_type, "no-store", send_body)
                 return
             if path.startswith(PICTURE_ROUTE):
                 self._picture(unquote(path[len(PICTURE_ROUTE) :]).removesuffix(".png"), send_body)
@@ -158,6 +171,21 @@ def _handler_class(
             live_playlist = file_path.suffix == ".m3u8"
             cache = "no-cache, no-store, must-revalidate" if live_playlist else "public, max-age=60"
             self._send(HTTPStatus.OK, body, _MIME_TYPES[file_path.suffix], cache, send_body)
+
+        def _document(self, path: str) -> bytes:
+            if path == NOW_ROUTE:
+                return json.dumps(now()).encode("utf-8")
+            programmes = guide()
+            if path == EPG_ROUTE:
+                return json.dumps(programmes).encode("utf-8")
+            from studio.channel_epg import xmltv
+            from studio.state import slug
+
+            host = self.headers.get("Host", "")
+            base_url = f"http://{host}/" if host and re.fullmatch(r"[A-Za-z0-9.:\[\]-]{1,200}", host) else ""
+            return xmltv(
+                programmes, channel_id=f"{slug(programmes.get('channel', 'studio'))}.studio", base_url=base_url
+            )
 
         def _picture(self, segment_id: str, send_body: bool) -> None:
             picture = pictures(segment_id) if pictures is not None and _SEGMENT_ID.fullmatch(segment_id) else None
