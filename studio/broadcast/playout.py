@@ -308,9 +308,11 @@ class PlayoutSupervisor:
         try:
             while not self._stop_requested.is_set():
                 item = self._ask_queue()
-                if isinstance(item, Idle):
-                    if self._finish_requested.is_set():  # production is over: nothing more will become ready
+                if isinstance(item, Idle) or item.rerun:
+                    # Production is over: nothing more will become ready, so no gap is left to fill.
+                    if self._finish_requested.is_set():
                         break
+                if isinstance(item, Idle):
                     self._air_filler(item)
                     if not self.realtime:  # waiting for production: no point airing cards faster than real time
                         self._stop_requested.wait(self._filler_item.seconds)

@@ -166,6 +166,12 @@ def test_the_supervisor_airs_the_card_and_the_rerun_in_real_time(
             if cards and len(station.events(types=["SegmentAired"])) > 4:
                 break
             time.sleep(0.5)
+        # Production over, episode 3 given up: with no card to show, reruns alone would fill the gap forever; the
+        # channel ends after what it is airing instead.
+        for segment_id in ("x-e0003-s01", "x-e0003-s02"):
+            station.record(ev.SegmentDropped(show="x", episode=3, segment_id=segment_id, reason="given up"))
+        supervisor.finish()
+        assert supervisor.wait(60), "reruns kept a finished channel on air"
     finally:
         supervisor.stop()
     cards = [e.event for e in station.events(types=["FillerAired"]) if e.event.what == CARD_WHAT]  # type: ignore[attr-defined]
