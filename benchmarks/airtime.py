@@ -96,7 +96,9 @@ def main() -> int:
         events = [logged.event for logged in store.events()]
         store.close()
 
-    segments = [e for e in events if isinstance(e, ev.SegmentAired)]
+    aired = [e for e in events if isinstance(e, ev.SegmentAired)]
+    segments = [e for e in aired if not e.rerun]
+    reruns = [e for e in aired if e.rerun]
     fillers = [e for e in events if isinstance(e, ev.FillerAired)]
     show_seconds = sum(e.seconds for e in segments)
     filler_seconds = sum(e.seconds for e in fillers)
@@ -104,16 +106,21 @@ def main() -> int:
     first_segment = next((i for i, e in enumerate(events) if isinstance(e, ev.SegmentAired)), len(events))
     before_first = sum(e.seconds for e in events[:first_segment] if isinstance(e, ev.FillerAired))
     episodes = sorted({e.episode for e in segments if e.episode is not None})
-    total = show_seconds + filler_seconds
+    rerun_seconds = sum(e.seconds for e in reruns)
+    total = show_seconds + rerun_seconds + filler_seconds
     print(f"show: {args.show}, {args.minutes:g} min, {args.busy} CPU burner(s) beside it, {os.cpu_count()} cores")
     print(f"on air: {total:.1f} s = {show_seconds:.1f} s of show ({len(segments)} segments, {len(episodes)} episodes)"
-          f" + {filler_seconds:.1f} s of filler")  # fmt: skip
+          f" + {rerun_seconds:.1f} s of reruns ({len(reruns)}) + {filler_seconds:.1f} s of filler")  # fmt: skip
     share = filler_seconds / total if total else 0.0
     print(f"filler share of airtime: {share:.3f}  (before the first episode {before_first:.1f} s, "
           f"between episodes {filler_seconds - before_first - inside:.1f} s, inside episodes {inside:.1f} s)")  # fmt: skip
     print(f"filler inside an episode: {inside:.1f} s ({'none' if inside == 0 else 'FAIL'})")
     started = next((e for e in events if isinstance(e, ev.StationStarted)), None)
-    print(f"what the filler was: {started.filler if started is not None else '?'}")
+    by_kind: dict[str, float] = {}
+    for filler in fillers:
+        by_kind[filler.what] = by_kind.get(filler.what, 0.0) + filler.seconds
+    kinds = ", ".join(f"{kind} {seconds:.1f} s" for kind, seconds in by_kind.items())
+    print(f"what the filler was: {kinds or 'none'} (the station's filler: {started.filler if started else '?'})")
     if dark is None:
         print("dark on the output: not measured (the HLS recording did not start)")
         return 1

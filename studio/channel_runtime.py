@@ -96,24 +96,18 @@ class ChannelRuntime:
         settings = self.settings
         from studio.runtime import StationQueue
 
-        queues = {
-            name: StationQueue(
-                self.station,
-                desk.show_key,
-                rate=desk.production.rate.value,
-                margin=settings.air_through_margin,
-                realtime=settings.playout_realtime,
-            )  # fmt: skip
-            for name, desk in self.desks.items()
-        }
+        queues = {}
         bumpers = {}
-        if self.channel.bumpers:
-            fps = self.show.channel.fps
-            seconds = commands.house_frames(settings.filler_seconds, fps) / fps
-            for name, desk in self.desks.items():
-                path, _ = self._make_ident(toolkit, desk.show, desk.context)
-                if path is not None:
-                    bumpers[name] = Bumper(name, path, seconds)
+        fps = self.show.channel.fps
+        seconds = commands.house_frames(settings.filler_seconds, fps) / fps
+        for name, desk in self.desks.items():
+            ident, _ = self._make_ident(toolkit, desk.show, desk.context)
+            queues[name] = StationQueue(
+                self.station, desk.show_key, rate=desk.production.rate.value, margin=settings.air_through_margin,
+                realtime=settings.playout_realtime, between=self._make_interstitials(desk.show, desk.context, ident),
+            )  # fmt: skip
+            if self.channel.bumpers and ident is not None:
+                bumpers[name] = Bumper(name, ident, seconds)
         return ChannelQueue(self.channel, queues, bumpers=bumpers, record=self.record, clock=self.clock)
 
     def _next_to_make(self, made: dict[str, int]) -> str | None:

@@ -318,10 +318,10 @@ def status_lines(health: Any, pid: int | None) -> list[tuple[str, str]]:
     if now is None:
         lines.append(("on air", "nothing" if pid else "off air"))
     elif now["kind"] == "ident":
-        lines.append(("on air", f"the ident since {clock(now['since'])[-8:]}: {now['reason']}"))
+        lines.append(("on air", f"the {now.get('what', 'ident')} since {clock(now['since'])[-8:]}: {now['reason']}"))
     else:
         lines.append(("on air", f"{now['title']} — episode {now['episode']} {now['episode_title']!r} ({now['segment_id']},"
-                                f" since {clock(now['since'])[-8:]})"))  # fmt: skip
+                                f" since {clock(now['since'])[-8:]}){' — a rerun' if now.get('rerun') else ''}"))  # fmt: skip
     upcoming = " · ".join(f"{entry['title']} ({'ready' if entry['ready'] else 'being made'})" for entry in health.next)
     lines.append(("up next", upcoming or "nothing queued"))
     lines.append(("buffer", f"{minutes(health.buffered_seconds)} approved ahead of the playhead"
@@ -331,6 +331,8 @@ def status_lines(health: Any, pid: int | None) -> list[tuple[str, str]]:
         if health.production_rate
         else "no segment approved lately"
     )
+    if health.strategy:
+        lines.append(("strategy", f"{health.strategy}: {health.strategy_reason}"))
     lines.append(("made", f"{rate} · production {'PAUSED' if health.paused else 'running'} · approval"
                           f" {'manual' if health.manual_approval else 'auto'}{' · playout ON HOLD' if health.hold else ''}"))  # fmt: skip
     outputs = ", ".join(

@@ -153,6 +153,15 @@ class Settings(BaseSettings):
     buffer_target_s: float = Field(default=120.0, gt=0)
     """Approved seconds the showrunner keeps queued ahead of the playhead before it pauses production."""
 
+    buffer_strategy: bool = True
+    """The showrunner watches the buffer: when an episode as planned would not be made before the buffer runs dry
+    at the measured production rate, it plans shorter segments with fewer repairs and, if that is not enough, lets
+    reruns of aired segments fill the gaps between episodes (the log says why). Off: every episode as planned."""
+
+    reruns: bool = True
+    """Between episodes, while the next one cannot start yet, air segments that already aired (the best-judged,
+    least recently rerun first) after a "coming up" card, instead of looping the show's ident."""
+
     loudness_lufs: float = Field(default=-23.0, ge=-40.0, le=-5.0)
     """Integrated loudness every segment, ident and rerun airs at (EBU R128: -23 LUFS; for streaming platforms
     -16), so shows, music and filler play at one level. Applied once, when a segment is conformed."""

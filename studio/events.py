@@ -223,6 +223,10 @@ class EpisodePlanned(Event):
     nearest_episode: int | None = None
     rejected_premises: tuple[str, ...] = ()
     """Premises this plan replaced because they were too close to one already aired."""
+    strategy: str = "normal"
+    """How the showrunner makes this episode given the buffer (`studio.strategy`): normal, lean or reruns."""
+    strategy_reason: str = ""
+    segment_scale: float = 1.0
 
     def summary(self) -> str:
         steered = f"; following {len(self.steering)} note(s)" if self.steering else ""
@@ -233,8 +237,23 @@ class EpisodePlanned(Event):
             novelty = f"; nearest earlier premise {self.nearest_similarity:.2f} (episode {self.nearest_episode})"
         return (
             f"episode {self.episode}: {self.title!r} ({len(self.segments)} segments, {self.planned_seconds:g} s planned"
-            f"{steered}{novelty})"
+            f"{steered}{novelty}{'' if self.strategy == 'normal' else f'; {self.strategy}'})"
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class StrategyChanged(Event):
+    """The showrunner makes episodes another way from this one on, because of the buffer and the production rate."""
+
+    agent: ClassVar[str] = "showrunner"
+    strategy: str
+    previous: str
+    reason: str
+    segment_scale: float = 1.0
+    max_repairs: int | None = None
+
+    def summary(self) -> str:
+        return f"strategy {self.previous} → {self.strategy} from episode {self.episode}: {self.reason}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -667,10 +686,12 @@ class SegmentOnAir(Event):
     segment_id: str
     seconds: float
     repeat: bool = False
-    """Aired again because playout is on hold."""
+    """Aired again: playout is on hold, or a rerun."""
+    rerun: bool = False
+    """Aired again as a rerun, chosen to fill a gap between episodes."""
 
     def summary(self) -> str:
-        return f"on air: {self.segment_id} ({self.seconds:.2f} s){' again (hold)' if self.repeat else ''}"
+        return f"on air: {self.segment_id} ({self.seconds:.2f} s){_again(self.repeat, self.rerun)}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -679,9 +700,14 @@ class SegmentAired(Event):
     segment_id: str
     seconds: float
     repeat: bool = False
+    rerun: bool = False
 
     def summary(self) -> str:
-        return f"aired {self.segment_id} ({self.seconds:.2f} s){' again (hold)' if self.repeat else ''}"
+        return f"aired {self.segment_id} ({self.seconds:.2f} s){_again(self.repeat, self.rerun)}"
+
+
+def _again(repeat: bool, rerun: bool) -> str:
+    return " again (rerun)" if rerun else " again (hold)" if repeat else ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -702,9 +728,11 @@ class FillerStarted(Event):
     reason: str
     inside_episode: bool = False
     """True when the filler interrupts an episode (what the playout gate exists to prevent)."""
+    what: str = "ident"
+    """What airs: the show's ident, or a coming-up card for the next episode."""
 
     def summary(self) -> str:
-        return f"filler on air{' INSIDE an episode' if self.inside_episode else ''}: {self.reason}"
+        return f"{self.what} on air{' INSIDE an episode' if self.inside_episode else ''}: {self.reason}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -713,10 +741,24 @@ class FillerAired(Event):
     seconds: float
     reason: str
     inside_episode: bool = False
+    what: str = "ident"
 
     def summary(self) -> str:
         where = " INSIDE an episode" if self.inside_episode else ""
-        return f"filler aired{where} for {self.seconds:.1f} s: {self.reason}"
+        return f"{self.what} aired{where} for {self.seconds:.1f} s: {self.reason}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RerunDropped(Event):
+    """A rerun chosen to fill a gap could not air (its file is gone or damaged) or was skipped; the aired segment
+    itself keeps its place in the log."""
+
+    agent: ClassVar[str] = "broadcast"
+    segment_id: str
+    reason: str
+
+    def summary(self) -> str:
+        return f"rerun of {self.segment_id} dropped: {self.reason}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -933,15 +975,15 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
         StationStarted, StationStopped, ProductionPaused, ProductionResumed, ProductionFinished, ProductionFailed,
-        EpisodePlanned, EpisodeResumed, SegmentWritten, ShotsDesigned, ShotRepaired,
+        EpisodePlanned, StrategyChanged, EpisodeResumed, SegmentWritten, ShotsDesigned, ShotRepaired,
         RenderStarted, ClipRendered, RenderFailed, BackendFellBack,
         VerdictGiven, ShotDropped, LessonLearned,
         SegmentApproved, SegmentDropped, SegmentAwaitingReview, ShotReprompted, RepromptFailed, SegmentRemade,
         EpisodeAssembled, EpisodeEmpty,
         SegmentRejected, SegmentRemoved, SegmentReinstated, ApprovalModeChanged,
         CanonChanged, NoteInterpreted, MemorySearched, MemoryForgotten, MemoryRebuilt,
-        SegmentOnAir, SegmentAired, SegmentSkipped, FillerStarted, FillerAired, ProgrammeStarted, BumperAired,
-        EncoderRestarted, FeederTimedOut,
+        SegmentOnAir, SegmentAired, SegmentSkipped, FillerStarted, FillerAired, RerunDropped, ProgrammeStarted,
+        BumperAired, EncoderRestarted, FeederTimedOut,
         ItemFailed, OutputLost, OutputRestored, PlayoutEnded, PlayoutFailed,
         CommandReceived, CommandApplied, CommandRejected,
         MediaPruned, CheckpointsPruned,

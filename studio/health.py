@@ -48,6 +48,9 @@ class Health:
     filler_seconds: float = 0.0
     """Seconds of ident or card aired, ever."""
     commands_waiting: int = 0
+    strategy: str = ""
+    """How the showrunner made the latest episode given the buffer (normal, lean, reruns), and why."""
+    strategy_reason: str = ""
 
 
 def read_health(station: Station, show: str, *, running: bool, now: float | None = None) -> Health:
@@ -69,6 +72,8 @@ def read_health(station: Station, show: str, *, running: bool, now: float | None
     window_start = max(started_at or now, now - RATE_WINDOW_S)
     approved = station.total_seconds(show, "SegmentApproved", since=window_start)
     rate = approved / (now - window_start) if approved > 0 and now - window_start >= 1.0 else None
+    planned = station.events(show=show, types=["EpisodePlanned"], last=1)
+    plan = planned[0].event if planned and isinstance(planned[0].event, ev.EpisodePlanned) else None
     return Health(
         show=show,
         title=title,
@@ -90,4 +95,6 @@ def read_health(station: Station, show: str, *, running: bool, now: float | None
         critic_failures=station.critic_failures(show),
         filler_seconds=station.total_seconds(show, "FillerAired"),
         commands_waiting=len(station.commands(show=show, statuses=("pending", "received"))),
+        strategy=plan.strategy if plan is not None else "",
+        strategy_reason=plan.strategy_reason if plan is not None else "",
     )

@@ -109,6 +109,7 @@ class Production:
         self.checkpointer = SqliteSaver(connection, serde=serde)
         self.graph = build_graph(self.checkpointer)
         self.context.gate = self.gate
+        self.context.rate = self.rate.value
 
     @property
     def station(self) -> Station:

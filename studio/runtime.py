@@ -28,6 +28,7 @@ from studio.lock import StationLock
 from studio.production import Production, open_station
 from studio.secrets import mask_url
 from studio.state import StudioContext
+from studio.strategy import can_make_in_time
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from studio.agents.llm import Director
+    from studio.broadcast.interstitial import Interstitials
     from studio.broadcast.web import PlayerServer
     from studio.channel_playout import ChannelQueue
     from studio.config import Settings
@@ -56,24 +58,13 @@ PRODUCTION_STOP_TIMEOUT_S = 120.0
 
 def can_air_through(segments: Sequence[tuple[float, bool]], rate: float | None, margin: float) -> bool:
     """Whether an episode whose remaining segments are `(seconds, made)`, in airing order, can start now and air
-    through without a break.
-
-    Yes when every segment is made. Otherwise production (making `rate` on-air seconds per wall second, slowed by
-    `margin` for safety) must finish each unmade segment, in order, before the segments ahead of it have aired.
-    No measured rate: only a finished episode may start."""
+    through without a break. Yes when every segment is made; otherwise production must keep ahead of playout
+    (`studio.strategy.can_make_in_time`). No measured rate: only a finished episode may start."""
     if all(made for _, made in segments):
         return True
     if rate is None or rate <= 0:
         return False
-    airs_at = 0.0
-    to_make = 0.0
-    for seconds, made in segments:
-        if not made:
-            to_make += seconds
-            if to_make * margin / rate > airs_at:
-                return False
-        airs_at += seconds
-    return True
+    return can_make_in_time(segments, rate=rate, margin=margin)
 
 
 class StationQueue:
@@ -87,8 +78,11 @@ class StationQueue:
         rate: Callable[[], float | None],
         margin: float,
         realtime: bool,
+        between: Interstitials | None = None,
     ) -> None:
         self.station = station
+        self.between = between
+        """What fills a gap between episodes (cards, reruns); None: the ident."""
         self.show = show
         self.rate = rate
         self.margin = margin
@@ -104,15 +98,22 @@ class StationQueue:
         if not queue:
             if self._last_played is None:
                 return Idle("nothing approved yet: production is making the first episode")
-            return Idle("waiting for the next episode")
+            return self._between(Idle("waiting for the next episode"), None)
         head = queue[0]
         started = self._episode_started(head.episode)
         if head.status != "on_air" and head.segment_id in self.station.remaking(self.show):
-            return Idle(f"{head.segment_id} is being made again with a re-prompted shot", inside_episode=started)
+            return self._between(
+                Idle(f"{head.segment_id} is being made again with a re-prompted shot", inside_episode=started),
+                head.episode,
+            )
         if head.status == "planned":
             if head.segment_id in self.station.awaiting_review(self.show):
-                return Idle(f"{head.segment_id} waits for a person to approve it", inside_episode=started)
-            return Idle(f"waiting for {head.segment_id} to be made", inside_episode=started)
+                return self._between(
+                    Idle(f"{head.segment_id} waits for a person to approve it", inside_episode=started), head.episode
+                )
+            return self._between(
+                Idle(f"waiting for {head.segment_id} to be made", inside_episode=started), head.episode
+            )
         if not started:
             remaining = [
                 (entry.seconds, True) if entry.status != "planned" else (entry.planned_seconds, False)
@@ -123,9 +124,12 @@ class StationQueue:
             rate = self.rate() if self.realtime else None
             if not can_air_through(remaining, rate, self.margin):
                 made = sum(1 for _, is_made in remaining if is_made)
-                return Idle(
-                    f"episode {head.episode} waits until it can air without a break ({made} of {len(remaining)}"
-                    " segments made)"
+                return self._between(
+                    Idle(
+                        f"episode {head.episode} waits until it can air without a break ({made} of {len(remaining)}"
+                        " segments made)"
+                    ),
+                    head.episode,
                 )
         return _queued(head)
 
@@ -135,19 +139,37 @@ class StationQueue:
         queue = self.station.queue(self.show)
         return bool(queue) and self._episode_started(queue[0].episode)
 
+    def _between(self, idle: Idle, episode: int | None) -> QueuedSegment | Idle:
+        """Between episodes, a card for the next one or a rerun instead of the ident; inside one, the ident."""
+        if self.between is None or idle.inside_episode:
+            return idle
+        return self.between.fill(idle, episode)
+
     def _episode_started(self, episode: int) -> bool:
         return any(
             entry.status in ("aired", "skipped", "on_air") for entry in self.station.rundown(self.show, episode=episode)
         )
 
     def started(self, segment: QueuedSegment) -> None:
-        self.station.record(self._event(ev.SegmentOnAir, segment, seconds=segment.seconds, repeat=segment.repeat))
+        self.station.record(
+            self._event(ev.SegmentOnAir, segment, seconds=segment.seconds, repeat=segment.repeat, rerun=segment.rerun)
+        )
 
     def aired(self, segment: QueuedSegment) -> None:
-        self.station.record(self._event(ev.SegmentAired, segment, seconds=segment.seconds, repeat=segment.repeat))
-        self._last_played = replace(segment, repeat=False)
+        self.station.record(
+            self._event(ev.SegmentAired, segment, seconds=segment.seconds, repeat=segment.repeat, rerun=segment.rerun)
+        )
+        if not segment.rerun:
+            self._last_played = replace(segment, repeat=False)
+        if self.between is not None:
+            self.between.aired(segment)
 
     def skipped(self, segment: QueuedSegment, reason: str, command_id: int | None) -> None:
+        if segment.rerun:  # the segment itself aired before: only this rerun is dropped
+            self.station.record(self._event(ev.RerunDropped, segment, reason=reason))
+            if self.between is not None:
+                self.between.dropped(segment)
+            return
         self.station.record(self._event(ev.SegmentSkipped, segment, reason=reason, command_id=command_id))
 
     def _event(self, cls: type[ev.Event], segment: QueuedSegment, **fields: object) -> ev.Event:
@@ -210,6 +232,7 @@ class StationRuntime(ChannelRuntime):
         self.supervisor: PlayoutSupervisor
         self.server: PlayerServer | None = None
         self.metrics: MetricsServer | None = None
+        self._interstitials: list[Interstitials] = []
         self.start_event_id = 0
         self.finished_episodes: list[Path] = []
 
@@ -283,12 +306,15 @@ class StationRuntime(ChannelRuntime):
 
                 self.metrics = MetricsServer(station, self.show_key, settings.metrics_port)
                 self.metrics.start()
-            queue: StationQueue | ChannelQueue = StationQueue(
-                station, self.show_key, rate=self.production.rate.value, margin=settings.air_through_margin,
-                realtime=settings.playout_realtime,
-            )  # fmt: skip
+            queue: StationQueue | ChannelQueue
             if self.channel is not None:
                 queue = self._channel_queue(toolkit)
+            else:
+                queue = StationQueue(
+                    station, self.show_key, rate=self.production.rate.value, margin=settings.air_through_margin,
+                    realtime=settings.playout_realtime,
+                    between=self._make_interstitials(self.show, self.context, filler_path if filler == "ident" else None),
+                )  # fmt: skip
             self.supervisor = PlayoutSupervisor(
                 show=self.show_key, hls_dir=hls_dir, media_dir=settings.data_dir / "media", width=self.show.channel.width,
                 height=self.show.channel.height, fps=self.show.channel.fps, queue=queue, emit=self.record,
@@ -341,6 +367,24 @@ class StationRuntime(ChannelRuntime):
             thread.start()
             self._threads.append(thread)
 
+    def _make_interstitials(self, show: Show, context: StudioContext, ident: Path | None) -> Interstitials | None:
+        """Coming-up cards and reruns for the gaps between a show's episodes (reruns only if the settings and the
+        channel's policy allow them); none while playout runs faster than real time (a dry run has no gaps worth
+        filling)."""
+        if not self.settings.playout_realtime:
+            return None
+        from studio.broadcast.interstitial import Interstitials
+
+        channel = show.channel
+        interstitials = Interstitials(
+            self.station, context.show_key, show, context.media_dir, ident, width=channel.width,
+            height=channel.height, fps=channel.fps, card_seconds=self.settings.filler_seconds * 1.5,
+            loudness_lufs=self.settings.loudness_lufs, true_peak_dbtp=self.settings.true_peak_dbtp,
+            reruns=self.settings.reruns and self.reruns == "allowed",
+        )  # fmt: skip
+        self._interstitials.append(interstitials)
+        return interstitials
+
     def _make_ident(self, toolkit: Toolkit, show: Show, context: StudioContext) -> tuple[Path | None, str]:
         """The show's ident for playout to air when nothing else can, and what airs then, in words; the plain card
         when the ident cannot be made (the channel must start all the same)."""
@@ -390,6 +434,8 @@ class StationRuntime(ChannelRuntime):
         for desk in self.desks.values():
             desk.production.stop_event.set()
         self.supervisor.stop()
+        for interstitials in self._interstitials:
+            interstitials.close()
         for thread in self._threads:
             thread.join(PRODUCTION_STOP_TIMEOUT_S if thread.name == "production" else 5.0)
         if self.server is not None:

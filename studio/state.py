@@ -31,6 +31,10 @@ class EpisodeState(TypedDict, total=False):
     """Shot id → path of its latest render."""
     render_errors: dict[str, str]
     verdicts: dict[str, Verdict]
+    segment_scale: float
+    """Each segment lasts its format's seconds times this (the showrunner's strategy); absent: 1."""
+    max_repairs: int | None
+    """Repairs a failing shot gets in this episode (the showrunner's strategy); absent or None: the settings'."""
     approved_segments: list[str]
     awaiting: dict[str, Any] | None
     """Manual approval: the `SegmentApproved` (as a dict) of the segment made and waiting for a person."""
@@ -73,6 +77,9 @@ class StudioContext:
     gate: Callable[[], None] = lambda: None
     """Called before each expensive step inside a node: blocks while production is paused, raises
     `ProductionStopped` when the station is stopping."""
+    rate: Callable[[], float | None] = lambda: None
+    """Production's measured rate (on-air seconds approved per wall second), None until measured: the showrunner's
+    buffer watch reads it."""
     vision: Any = None
     """Optional multimodal chat model for the vision critic."""
     memory: Any = None

@@ -24,6 +24,7 @@ def critic(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, An
         verdict, shot_events = judge_one(
             ctx, shots[shot_id], state["clips"].get(shot_id, ""), render_errors.get(shot_id, ""),
             episode=state["episode_number"], segment=state["segment_index"], known_lessons=known_lessons,
+            last_attempt=state.get("max_repairs"),
         )  # fmt: skip
         verdicts[shot_id] = verdict
         events += shot_events

@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime  # noqa: TC002 - LangGraph reads node and 
 
 from studio import events as ev
 from studio.state import EpisodeState, StudioContext, emitted  # noqa: TC001
+from studio.strategy import segment_seconds
 
 
 def screenwriter(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]:
@@ -22,16 +23,18 @@ def screenwriter(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[s
     previously = ctx.memory.previously(cast, before_episode=plan.number)
     started = time.perf_counter()
     script, backend = ctx.director.write_segment(ctx.show, plan, outline, seed=ctx.seed, previously=previously)
-    # Beats are scaled so the segment lasts what its format says, whatever the writer's arithmetic.
+    # Beats are scaled so the segment lasts what its format says (shortened by a lean strategy), whatever the
+    # writer's arithmetic.
+    seconds = segment_seconds(fmt.seconds, state.get("segment_scale", 1.0))
     total = sum(beat.seconds for beat in script.beats)
-    scale = fmt.seconds / total if total else 1.0
+    scale = seconds / total if total else 1.0
     script = script.model_copy(
         update={"beats": [b.model_copy(update={"seconds": round(b.seconds * scale, 3)}) for b in script.beats]}
     )
     written = ctx.event(
         ev.SegmentWritten, episode=plan.number, segment=index, backend=backend, title=script.title,
         format=script.format, mood=script.mood, beats=tuple(beat.description for beat in script.beats),
-        seconds=fmt.seconds, script=script.model_dump(mode="json"), previously=tuple(previously),
+        seconds=seconds, script=script.model_dump(mode="json"), previously=tuple(previously),
         duration_ms=(time.perf_counter() - started) * 1000,
     )  # fmt: skip
     return {"script": script, "shots": [], "verdicts": {}, "clips": {}, "pending": [], "events": emitted(written)}

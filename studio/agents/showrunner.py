@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime  # noqa: TC002 - LangGraph reads node and 
 
 from studio import events as ev
 from studio.state import EpisodeState, StudioContext, emitted  # noqa: TC001
+from studio.strategy import Strategy, choose_strategy, segment_seconds
 
 if TYPE_CHECKING:
     from studio.plan import EpisodePlan
@@ -63,12 +64,14 @@ def showrunner(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str
             for i, s in enumerate(plan.segments)
         ]
     plan = plan.model_copy(update={"segments": segments})
+    full_seconds = [canon.format(outline.format).seconds for outline in segments]  # type: ignore[union-attr]
+    strategy = buffer_strategy(ctx, full_seconds)
     planned = tuple(
         ev.PlannedSegment(
             segment_id=ctx.segment_id(number, index), title=outline.title, format=outline.format,
-            seconds=canon.format(outline.format).seconds,  # type: ignore[union-attr]
+            seconds=segment_seconds(seconds, strategy.segment_scale),
         )
-        for index, outline in enumerate(segments)
+        for index, (outline, seconds) in enumerate(zip(segments, full_seconds, strict=True))
     )  # fmt: skip
     planned_seconds = sum(segment.seconds for segment in planned)
     planned_event = ctx.event(
@@ -77,8 +80,10 @@ def showrunner(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str
         buffered_seconds=round(ctx.station.buffered_seconds(ctx.show_key), 2), plan=plan.model_dump(mode="json"),
         novelty="variation" if check.too_close(threshold) and not steered else "new",
         nearest_premise=check.nearest, nearest_similarity=check.similarity, nearest_episode=check.episode,
-        rejected_premises=tuple(rejected), duration_ms=(time.perf_counter() - started) * 1000,
+        rejected_premises=tuple(rejected), strategy=strategy.name, strategy_reason=strategy.reason,
+        segment_scale=strategy.segment_scale, duration_ms=(time.perf_counter() - started) * 1000,
     )  # fmt: skip
+    changed = _strategy_change(ctx, number, strategy)
     acknowledgements = [
         ctx.event(
             ev.CommandApplied,
@@ -93,8 +98,43 @@ def showrunner(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str
         "plan": plan,
         "segment_index": 0,
         "steering": list(state.get("steering", [])),
-        "events": emitted(planned_event, *acknowledgements),
+        "segment_scale": strategy.segment_scale,
+        "max_repairs": strategy.max_repairs,
+        "events": emitted(planned_event, *changed, *acknowledgements),
     }
+
+
+def buffer_strategy(ctx: StudioContext, format_seconds: list[float]) -> Strategy:
+    """The showrunner's buffer watch (`studio.strategy`): off, or while playout runs faster than real time (a dry
+    run has no airtime to make anything in), every episode is made as planned."""
+    settings = ctx.settings
+    if not settings.buffer_strategy:
+        return Strategy(reason="the buffer watch is off (STUDIO_BUFFER_STRATEGY)")
+    if not settings.playout_realtime:
+        return Strategy(reason="playout runs faster than real time: the episode is made as planned")
+    return choose_strategy(
+        format_seconds, buffered_s=ctx.station.buffered_seconds(ctx.show_key), rate=ctx.rate(),
+        margin=settings.air_through_margin, max_repairs=settings.max_repairs,
+    )  # fmt: skip
+
+
+def _strategy_change(ctx: StudioContext, number: int, strategy: Strategy) -> list[ev.Event]:
+    """A `StrategyChanged` when this episode is made another way than the one planned before it."""
+    last = ctx.station.events(show=ctx.show_key, types=["EpisodePlanned"], last=1)
+    before = last[0].event.strategy if last and isinstance(last[0].event, ev.EpisodePlanned) else "normal"
+    if before == strategy.name:
+        return []
+    return [
+        ctx.event(
+            ev.StrategyChanged,
+            episode=number,
+            strategy=strategy.name,
+            previous=before,
+            reason=strategy.reason,
+            segment_scale=strategy.segment_scale,
+            max_repairs=strategy.max_repairs,
+        )  # fmt: skip
+    ]
 
 
 def _topics_left(ctx: StudioContext, avoid: list[str]) -> bool:

@@ -28,9 +28,12 @@ def now_and_next(station: Station, show: str, title: str) -> dict[str, Any]:
     if marker:
         event, since = marker[0].event, marker[0].ts
         if isinstance(event, ev.SegmentOnAir) and (entry := station.segment(event.segment_id)) is not None:
-            now = {"kind": "segment", **_segment(entry, episodes), "since": since, "repeat": event.repeat}
+            now = {
+                "kind": "segment", **_segment(entry, episodes), "since": since, "repeat": event.repeat,
+                "rerun": event.rerun,
+            }  # fmt: skip
         elif isinstance(event, ev.FillerStarted):
-            now = {"kind": "ident", "title": title, "reason": event.reason, "since": since}
+            now = {"kind": "ident", "title": title, "reason": event.reason, "since": since, "what": event.what}
     on_air = now.get("segment_id") if now else None
     upcoming = [entry for entry in station.queue(show) if entry.segment_id != on_air and entry.status != "on_air"]
     return {

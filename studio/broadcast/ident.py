@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,6 +28,7 @@ from studio.tools.base import MusicRequest
 from studio.tools.media import INTERMEDIATE_SUFFIX, measure_loudness, run_ffmpeg, write_video
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
     from pathlib import Path
 
     from studio.show import Show
@@ -84,45 +86,72 @@ def ensure_ident(
         frames = commands.house_frames(seconds, fps)
         if path.exists() and is_house_file(path, width=width, height=height, fps=fps, frames=frames):
             return path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        stem = f".{path.stem}.{os.getpid()}"
-        picture_path = path.with_name(f"{stem}.picture{INTERMEDIATE_SUFFIX}")
-        music_path = path.with_name(f"{stem}.music.wav")
-        partial_path = path.with_name(f"{stem}.partial.mp4")
-        try:
-            write_video(ident_frames(show, width=width, height=height, frames=frames), fps, picture_path,
-                        width=width, height=height)  # fmt: skip
+
+        def music(music_path: Path) -> None:
             request = MusicRequest(prompt=show.music.mood, seconds=frames / fps, seed=7,
                                    tempo_bpm=show.music.tempo_bpm, key=show.music.key)  # fmt: skip
             runner = StageRunner(toolkit)  # the selected music backend, the embedded one when that fails
-            track = runner.run("music", "music", lambda music: music.generate(request, music_path)).path
+            track = runner.run("music", "music", lambda backend: backend.generate(request, music_path)).path
             for kind, failed, fallback, reason in runner.fallbacks:
                 log.warning("ident %s: %s failed (%s); %s took over", kind, failed, reason, fallback)
-            loudness = measure_loudness(track, target_lufs=loudness_lufs, true_peak_dbtp=true_peak_dbtp)
-            run_ffmpeg(
-                ["-y", *commands.conform_segment_argv(
-                    [picture_path], track, partial_path, width=width, height=height, fps=fps, seconds=frames / fps,
-                    loudness=loudness,
-                )]
-            )  # fmt: skip
-            os.replace(partial_path, path)
-        finally:
-            for leftover in (picture_path, music_path, partial_path):
-                leftover.unlink(missing_ok=True)
+            if track != music_path:
+                os.replace(track, music_path)
+
+        write_card(
+            path, ident_frames(show, width=width, height=height, frames=frames), music, width=width, height=height,
+            fps=fps, loudness_lufs=loudness_lufs, true_peak_dbtp=true_peak_dbtp,
+        )  # fmt: skip
     return path
 
 
-def ident_frames(show: Show, *, width: int, height: int, frames: int) -> list[np.ndarray]:
+def write_card(
+    path: Path,
+    pictures: Iterable[np.ndarray],
+    music: Callable[[Path], None],
+    *,
+    width: int,
+    height: int,
+    fps: int,
+    loudness_lufs: float,
+    true_peak_dbtp: float,
+) -> None:
+    """Write a channel card (the ident, a coming-up card) in the house format, atomically: `pictures` under the
+    sound `music` writes to the path it is given, brought to the channel's loudness."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stem = f".{path.stem}.{os.getpid()}.{threading.get_ident()}"
+    picture_path = path.with_name(f"{stem}.picture{INTERMEDIATE_SUFFIX}")
+    music_path = path.with_name(f"{stem}.music.wav")
+    partial_path = path.with_name(f"{stem}.partial.mp4")
+    try:
+        frames = write_video(pictures, fps, picture_path, width=width, height=height)
+        music(music_path)
+        loudness = measure_loudness(music_path, target_lufs=loudness_lufs, true_peak_dbtp=true_peak_dbtp)
+        run_ffmpeg(
+            ["-y", *commands.conform_segment_argv(
+                [picture_path], music_path, partial_path, width=width, height=height, fps=fps, seconds=frames / fps,
+                loudness=loudness,
+            )]
+        )  # fmt: skip
+        os.replace(partial_path, path)
+    finally:
+        for leftover in (picture_path, music_path, partial_path):
+            leftover.unlink(missing_ok=True)
+
+
+def ident_frames(
+    show: Show, *, width: int, height: int, frames: int, lines: Sequence[TextLine] | None = None
+) -> list[np.ndarray]:
     """The ident's pictures (RGB uint8): the show's colours drifting in a slow diagonal wave, soft discs of them
-    floating across, the title and the tagline in the middle. Every motion completes whole cycles over `frames`.
-    The background is soft, so it is drawn at a quarter of the size and scaled up; the text is drawn at full size."""
+    floating across, `lines` of text in the middle (the title and the tagline unless given). Every motion completes
+    whole cycles over `frames`. The background is soft, so it is drawn at a quarter of the size and scaled up; the
+    text is drawn at full size."""
     import cv2
 
     colours = np.array(ident_colours(show), dtype=np.float32)
     small_w, small_h = max(16, width // 4), max(9, height // 4)
     ys, xs = np.mgrid[0:small_h, 0:small_w].astype(np.float32)
     diagonal = (xs / small_w + ys / small_h) / 2.0
-    text_rgb, text_alpha = _text_layer(show.title, width, height)
+    text_rgb, text_alpha = _text_layer(lines or ident_lines(show.title), width, height)
     rng = np.random.default_rng(int(hashlib.sha256(show.title.encode()).hexdigest()[:8], 16))
     discs = [
         (rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.08, 0.2) * small_h, int(rng.integers(len(colours))),
@@ -150,27 +179,41 @@ def ident_frames(show: Show, *, width: int, height: int, frames: int) -> list[np
     return pictures
 
 
-def _text_layer(title: str, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """The title and tagline in white with a soft dark shadow, as colour and alpha planes."""
+@dataclass(frozen=True)
+class TextLine:
+    """One line of a card: its words, its type height as a fraction of the picture's, its brightness (0-255)."""
+
+    text: str
+    size: float
+    fill: int = 255
+
+
+def ident_lines(title: str) -> list[TextLine]:
+    return [TextLine(title, 1 / 9), TextLine(TAGLINE, 1 / 26, 210)]
+
+
+def _text_layer(lines: Sequence[TextLine], width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """`lines` centred one under another in white with a soft dark shadow, as colour and alpha planes. A line too
+    wide for the picture gets smaller type, never clipped."""
     from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-    title_font = _font(ImageFont, max(8, height // 9))
-    tagline_font = _font(ImageFont, max(6, height // 26))
-    for size in range(max(8, height // 9), 7, -2):  # a long title gets smaller type, never clipped
-        title_font = _font(ImageFont, size)
-        if title_font.getbbox(title)[2] <= width * 0.86:
-            break
+    fonts = []
+    for line in lines:
+        largest = max(6, round(height * line.size))
+        for size in range(largest, 5, -2):
+            font = _font(ImageFont, size)
+            if font.getbbox(line.text)[2] <= width * 0.86:  # type: ignore[attr-defined]
+                break
+        fonts.append(font)
     mask = Image.new("L", (width, height), 0)
     draw = ImageDraw.Draw(mask)
-    title_box = draw.textbbox((0, 0), title, font=title_font, anchor="lt")
-    tagline_box = draw.textbbox((0, 0), TAGLINE, font=tagline_font, anchor="lt")
+    boxes = [draw.textbbox((0, 0), line.text, font=font, anchor="lt") for line, font in zip(lines, fonts, strict=True)]
+    heights = [box[3] - box[1] for box in boxes]
     gap = height // 30
-    total = (title_box[3] - title_box[1]) + gap + (tagline_box[3] - tagline_box[1])
-    top = (height - total) // 2
-    draw.text((width // 2, top), title, font=title_font, fill=255, anchor="mt")
-    draw.text(
-        (width // 2, top + (title_box[3] - title_box[1]) + gap), TAGLINE, font=tagline_font, fill=210, anchor="mt"
-    )
+    top = (height - sum(heights) - gap * (len(lines) - 1)) // 2
+    for line, font, line_height in zip(lines, fonts, heights, strict=True):
+        draw.text((width // 2, top), line.text, font=font, fill=line.fill, anchor="mt")
+        top += line_height + gap
     shadow = mask.filter(ImageFilter.GaussianBlur(max(1, height // 120)))
     text = np.asarray(mask, dtype=np.float32)[..., None] / 255.0
     shade = np.asarray(shadow, dtype=np.float32)[..., None] / 255.0 * 0.6

@@ -69,7 +69,9 @@ class QueuedSegment:
     seconds: float
     episode: int | None = None
     repeat: bool = False
-    """Aired again on purpose (playout on hold), not for the first time."""
+    """Aired again on purpose (playout on hold, or a rerun), not for the first time."""
+    rerun: bool = False
+    """Aired again as a rerun chosen to fill a gap between episodes."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,10 @@ class Idle:
     reason: str
     inside_episode: bool = False
     """The wait interrupts an episode already on air."""
+    filler: Path | None = None
+    """A house-format file to air meanwhile instead of the ident (a "coming up" card)."""
+    what: str = "ident"
+    """What airs meanwhile, in words: ident, or coming-up card."""
 
 
 class PlayoutQueue(Protocol):
@@ -121,6 +127,7 @@ class _SkipRequest:
 class _FillerRun:
     reason: str
     inside_episode: bool
+    what: str = "ident"
     seconds: float = 0.0
 
 
@@ -173,6 +180,7 @@ class PlayoutSupervisor:
         self._encoder_log: IO[bytes] | None = None
         self._filler: _Item | None = None
         self._filler_run: _FillerRun | None = None
+        self._fillers: dict[Path, _Item] = {}
         self._position_s = 0.0
         self._encoder_restarts = 0
         self._last_encoder_start = 0.0
@@ -300,9 +308,11 @@ class PlayoutSupervisor:
         try:
             while not self._stop_requested.is_set():
                 item = self._ask_queue()
-                if isinstance(item, Idle):
-                    if self._finish_requested.is_set():  # production is over: nothing more will become ready
+                if isinstance(item, Idle) or item.rerun:
+                    # Production is over: nothing more will become ready, so no gap is left to fill.
+                    if self._finish_requested.is_set():
                         break
+                if isinstance(item, Idle):
                     self._air_filler(item)
                     if not self.realtime:  # waiting for production: no point airing cards faster than real time
                         self._stop_requested.wait(self._filler_item.seconds)
@@ -376,23 +386,41 @@ class PlayoutSupervisor:
             request.done.set()
 
     def _air_filler(self, idle: Idle) -> None:
+        item = self._filler_for(idle)
+        what = idle.what if item is not self._filler_item else "ident"
         run = self._filler_run
-        if run is not None and run.inside_episode != idle.inside_episode:
+        if run is not None and (run.inside_episode, run.what) != (idle.inside_episode, what):
             self._end_filler_run()
             run = None
         if run is None:
-            run = self._filler_run = _FillerRun(idle.reason, idle.inside_episode)
-            self._emit(ev.FillerStarted, reason=idle.reason, inside_episode=idle.inside_episode)
+            run = self._filler_run = _FillerRun(idle.reason, idle.inside_episode, what)
+            self._emit(ev.FillerStarted, reason=idle.reason, inside_episode=idle.inside_episode, what=what)
         self._answer_skip(None)  # a skip asked for while the filler airs has nothing to cut
-        if not self._stop_requested.is_set() and self._feed(self._filler_item) == "fed":
-            run.seconds += self._filler_item.seconds
+        if not self._stop_requested.is_set() and self._feed(item) == "fed":
+            run.seconds += item.seconds
+
+    def _filler_for(self, idle: Idle) -> _Item:
+        """The item for the filler `idle` names (probed once per file), the ident when it names none or its file
+        cannot air."""
+        if idle.filler is None:
+            return self._filler_item
+        item = self._fillers.get(idle.filler)
+        if item is None:
+            try:
+                item = _Item(idle.filler, _house_seconds(idle.filler, self.fps), "filler")
+            except BroadcastError as error:
+                logger.warning("%s; the ident airs instead", error)
+                return self._filler_item
+            self._fillers[idle.filler] = item
+        return item
 
     def _end_filler_run(self) -> None:
         run, self._filler_run = self._filler_run, None
         if run is not None and run.seconds > 0:
             self._emit(
-                ev.FillerAired, seconds=round(run.seconds, 3), reason=run.reason, inside_episode=run.inside_episode
-            )
+                ev.FillerAired, seconds=round(run.seconds, 3), reason=run.reason, inside_episode=run.inside_episode,
+                what=run.what,
+            )  # fmt: skip
 
     def _check_segment(self, segment: QueuedSegment) -> tuple[_Item | None, str]:
         """The item to air for `segment`, or None and why it cannot air (it would break the stream copy)."""
