@@ -103,7 +103,7 @@ class ChannelQueue:
         # ready, the channel stays where it is (no bumper for a show that has nothing to air).
         for step in range(len(names)):
             candidate = names[(self._turn + step) % len(names)]
-            if isinstance(self.queues[candidate].next_item(), QueuedSegment):
+            if isinstance(self.queues[candidate].next_item(fill_gaps=False), QueuedSegment):
                 self._turn = (self._turn + step) % len(names)
                 return candidate
         return self.slot_show or names[self._turn]

@@ -90,30 +90,33 @@ class StationQueue:
         last = station.last_aired(show)
         self._last_played: QueuedSegment | None = _queued(last) if last is not None and last.path else None
 
-    def next_item(self) -> QueuedSegment | Idle:
+    def next_item(self, *, fill_gaps: bool = True) -> QueuedSegment | Idle:
+        """The next segment to air, or why none can (`Idle`). Between episodes the gap is filled with a card or a
+        rerun (`between`) unless `fill_gaps` is off (a channel asking whether this show has anything new to air)."""
+        item, upcoming = self._next()
+        if isinstance(item, QueuedSegment) or item.inside_episode or self.between is None or not fill_gaps:
+            return item
+        return self.between.fill(item, upcoming)
+
+    def _next(self) -> tuple[QueuedSegment | Idle, int | None]:
+        """What airs next without filling gaps, and the episode a gap comes before (None: not planned yet)."""
         if self.station.flag(self.show, "hold") and self._last_played is not None:
             if self._last_played.path.is_file():
-                return replace(self._last_played, repeat=True)
+                return replace(self._last_played, repeat=True), None
         queue = self.station.queue(self.show)
         if not queue:
             if self._last_played is None:
-                return Idle("nothing approved yet: production is making the first episode")
-            return self._between(Idle("waiting for the next episode"), None)
+                return Idle("nothing approved yet: production is making the first episode"), None
+            return Idle("waiting for the next episode"), None
         head = queue[0]
         started = self._episode_started(head.episode)
         if head.status != "on_air" and head.segment_id in self.station.remaking(self.show):
-            return self._between(
-                Idle(f"{head.segment_id} is being made again with a re-prompted shot", inside_episode=started),
-                head.episode,
-            )
+            reason = f"{head.segment_id} is being made again with a re-prompted shot"
+            return Idle(reason, inside_episode=started), head.episode
         if head.status == "planned":
             if head.segment_id in self.station.awaiting_review(self.show):
-                return self._between(
-                    Idle(f"{head.segment_id} waits for a person to approve it", inside_episode=started), head.episode
-                )
-            return self._between(
-                Idle(f"waiting for {head.segment_id} to be made", inside_episode=started), head.episode
-            )
+                return Idle(f"{head.segment_id} waits for a person to approve it", inside_episode=started), head.episode
+            return Idle(f"waiting for {head.segment_id} to be made", inside_episode=started), head.episode
         if not started:
             remaining = [
                 (entry.seconds, True) if entry.status != "planned" else (entry.planned_seconds, False)
@@ -124,26 +127,18 @@ class StationQueue:
             rate = self.rate() if self.realtime else None
             if not can_air_through(remaining, rate, self.margin):
                 made = sum(1 for _, is_made in remaining if is_made)
-                return self._between(
-                    Idle(
-                        f"episode {head.episode} waits until it can air without a break ({made} of {len(remaining)}"
-                        " segments made)"
-                    ),
-                    head.episode,
+                reason = (
+                    f"episode {head.episode} waits until it can air without a break ({made} of {len(remaining)}"
+                    " segments made)"
                 )
-        return _queued(head)
+                return Idle(reason), head.episode
+        return _queued(head), head.episode
 
     def in_episode(self) -> bool:
         """Whether an episode of this show has begun to air and has segments still to air (the channel finishes it
         before another show takes over)."""
         queue = self.station.queue(self.show)
         return bool(queue) and self._episode_started(queue[0].episode)
-
-    def _between(self, idle: Idle, episode: int | None) -> QueuedSegment | Idle:
-        """Between episodes, a card for the next one or a rerun instead of the ident; inside one, the ident."""
-        if self.between is None or idle.inside_episode:
-            return idle
-        return self.between.fill(idle, episode)
 
     def _episode_started(self, episode: int) -> bool:
         return any(

@@ -25,9 +25,13 @@ class FakeQueue:
     done: int = 0
     on_air: bool = False
     log: list[str] = field(default_factory=list)
+    reruns: bool = False
+    """Fills its gaps with reruns (when asked to fill them)."""
 
-    def next_item(self) -> QueuedSegment | Idle:
+    def next_item(self, *, fill_gaps: bool = True) -> QueuedSegment | Idle:
         if self.done >= self.ready:
+            if self.reruns and fill_gaps and not self.in_episode():
+                return QueuedSegment(f"{self.show}-rerun", Path("x.mp4"), 2.0, 1, repeat=True, rerun=True)
             return Idle("waiting for the next episode", inside_episode=self.in_episode())
         episode = self.done // self.per_episode + 1
         return QueuedSegment(f"{self.show}-e{episode}-s{self.done % self.per_episode}", Path("x.mp4"), 2.0, episode)
@@ -93,6 +97,15 @@ def test_plain_show_files_take_turns_and_a_show_with_nothing_ready_gives_its_tur
     queue = ChannelQueue(channel, fakes, bumpers={}, record=lambda event: None)  # type: ignore[arg-type]
     aired = air(queue, [datetime(2026, 12, 7, tzinfo=UTC)], 7, timedelta(0))
     assert aired == ["a-e1-s0", "a-e1-s1", "c-e1-s0", "a-e2-s0", "a-e2-s1", "c-e2-s0", "idle"], aired
+
+
+def test_a_show_with_only_reruns_to_offer_does_not_take_a_turn_from_one_with_a_new_episode() -> None:
+    channel = channel_of_shows([TEST_SHOWS / "two_segments.yaml", CHANNELS / "night_lab.yaml"])
+    names = list(channel.shows)
+    fakes = {names[0]: FakeQueue("a", 4), names[1]: FakeQueue("b", 0, reruns=True)}
+    queue = ChannelQueue(channel, fakes, bumpers={}, record=lambda event: None)  # type: ignore[arg-type]
+    aired = air(queue, [datetime(2026, 12, 7, tzinfo=UTC)], 5, timedelta(0))
+    assert aired == ["a-e1-s0", "a-e1-s1", "a-e2-s0", "a-e2-s1", "idle"], aired
 
 
 def test_production_serves_the_show_whose_slot_comes_soonest_with_the_smallest_buffer(tmp_path: Path) -> None:
