@@ -314,12 +314,12 @@ def _airing(logged: list[LoggedEvent]) -> list[AiringRow]:
     for item in logged:
         event = item.event
         if isinstance(event, ev.SegmentOnAir):
-            status = "aired again (hold)" if event.repeat else "on air"
+            status = _again(event) or "on air"
             open_rows[event.segment_id] = len(rows)
             rows.append(AiringRow(item.ts, event.segment_id, event.episode, event.seconds, status))
         elif isinstance(event, ev.SegmentAired | ev.SegmentSkipped):
             skipped = isinstance(event, ev.SegmentSkipped)
-            status = "skipped" if skipped else "aired again (hold)" if getattr(event, "repeat", False) else "aired"
+            status = "skipped" if skipped else _again(event) or "aired"
             why = event.reason if isinstance(event, ev.SegmentSkipped) else ""
             at = open_rows.pop(event.segment_id, None)
             if at is None:
@@ -327,19 +327,44 @@ def _airing(logged: list[LoggedEvent]) -> list[AiringRow]:
                                       status, why))  # fmt: skip
             else:
                 rows[at] = dataclasses.replace(rows[at], status=status, why=why)
+        elif isinstance(event, ev.RerunDropped):
+            at = open_rows.pop(event.segment_id, None)
+            row = AiringRow(item.ts, event.segment_id, event.episode, 0.0, "rerun dropped", event.reason)
+            if at is None:
+                rows.append(row)
+            else:
+                rows[at] = dataclasses.replace(rows[at], status=row.status, why=row.why)
         elif isinstance(event, ev.FillerAired):
             where = "inside an episode: " if event.inside_episode else ""
             rows.append(
-                AiringRow(item.ts - event.seconds, "", None, 0.0, "filler", where + event.reason, event.seconds)
+                AiringRow(
+                    item.ts - event.seconds,
+                    "",
+                    None,
+                    0.0,
+                    "filler",
+                    f"{event.what}, {where}{event.reason}",
+                    event.seconds,
+                )
             )
     return rows
+
+
+def _again(event: ev.Event) -> str:
+    """How a segment aired again (a rerun between episodes, a repeat on hold), or "" the first time."""
+    if getattr(event, "rerun", False):
+        return "aired again (rerun)"
+    return "aired again (hold)" if getattr(event, "repeat", False) else ""
 
 
 def _steering(
     station: Station, show: str, episode: int | None, since: float | None, until: float | None, events: list[ev.Event]
 ) -> list[SteeringRecord]:
     related = [item.event for item in station.events(show=show, types=COMMAND_EVENT_TYPES)]
-    repeats = [item.event for item in station.events(show=show, types=["SegmentAired"]) if item.event.repeat]  # type: ignore[attr-defined]
+    repeats = [
+        item.event for item in station.events(show=show, types=["SegmentAired"])
+        if item.event.repeat and not item.event.rerun  # type: ignore[attr-defined]
+    ]  # fmt: skip
     releases = [e for e in related if isinstance(e, ev.CommandApplied) and e.kind == "release"]
     plans = [item.event for item in station.events(show=show, types=["EpisodePlanned"])]
     in_range = {getattr(event, "command_id", None) for event in events} - {None}

@@ -123,7 +123,7 @@ def _airing(report: Report) -> str:
         return '<h2 id="aired">What aired</h2><p class="muted">Nothing went on air in this range.</p>'
     rows = []
     for row in report.airing:
-        what = e(row.segment_id) if row.segment_id else "<i>the ident (filler)</i>"
+        what = e(row.segment_id) if row.segment_id else "<i>filler</i>"
         status_class = "fail" if row.status == "skipped" else "pass" if row.status.startswith("aired") else ""
         rows.append(
             f'<tr class="airing" data-status="{e(row.status)}"><td>{what}</td><td>{e(row.episode or "")}</td>'
