@@ -251,7 +251,8 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
 
 
 def write_contact_sheet(frames: np.ndarray, verdict: Verdict, path: Path, *, tiles: int = 6) -> Path:
-    """A PNG a person can look at: `tiles` sampled frames with optical-flow arrows (yellow, moving subjects
+    """A picture a person can look at (PNG, or JPEG when `path` ends in .jpg: a sixth of the size, what the station
+    keeps for every clip it judges): `tiles` sampled frames with optical-flow arrows (yellow, moving subjects
     red) and OCR boxes (magenta, with the text read), under a header with the verdict and repair."""
     from pathlib import Path as _Path
 
@@ -298,7 +299,8 @@ def write_contact_sheet(frames: np.ndarray, verdict: Verdict, path: Path, *, til
         cv2.putText(header, line, (6, 18 * number + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
     sheet = np.concatenate([header, grid], axis=0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
+    options = [cv2.IMWRITE_JPEG_QUALITY, 90] if path.suffix.lower() in (".jpg", ".jpeg") else []
+    if not cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), options):
         from studio.errors import ToolError
 
         raise ToolError(f"cannot write the contact sheet {path}")

@@ -129,7 +129,7 @@ class StudioContext:
         verdict = judge(frames, fps, shot, self.toolkit.checks)
         clip = Path(clip_path)
         evidence: dict[str, str] = {}
-        for key, write, suffix in (("contact_sheet", write_contact_sheet, ".sheet.png"),
+        for key, write, suffix in (("contact_sheet", write_contact_sheet, ".sheet.jpg"),
                                    ("thumbnail", write_thumbnail, ".thumb.png")):  # fmt: skip
             try:
                 evidence[key] = str(write(frames, verdict, clip.with_suffix(suffix)))
