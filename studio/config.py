@@ -165,6 +165,18 @@ class Settings(BaseSettings):
     """Use Chroma's own server (`chroma run`) at this URL for the memory index instead of `memory/` in the data dir
     (for several processes or machines)."""
 
+    safety_gate: bool = True
+    """The on-air safety gate (`on`/`off`): every conformed segment is read (OCR on sampled frames, the show's
+    avoided words, and the tone when a vision model is configured) before it may air; one that shows any legible
+    text, an avoided word, or content outside the show's tone is held for a person instead. Off only for tests and
+    trusted material."""
+
+    safety_gate_min_score: float = Field(default=0.9, gt=0.0, le=1.0)
+    """OCR confidence (0-1) from which a reading counts as legible text for the safety gate."""
+
+    safety_gate_sample_fps: float = Field(default=2.0, gt=0.0, le=30.0)
+    """Frames per second of a segment the safety gate samples (of those, only frames that changed are read)."""
+
     port: int = Field(default=8090, ge=0, le=65535)
     """Port of the local web player (HLS). 0 picks a free port."""
 
