@@ -7,7 +7,6 @@ label says so, so the log always tells who wrote what.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -182,7 +181,8 @@ class LLMDirector(OfflineBackedDirector):
             prompts.SCREENWRITER_SYSTEM,
             prompts.screenwriter_user(show, episode, outline, fmt.seconds)
             + (
-                f"\nPreviously on the show (keep continuity with it): {json.dumps(list(previously))}"
+                "\nPreviously on the show (keep continuity with it):\n"
+                + prompts.data_block("previously", list(previously))
                 if previously
                 else ""
             ),
