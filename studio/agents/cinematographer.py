@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 
 # What asks a video model to paint text: "that says/spells X", "the word(s) X", "written X", "labelled X", "logo of
-# X", "reading X" when X is quoted or a number or in capitals; a quoted string; words in capitals (brands and
-# acronyms: "PEPSI", "TV").
+# X", "reading X" when X is quoted or a number or in capitals; a quoted string; "logo", "watermark", "caption" and
+# the like; words in capitals (brands and acronyms: "PEPSI", "TV").
 _QUOTED = r"[\"“‘«][^\"“”‘’«»]{1,80}[\"”’»]"
 _LETTERING = (
     re.compile(
@@ -38,6 +38,7 @@ _LETTERING = (
     ),
     re.compile(rf"\b(?:(?:that|which)\s+)?(?:reads?|reading)[\s:]+(?:{_QUOTED}|[A-Z0-9$€£][\w$€£%/.\-]*)"),
     re.compile(_QUOTED),
+    re.compile(r"(?i)\b(?:logos?|watermarks?|subtitles?|captions?|lettering|signage|brand\s+names?)\b"),
     re.compile(r"(?<![\w-])[A-Z][A-Z0-9$&]{1,}(?![\w-])"),
 )
 
