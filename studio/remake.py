@@ -4,8 +4,9 @@ and the segment is made again around it and put in place of the old file before 
 
 While a re-prompt is pending the segment does not air as it was (the playout queue waits for it). The new version
 goes through the on-air safety gate like every made segment; a segment the gate held is approved once its new
-version passes. A re-prompt that fails (the critic, post or the gate) leaves the segment as it was, and says why. A station stopped in the middle answers the command when it runs
-again (saved renders are reused).
+version passes. A re-prompt that fails (the critic, post or the gate) leaves the segment as it was (aired as it was,
+or still held), and says why. A station stopped in the middle answers the command when it runs again (saved renders
+are reused).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from studio import events as ev
 from studio.gate import GateVerdict, SafetyGate
+from studio.plan import Shot
 from studio.runtime import StationRuntime
 from studio.show import load_show
 from studio.station import Station
@@ -85,4 +86,41 @@ def test_the_gate_can_be_switched_off(tmp_path: Path, monkeypatch: pytest.Monkey
     approved = events_of(client, ev.SegmentApproved)
     assert approved and all(e.safety_gate["checked"] is False for e in approved)
     assert not events_of(client, ev.SegmentHeld)
+    client.close()
+
+
+def test_a_held_segment_re_prompted_is_gated_again_and_approved_when_its_new_version_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.integration.test_reprompt import leftward
+
+    real_judge = SafetyGate.judge_file
+
+    def judge(self: SafetyGate, path: Path, **kwargs: object) -> GateVerdict:
+        verdict = real_judge(self, path, **kwargs)  # type: ignore[arg-type]
+        if path.name == "station-test-e0001-s01.mp4":  # the first version "shows text"; the remade one is clean
+            return GateVerdict(False, (REASON,), verdict.evidence, verdict.seconds)
+        return verdict
+
+    monkeypatch.setattr(SafetyGate, "judge_file", judge)
+    data_dir = tmp_path / "data"
+    runtime = StationRuntime(load_show(SHOW), settings_for(data_dir, playout_realtime=False), episodes=1)
+    runtime.start()
+    client = Station(data_dir / "station.sqlite")
+    try:
+        held = wait_for(client, of_type(ev.SegmentHeld, episode=1)).event
+        [shot] = [Shot.model_validate(item["shot"]) for item in client.recipe(held.segment_id)["shots"][:1]]
+        reprompt = client.add_command(
+            "station-test", "reprompt", {"segment_id": held.segment_id, "shot_id": shot.id, "prompt": leftward(shot)}
+        )
+        applied = wait_for(client, answered(reprompt)).event
+        assert isinstance(applied, ev.CommandApplied), applied
+        assert runtime.wait(300)
+    finally:
+        runtime.stop()
+    [remade] = events_of(client, ev.SegmentRemade)
+    assert remade.segment_id == held.segment_id and remade.safety_gate["passed"] is True
+    approved = [e for e in events_of(client, ev.SegmentApproved) if e.segment_id == held.segment_id]
+    assert len(approved) == 1 and approved[0].recipe == remade.recipe
+    assert held.segment_id in [e.segment_id for e in events_of(client, ev.SegmentAired)]
     client.close()
