@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     llm_structured_method: Literal["json_schema", "function_calling", "json_mode"] = "json_schema"
     """How structured outputs are requested; `function_calling` suits servers without JSON-schema support."""
 
+    vision_model: str | None = None
+    """A multimodal chat model at the same endpoint (e.g. `gpt-4o-mini`) the on-air safety gate asks whether each
+    segment fits the show's tone and avoid list. Unset: the tone check does not run, and the gate's evidence says so."""
+
     llm_timeout_s: float = 120.0
     """Seconds before one LLM call is abandoned (the agent then falls back to the offline director)."""
 

@@ -197,7 +197,7 @@ class StationRuntime:
 
     def start(self) -> None:
         """Open the store and start everything. Raises `StudioError` (one clear line) when it cannot."""
-        from studio.agents.llm import make_director
+        from studio.agents.llm import make_director, make_vision_model
         from studio.broadcast.guide import now_and_next, segment_picture
         from studio.broadcast.web import PlayerServer, check_rtmp_reachable
         from studio.tools.registry import build_toolkit
@@ -219,7 +219,7 @@ class StationRuntime:
             memory = self._open_memory(station)
             self.context = StudioContext(
                 show=self.show, settings=settings, toolkit=toolkit, director=director, station=station, seed=self.seed,
-                notify=self.record, memory=memory,
+                notify=self.record, memory=memory, vision=make_vision_model(settings),
             )  # fmt: skip
             self.commands = CommandProcessor(self)
             self.production = Production(self.context)

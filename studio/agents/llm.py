@@ -226,3 +226,20 @@ def make_director(settings: Settings) -> Director:
     return LLMDirector(
         chat, label=f"openai-compatible:{settings.llm_model}@{where}", method=settings.llm_structured_method
     )
+
+
+def make_vision_model(settings: Settings) -> BaseChatModel | None:
+    """The multimodal chat model `STUDIO_VISION_MODEL` names at the OpenAI-compatible endpoint (the safety gate asks it
+    whether a segment fits the show's tone), or None when none is named or no endpoint is configured."""
+    if not settings.vision_model or not llm_configured(settings):
+        return None
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(
+        model=settings.vision_model,
+        api_key=settings.openai_api_key or "not-needed",
+        base_url=settings.openai_base_url,
+        timeout=settings.llm_timeout_s,
+        max_retries=1,
+        temperature=0.0,
+    )

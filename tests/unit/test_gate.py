@@ -188,3 +188,19 @@ def test_a_held_segment_can_be_rejected_or_removed(tmp_path: Path) -> None:
     station.record(ev.SegmentRemoved(show="x", segment_id=s2, reason="by a person"))
     assert [station.segment(s).status for s in (s1, s2)] == ["rejected", "removed"]  # type: ignore[union-attr]
     assert "r" in ev.SegmentHeld(show="x", segment_id=s1, path="p", seconds=1.0, reasons=("r",)).summary()
+
+
+def test_the_tone_check_model_comes_from_settings_only_when_named_and_an_endpoint_is_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studio.agents.llm import make_vision_model
+    from studio.config import load_settings
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    assert make_vision_model(load_settings(data_dir=tmp_path)) is None
+    assert make_vision_model(load_settings(data_dir=tmp_path, vision_model="gpt-4o-mini")) is None  # no endpoint
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    assert make_vision_model(load_settings(data_dir=tmp_path)) is None  # an endpoint, but no vision model named
+    model = make_vision_model(load_settings(data_dir=tmp_path, vision_model="llava"))
+    assert model is not None and model.model_name == "llava"  # type: ignore[attr-defined]
