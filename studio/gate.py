@@ -311,6 +311,9 @@ class SafetyGate:
         except ToolError as error:
             reason = f"the conformed file cannot be read: {error}"
             return GateVerdict(False, (reason,), {"error": str(error)}, time.perf_counter() - started)
+        if not len(frames):
+            reason = "the conformed file has no frames to read"
+            return GateVerdict(False, (reason,), {"frames_sampled": 0}, time.perf_counter() - started)
         verdict = self.judge_frames(frames, seconds, avoid_words=avoid_words, tone=tone, on_air_text=on_air_text)
         return GateVerdict(verdict.passed, verdict.reasons, verdict.evidence, time.perf_counter() - started)
 

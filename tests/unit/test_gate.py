@@ -204,3 +204,10 @@ def test_the_tone_check_model_comes_from_settings_only_when_named_and_an_endpoin
     assert make_vision_model(load_settings(data_dir=tmp_path)) is None  # an endpoint, but no vision model named
     model = make_vision_model(load_settings(data_dir=tmp_path, vision_model="llava"))
     assert model is not None and model.model_name == "llava"  # type: ignore[attr-defined]
+
+
+def test_a_file_the_gate_cannot_read_is_held(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    verdict = SafetyGate().judge_file(broken)
+    assert not verdict.passed and verdict.reasons[0].startswith("the conformed file cannot be read")
