@@ -41,6 +41,8 @@ class Overlay:
     """The text shows from `start` to `end` seconds."""
     velocity: tuple[float, float] = (0.0, 0.0)
     """Pixels per second the text moves (text on a moving sign)."""
+    pillow: bool = False
+    """Draw with the scalable font Pillow ships (it has "©", which OpenCV's Hershey fonts lack); `scale` x 30 px."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,11 @@ class LabelledClip:
             x = int(round(overlay.origin[0] + overlay.velocity[0] * t))
             y = int(round(overlay.origin[1] + overlay.velocity[1] * t))
             painted = frame.copy()
-            cv2.putText(painted, overlay.text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, overlay.scale, overlay.colour,
-                        overlay.thickness, cv2.LINE_AA)  # fmt: skip
+            if overlay.pillow:
+                painted = _pillow_text(painted, overlay.text, (x, y), int(overlay.scale * 30), overlay.colour)
+            else:
+                cv2.putText(painted, overlay.text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, overlay.scale, overlay.colour,
+                            overlay.thickness, cv2.LINE_AA)  # fmt: skip
             frame = cv2.addWeighted(painted, overlay.alpha, frame, 1.0 - overlay.alpha, 0.0)
         return frame
 
@@ -81,6 +86,16 @@ class LabelledClip:
         frames = b"".join(self.frame(index / FPS).tobytes() for index in range(int(SECONDS * FPS)))
         subprocess.run(command, input=frames, check=True, capture_output=True)
         return path
+
+
+def _pillow_text(
+    frame: np.ndarray, text: str, origin: tuple[int, int], size: int, colour: tuple[int, int, int]
+) -> np.ndarray:
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.fromarray(frame)
+    ImageDraw.Draw(image).text(origin, text, fill=colour, font=ImageFont.load_default(size=size), anchor="ls")
+    return np.asarray(image).copy()
 
 
 # --- backgrounds ---------------------------------------------------------------------------------------------------
@@ -187,6 +202,18 @@ def labelled_clips() -> list[LabelledClip]:
             procedural(11),
             (Overlay("OPEN", (600, 200), scale=1.2, colour=(20, 20, 20), thickness=3),),
         ),  # fmt: skip
+        LabelledClip(
+            "watermark-copyright",
+            "watermark",
+            noise_texture(6),
+            (Overlay("© studio", (WIDTH - 150, HEIGHT - 16), scale=0.7, alpha=0.3, pillow=True),),
+        ),
+        LabelledClip(
+            "word-pillow",
+            "word",
+            procedural(12),
+            (Overlay("Fresh Bread", (380, 120), scale=1.4, colour=(30, 30, 30), pillow=True),),
+        ),
         LabelledClip("brief", "brief", noise_texture(4), (Overlay("SALE 50%", (350, 280), start=1.0, end=2.0),)),
         LabelledClip("clean-gradient", "clean", gradient),
         LabelledClip("clean-stripes", "clean", stripes),
