@@ -104,8 +104,9 @@ def gate_segment(ctx: StudioContext, path: Path, on_air_text: Iterable[str]) -> 
     from studio.gate import SafetyGate
 
     gate = SafetyGate(
-        min_score=settings.safety_gate_min_score, sample_fps=settings.safety_gate_sample_fps, vision=ctx.vision
-    )
+        min_score=settings.safety_gate_min_score, sample_fps=settings.safety_gate_sample_fps,
+        max_frames=settings.safety_gate_max_frames, vision=ctx.vision,
+    )  # fmt: skip
     return gate.judge_file(path, avoid_words=ctx.show.avoid_words, tone=ctx.show.tone, on_air_text=on_air_text)
 
 
