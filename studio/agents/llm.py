@@ -7,7 +7,6 @@ label says so, so the log always tells who wrote what.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -182,7 +181,8 @@ class LLMDirector(OfflineBackedDirector):
             prompts.SCREENWRITER_SYSTEM,
             prompts.screenwriter_user(show, episode, outline, fmt.seconds)
             + (
-                f"\nPreviously on the show (keep continuity with it): {json.dumps(list(previously))}"
+                "\nPreviously on the show (keep continuity with it):\n"
+                + prompts.data_block("previously", list(previously))
                 if previously
                 else ""
             ),
@@ -225,4 +225,21 @@ def make_director(settings: Settings) -> Director:
     where = mask_url(settings.openai_base_url) if settings.openai_base_url else "api.openai.com"
     return LLMDirector(
         chat, label=f"openai-compatible:{settings.llm_model}@{where}", method=settings.llm_structured_method
+    )
+
+
+def make_vision_model(settings: Settings) -> BaseChatModel | None:
+    """The multimodal chat model `STUDIO_VISION_MODEL` names at the OpenAI-compatible endpoint (the safety gate asks it
+    whether a segment fits the show's tone), or None when none is named or no endpoint is configured."""
+    if not settings.vision_model or not llm_configured(settings):
+        return None
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(
+        model=settings.vision_model,
+        api_key=settings.openai_api_key or "not-needed",
+        base_url=settings.openai_base_url,
+        timeout=settings.llm_timeout_s,
+        max_retries=1,
+        temperature=0.0,
     )
