@@ -345,7 +345,8 @@ def status_lines(health: Any, pid: int | None) -> list[tuple[str, str]]:
         f"{check} {count}" for check, count in sorted(health.critic_failures.items(), key=lambda item: -item[1])
     )
     lines.append(("so far", f"{counts.get('SegmentApproved', 0)} segments approved, {counts.get('SegmentAired', 0)} aired,"
-                            f" {counts.get('SegmentDropped', 0)} dropped, {counts.get('SegmentSkipped', 0)} skipped;"
+                            f" {counts.get('SegmentDropped', 0)} dropped, {counts.get('SegmentSkipped', 0)} skipped,"
+                            f" {counts.get('SegmentHeld', 0)} held by the safety gate;"
                             f" {minutes(health.filler_seconds)} of filler; {counts.get('EncoderRestarted', 0)} encoder"
                             f" restarts; {counts.get('RenderFailed', 0)} failed renders"))  # fmt: skip
     lines.append(("critic", f"failures by check: {failures}" if failures else "no clip failed"))
