@@ -275,6 +275,8 @@ class SoakResult:
     seen: Counter[str] = field(default_factory=Counter)
     rss_start_kib: int | None = None
     rss_end_kib: int | None = None
+    rss_before_kills: list[tuple[int, int | None]] = field(default_factory=list)
+    """(segments approved, RSS in KiB) of each station just before it was SIGKILLed."""
     starts: int = 0
     production_failures: int = 0
     playout_failures: int = 0
@@ -313,7 +315,8 @@ class SoakResult:
             f"production failures (episode retried): {self.production_failures}; playout failures:"
             f" {self.playout_failures}",
             f"RSS of the station: {mib(self.rss_start_kib)} at its first start, {mib(self.rss_end_kib)} before the"
-            " last stop",
+            " last stop"
+            + "".join(f"; {mib(kib)} before the SIGKILL at {made} approved" for made, kib in self.rss_before_kills),
             *(f"note: {note}" for note in self.notes),
             f"result: {'OK' if self.ok else 'FAIL'}",
         ]
@@ -365,6 +368,7 @@ def run_soak(
                     raise RuntimeError("the soak ran out of time")
                 time.sleep(0.5)
             time.sleep(rng.uniform(0.0, 3.0))
+            result.rss_before_kills.append((count_events(station_path, "SegmentApproved"), rss_kib(process.pid)))
             process.send_signal(signal.SIGKILL)
             process.wait(30)
             fault_log.record("sigkill", pid=process.pid, approved=threshold)

@@ -145,12 +145,12 @@ class FaultyVideoGenerator:
 
     def generate(self, request: VideoRequest, output_path: Path) -> Clip:
         key = (request.shot_id, request.seed, request.prompt)
-        slow = self.plan.draw("render_latency", *key)
-        if slow:
-            self.faults.record("render_latency", shot=request.shot_id, seconds=self.plan.slow_s)
         if self.plan.draw("render_error", *key):
             self.faults.record("render_error", shot=request.shot_id)
             raise ToolError(f"{INJECTED_MARK}: render_error: the video backend crashed on {request.shot_id}")
+        slow = self.plan.draw("render_latency", *key)
+        if slow:
+            self.faults.record("render_latency", shot=request.shot_id, seconds=self.plan.slow_s)
         if self.plan.accelerated:
             seconds = request.num_frames / request.fps
             request = replace(
