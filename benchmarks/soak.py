@@ -32,7 +32,6 @@ import json
 import logging
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -41,7 +40,6 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +47,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.airtime import dark_seconds  # noqa: E402
+from benchmarks.soak_endpoint import ScriptedEndpoint  # noqa: E402
 from studio import events as ev  # noqa: E402
-from studio.agents.offline import OfflineDirector  # noqa: E402
 from studio.faults import FAULT_LOG_NAME, INJECTED_MARK, FaultLog, FaultPlan, read_fault_log  # noqa: E402
-from studio.plan import SegmentScript  # noqa: E402
-from studio.show import Show, load_show  # noqa: E402
+from studio.show import load_show  # noqa: E402
 from studio.state import slug  # noqa: E402
 from studio.station import Station  # noqa: E402
 from studio.tools.media import run_ffmpeg  # noqa: E402
@@ -69,94 +66,6 @@ LLM_TIMEOUT_S = 1.0
 ENCODER_KILL_EVERY_S = (20.0, 60.0)
 # What a killed `studio run` needs before it is killed again: to have started and made something.
 MIN_RUN_S = 8.0
-
-
-# --- the scripted OpenAI-compatible endpoint -------------------------------------------------------------------------
-
-
-class ScriptedEndpoint:
-    """Serves /v1/chat/completions for the station's LLM director: answers with the offline director's decision
-    for what was asked (episode plan, segment script, shot list), or injects `llm_timeout` (the answer comes after
-    the client's timeout, and so does the answer to its retry) or `llm_bad_json` (content that is not JSON)."""
-
-    def __init__(self, show: Show, plan: FaultPlan, faults: FaultLog, *, client_timeout_s: float) -> None:
-        self.show = show
-        self.plan = plan
-        self.faults = faults
-        self.client_timeout_s = client_timeout_s
-        self.offline = OfflineDirector()
-        self.rng = random.Random(f"{plan.seed}|endpoint")
-        self.lock = threading.Lock()
-        self.requests = 0
-        self.outage_left = 0
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                status, content, delay = endpoint.answer(body)
-                if delay:
-                    time.sleep(delay)
-                payload = {
-                    "id": "cmpl-soak", "object": "chat.completion", "created": int(time.time()), "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": content}}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                } if status == 200 else {"error": {"message": content, "type": "server_error"}}  # fmt: skip
-                data = json.dumps(payload).encode()
-                with contextlib.suppress(OSError):  # the client gave up waiting (a timeout): nobody reads it
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, name="scripted-endpoint", daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def answer(self, body: dict[str, Any]) -> tuple[int, str, float]:
-        """(HTTP status, message content, seconds to wait before answering)."""
-        schema = str(body.get("response_format", {}).get("json_schema", {}).get("name", ""))
-        user = str(body["messages"][-1]["content"])
-        with self.lock:
-            self.requests += 1
-            if self.outage_left > 0:  # the client's retry of a call that timed out times out too
-                self.outage_left -= 1
-                return 200, self._reply(schema, user), self.client_timeout_s + 1.0
-            draw = self.rng.random()
-            if draw < self.plan.rate("llm_timeout"):
-                self.outage_left = 1
-                self.faults.record("llm_timeout", schema=schema)
-                return 200, self._reply(schema, user), self.client_timeout_s + 1.0
-            if draw < self.plan.rate("llm_timeout") + self.plan.rate("llm_bad_json"):
-                self.faults.record("llm_bad_json", schema=schema)
-                return 200, '{"title": "Half an answer", "segments": [{"format": ', 0.0
-        return 200, self._reply(schema, user), 0.0
-
-    def _reply(self, schema: str, user: str) -> str:
-        show, seed = self.show, self.show.channel.seed
-        if schema == "EpisodePlan":
-            number = int(re.search(r"Plan episode (\d+)", user).group(1))  # type: ignore[union-attr]
-            return self.offline.plan_episode(show, number, seed=seed, recent_topics=[], steering=[]).model_dump_json()
-        if schema == "SegmentScript":
-            name = re.search(r"Format '([^']+)'", user).group(1)  # type: ignore[union-attr]
-            episode = self.offline.plan_episode(show, 1, seed=seed, recent_topics=[], steering=[])
-            outline = next(o for o in episode.segments if o.format == name)
-            return self.offline.write_segment(show, episode, outline, seed=seed).model_dump_json()
-        if schema == "ShotList":
-            script_json = re.search(r"Segment beats: (\{.*\})\n", user).group(1)  # type: ignore[union-attr]
-            script = SegmentScript.model_validate_json(script_json)
-            return self.offline.design_shots(show, script, seed=seed, segment_index=0).model_dump_json()
-        return json.dumps({"topic": "", "direction": "", "traits": [], "not_understood": []})
 
 
 # --- the station process ----------------------------------------------------------------------------------------------
