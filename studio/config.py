@@ -216,6 +216,14 @@ class Settings(BaseSettings):
     playout_realtime: bool = True
     """Stream at real-time rate, as a channel does. Off only for tests and dry runs."""
 
+    hls_list_size: int = Field(default=6, ge=0)
+    """Segments the live HLS playlist lists; older ones are deleted. 0 keeps every segment and lists them all: a
+    recording of everything that aired (soak tests measure it)."""
+
+    faults: str = ""
+    """Fault injection for soak tests and dry runs, e.g. `render_error=0.05,corrupt_clip=0.03,seed=7`; renders
+    then take fake time (`studio.faults` lists every fault and option). Empty: none."""
+
     filler_seconds: float = Field(default=4.0, gt=0.2)
     """Length of the show's ident, which airs (looping) whenever no approved segment is ready, so the channel never
     goes dark or silent: the show's title over its colours and music. A segment that becomes ready waits at most

@@ -262,6 +262,10 @@ class StationRuntime(ChannelRuntime):
             if settings.rtmp_url:
                 check_rtmp_reachable(settings.rtmp_url)
             toolkit = self._toolkit or build_toolkit(settings)
+            if settings.faults:
+                from studio.faults import with_faults
+
+                toolkit = with_faults(toolkit, settings.faults, settings.data_dir, self.show.channel)
             director = self._director or make_director(settings)
             vision = make_vision_model(settings)
             shows = self.channel.shows if self.channel is not None else {self.show.title: self.show}
@@ -315,7 +319,7 @@ class StationRuntime(ChannelRuntime):
                 show=self.show_key, hls_dir=hls_dir, media_dir=settings.data_dir / "media", width=self.show.channel.width,
                 height=self.show.channel.height, fps=self.show.channel.fps, queue=queue, emit=self.record,
                 rtmp_url=settings.rtmp_url, realtime=settings.playout_realtime, filler_seconds=settings.filler_seconds,
-                filler_path=filler_path,
+                filler_path=filler_path, hls_list_size=settings.hls_list_size,
             )  # fmt: skip
             selected = {s.kind: f"{s.name} ({s.reason})" for s in toolkit.statuses if s.selected}
             outputs = ("hls", *([mask_url(settings.rtmp_url)] if settings.rtmp_url else []))

@@ -120,7 +120,7 @@ class LLMDirector(OfflineBackedDirector):
                 raise TypeError(f"expected {schema.__name__}, got {type(result).__name__}")
             return result, self.backend
         except Exception as error:  # noqa: BLE001 - any endpoint failure degrades to the offline director
-            reason = f"{type(error).__name__}: {str(error)[:160]}"
+            reason = f"{type(error).__name__}: {' '.join(str(error).split())[:160]}"  # one line, as the log prints it
             log.warning("%s failed (%s); the offline director writes this %s", self.backend, reason, schema.__name__)
             return fallback(), f"{self.offline.backend} (fallback from {self.backend}: {reason})"
 

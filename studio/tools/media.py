@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 INTERMEDIATE_SUFFIX = ".mkv"
 
 
+# Every ffmpeg here runs in its own session (`start_new_session=True`): a Ctrl-C in the station's terminal goes to
+# the whole foreground process group, and the station stops after the step in progress, which must not fail
+# because its ffmpeg got the signal too (post would drop the segment for good).
+
+
 @functools.cache
 def ffmpeg_exe() -> str:
     """ffmpeg on PATH when there is one, else the static build from the imageio-ffmpeg wheel."""
@@ -46,7 +51,9 @@ def run_ffmpeg(argv: Sequence[str], *, timeout: float = 600.0, input_bytes: byte
     if input_bytes is not None:
         command.remove("-nostdin")
     try:
-        completed = subprocess.run(command, input=input_bytes, capture_output=True, timeout=timeout, check=False)
+        completed = subprocess.run(
+            command, input=input_bytes, capture_output=True, timeout=timeout, check=False, start_new_session=True
+        )
     except subprocess.TimeoutExpired:
         raise ToolError(f"ffmpeg took longer than {timeout:.0f} s: {' '.join(argv[-1:])}") from None
     if completed.returncode != 0:
@@ -63,7 +70,9 @@ def measure_loudness(audio_path: Path, *, target_lufs: float, true_peak_dbtp: fl
 
     argv = loudness_measure_argv(audio_path, target_lufs=target_lufs, true_peak_dbtp=true_peak_dbtp)
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", *argv]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    completed = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, check=False, start_new_session=True
+    )
     if completed.returncode != 0:
         raise ToolError(f"cannot measure the loudness of {audio_path.name}: {completed.stderr.strip()[-300:]}")
     start = completed.stderr.rfind("{")
@@ -101,7 +110,7 @@ def write_video(frames: Iterable[np.ndarray], fps: float, output_path: Path, *, 
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "pipe:0",
         *video_encode_args(output_path), "-r", f"{fps:g}", str(output_path),
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     assert process.stdin is not None and process.stderr is not None
     count = 0
     try:
@@ -134,7 +143,7 @@ def read_video(path: Path, *, width: int | None = None, height: int | None = Non
     if (out_w, out_h) != (info.width, info.height):
         command += ["-vf", f"scale={out_w}:{out_h}:flags=area"]
     command += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
-    completed = subprocess.run(command, capture_output=True, check=False)
+    completed = subprocess.run(command, capture_output=True, check=False, start_new_session=True)
     if completed.returncode != 0:
         raise ToolError(f"cannot decode {path.name}: {completed.stderr.decode('utf-8', 'replace').strip()[-300:]}")
     frame_size = out_w * out_h * 3

@@ -96,3 +96,14 @@ def test_endpoint_failure_falls_back_and_says_so(fake_openai: FakeOpenAI, monkey
     offline = OfflineBackedDirector().plan_episode(show, 1, seed=7, recent_topics=[], steering=[])[0]
     assert plan == offline
     assert backend.startswith("offline-director (fallback from openai-compatible:")
+
+
+def test_a_fallback_reason_is_one_line(fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Invalid JSON makes pydantic raise a ValidationError of several lines; the label the log keeps (and the
+    TUI and `studio log` print on one line) says it on one. Found by the soak (benchmarks/soak.py)."""
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.url)
+    director = make_director(load_settings())
+    fake_openai.enqueue('{"title": "Half an answer", "segments": [{"format": ')
+    _, backend = director.plan_episode(load_show(SHOWS / "cooking.yaml"), 1, seed=7, recent_topics=[], steering=[])
+    assert "ValidationError" in backend and "Invalid JSON" in backend
+    assert "\n" not in backend and "  " not in backend
