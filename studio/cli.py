@@ -794,8 +794,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_critique(args: argparse.Namespace) -> int:
-    from studio.critique import critique_file, verdict_json
+    from studio.critic.judge import critique_file
+    from studio.critic.report import verdict_json
     from studio.plan import MotionSpec
+    from studio.tools.registry import critic_checks
 
     clip = Path(args.clip)
     if not clip.is_file():
@@ -806,8 +808,9 @@ def cmd_critique(args: argparse.Namespace) -> int:
             motion = MotionSpec.model_validate_json(args.motion)
         except ValueError as error:
             raise ConfigError(f"--motion is not a valid motion spec JSON: {_validation_problems(error)}") from None
+    checks = critic_checks(_settings(args))
     verdict = critique_file(
-        clip, args.prompt, motion, contact_sheet=Path(args.contact_sheet) if args.contact_sheet else None
+        clip, args.prompt, motion, contact_sheet=Path(args.contact_sheet) if args.contact_sheet else None, checks=checks
     )
     payload = verdict_json(verdict)
     if args.json:
@@ -1092,8 +1095,9 @@ def build_parser() -> argparse.ArgumentParser:
     critique = sub.add_parser(
         "critique", help="run the critic on any video file",
         description="Check a clip for reversed or wrong-direction motion, leaked text, ignored colours, artifacts, "
-        "frozen or black frames. Without --motion the intended motion is read from the prompt's words. Exit 0 when "
-        "it passes, 1 when it fails.",
+        "frozen or black frames. Without --motion the intended motion is read from the prompt's words. With "
+        "STUDIO_VISION_MODEL set, a multimodal model's verdict on sampled frames is added. Exit 0 when it passes, 1 when "
+        "it fails.",
     )  # fmt: skip
     critique.add_argument("clip")
     critique.add_argument("--prompt", required=True, help="the prompt the clip was made from")
