@@ -66,18 +66,22 @@ def critique_file(
     *,
     contact_sheet: Path | None = None,
     checks: Sequence[Check] | None = None,
-    max_width: int = 640,
+    max_width: int = JUDGED_SIZE[0],
 ) -> Verdict:
     """Judge any video file against the prompt it was made from, with `checks` (the default checks without).
 
     `motion` is a `MotionSpec`, its JSON, or words ("pans left, the ball falls"); without it the motion is read
-    from the prompt. Frames wider than `max_width` are scaled down first. Writes a contact sheet when asked."""
+    from the prompt. Frames wider than `max_width` (the width a station judges at) are scaled down first. Writes a
+    contact sheet when asked."""
     from pathlib import Path as _Path
 
     from studio.tools.checks import default_checks
     from studio.tools.media import probe
 
     path = _Path(path)
+    checks = list(checks) if checks is not None else default_checks()
+    if any(check.name == "text" for check in checks):
+        _start_ocr_engine()
     if isinstance(motion, str):
         stripped = motion.strip()
         motion = MotionSpec.model_validate_json(stripped) if stripped.startswith("{") else motion_from_prompt(stripped)
@@ -89,9 +93,19 @@ def critique_file(
         width = max_width
     clip = ClipAnalysis.from_file(path, width=width, height=height)
     shot = shot_for(prompt, intent, clip.seconds, shot_id=path.stem)
-    verdict = judge(clip, shot, list(checks) if checks is not None else default_checks())
+    verdict = judge(clip, shot, checks)
     if contact_sheet is not None:
         from studio.critic.report import write_contact_sheet
 
         write_contact_sheet(clip.frames, verdict, contact_sheet)
     return verdict
+
+
+def _start_ocr_engine() -> None:
+    """Build the OCR engine (imports and model loading: most of a short clip's start-up) in a thread while the clip
+    is decoded and its motion measured; the text check waits for it under the engine's own lock."""
+    import threading
+
+    from studio.tools.checks.text import ocr_available
+
+    threading.Thread(target=ocr_available, name="ocr-engine-start", daemon=True).start()
