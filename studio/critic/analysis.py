@@ -8,6 +8,7 @@ analysis: two clips judged at once in threads never see each other's results.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -74,7 +75,27 @@ class ClipAnalysis:
         key = (index, max_width)
         with self._lock:
             if key not in self._texts:
-                from studio.tools.checks.text import read_frame
+                same = next(
+                    (read for read, width in self._texts if width == max_width and self.same_picture(read, index)), None
+                )
+                if same is not None:
+                    # OCR only on frames that change: the same picture reads the same.
+                    self._texts[key] = [replace(item, frame=index) for item in self._texts[(same, max_width)]]
+                else:
+                    from studio.tools.checks.text import read_frame
 
-                self._texts[key] = read_frame(self.frames[index], index, max_width=max_width)
+                    self._texts[key] = read_frame(self.frames[index], index, max_width=max_width)
             return self._texts[key]
+
+    def same_picture(self, first: int, second: int, *, tolerance: float = 2.0) -> bool:
+        """Whether frames `first` and `second` show the same picture: no 8x8 block of their luma differs by more
+        than `tolerance` levels on average (compression noise stays below it; a caption, a pan or a moving
+        subject does not)."""
+        import cv2
+        import numpy as np
+
+        luma = self.luma
+        height, width = luma.shape[1:3]
+        size = (max(1, width // 8), max(1, height // 8))
+        blocks = [cv2.resize(luma[index], size, interpolation=cv2.INTER_AREA) for index in (first, second)]
+        return float(np.abs(blocks[0] - blocks[1]).max()) <= tolerance

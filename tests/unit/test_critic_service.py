@@ -56,3 +56,25 @@ def test_a_clip_is_analysed_once_however_many_checks_read_its_flow(monkeypatch) 
 
 def test_the_critic_modules_keep_no_clip_state() -> None:
     assert not hasattr(motion_module, "_cache"), "the flow of a clip lives on its ClipAnalysis, not in the module"
+
+
+def test_ocr_reads_only_frames_that_change(monkeypatch) -> None:  # noqa: ANN001
+    import studio.tools.checks.text as text_module
+    from studio.tools.checks.text import TextCheck
+
+    reads: list[int] = []
+
+    def counted(frame: np.ndarray, index: int, **options: object) -> list:
+        reads.append(index)
+        return [text_module.TextFound(index, "PUMPKIN", 0.99, [[1.0, 1.0], [9.0, 1.0], [9.0, 5.0], [1.0, 5.0]])]
+
+    monkeypatch.setattr(text_module, "read_frame", counted)
+    monkeypatch.setattr(text_module, "ocr_available", lambda: (True, "test"))
+    clip = _clips()[0]
+    still = ClipAnalysis(np.repeat(clip.frames[:1], len(clip.frames), axis=0), clip.fps)
+    result = TextCheck().run(still, clip.shot)
+    assert len(reads) == 1, "a still picture is read once"
+    assert sorted({item["frame"] for item in result.evidence["texts"]}) == result.evidence["frames_read"]
+    moving = ClipAnalysis(clip.frames, clip.fps)
+    TextCheck().run(moving, clip.shot)
+    assert len(reads) == 1 + 4, "a moving picture is read at every sampled frame"
