@@ -776,6 +776,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         else "offline director (set OPENAI_API_KEY and/or OPENAI_BASE_URL to use an LLM)"
     )
     table.add_row("writer", "llm" if llm_configured(settings) else "offline", "[green]selected[/green]", writer)
+    vision_url = settings.vision_base_url or settings.openai_base_url
+    vision_key = settings.vision_api_key or settings.openai_api_key
+    critic = (
+        f"measured checks + {settings.vision_model} at {mask_url(vision_url) if vision_url else 'api.openai.com'} "
+        f"(key {mask_key(vision_key)})"
+        if settings.vision_model
+        else "measured checks (set STUDIO_VISION_MODEL to add a multimodal model's verdict)"
+    )
+    table.add_row("critic", "vision" if settings.vision_model else "measured", "[green]selected[/green]", critic)
     console.print(table)
     console.print(f"ffmpeg: {ffmpeg_exe()}", markup=False)
     console.print(f"data dir: {settings.data_dir}", markup=False)
