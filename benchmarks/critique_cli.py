@@ -8,7 +8,7 @@ they reach a person, then runs `studio critique CLIP --prompt … --json` as a f
 each: every run pays interpreter start-up, imports, decoding, every check (OCR included) and the JSON. Prints each
 run's wall and CPU seconds, the median, and the ratio to the 1 s target (issue 12), and asserts the verdicts are
 right (the clean clip passes, the painted one fails its text check naming the word) so speed is not bought with
-detection. The machine's load average is printed beside: on a shared machine wall time includes waiting for a core.
+detection. `--baseline CHECKOUT` times another checkout's command on the same clips in the same run. The machine's load average is printed beside: on a shared machine wall time includes waiting for a core.
 """
 
 from __future__ import annotations
@@ -50,12 +50,12 @@ def _clips(workdir: Path, width: int, height: int, fps: float) -> dict[str, tupl
     return clips
 
 
-def _run(clip: Path, prompt: str) -> tuple[float, float, dict]:
+def _run(clip: Path, prompt: str, repo: Path = REPO) -> tuple[float, float, dict]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "studio.cli", "critique", str(clip), "--prompt", prompt, "--json"],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, check=False,
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(repo)}, check=False,
     )  # fmt: skip
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -70,6 +70,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--size", default="1024x576")
     parser.add_argument("--fps", type=float, default=24.0)
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout whose studio critique is timed on the same clips"
+    )
     args = parser.parse_args()
     width, height = (int(part) for part in args.size.split("x"))
     with tempfile.TemporaryDirectory(prefix="critique-bench-") as tmp:
@@ -94,11 +97,21 @@ def main() -> None:
                     assert not text["available"] or (
                         not text["passed"] and "PUMPKIN".lower() in [w.lower() for w in text["evidence"]["leaked"]]
                     ), f"the painted word must be caught: {text['detail']}"
+        baseline: list[float] = []
+        if args.baseline:
+            for name, (clip, prompt) in clips.items():
+                for run in range(args.runs):
+                    wall, cpu, verdict = _run(clip, prompt, args.baseline.resolve())
+                    baseline.append(wall)
+                    print(f"  baseline {name:8s} run {run + 1}: {wall:5.2f} s wall, {cpu:5.2f} s CPU")
         median = statistics.median(walls)
         print(f"seconds per 3-second clip (median of {len(walls)}): {median:.2f} s wall "
               f"(min {min(walls):.2f}, max {max(walls):.2f}), {statistics.median(cpus):.2f} s CPU")  # fmt: skip
         print(f"ratio to the 1 s target: {median / TARGET_S:.2f} (wall), {statistics.median(cpus) / TARGET_S:.2f} (CPU); "
               f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")  # fmt: skip
+        if baseline:
+            print(f"baseline {args.baseline}: {statistics.median(baseline):.2f} s wall; "
+                  f"this checkout takes {median / statistics.median(baseline):.2f} of its time")  # fmt: skip
 
 
 if __name__ == "__main__":
