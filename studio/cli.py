@@ -345,7 +345,8 @@ def status_lines(health: Any, pid: int | None) -> list[tuple[str, str]]:
         f"{check} {count}" for check, count in sorted(health.critic_failures.items(), key=lambda item: -item[1])
     )
     lines.append(("so far", f"{counts.get('SegmentApproved', 0)} segments approved, {counts.get('SegmentAired', 0)} aired,"
-                            f" {counts.get('SegmentDropped', 0)} dropped, {counts.get('SegmentSkipped', 0)} skipped;"
+                            f" {counts.get('SegmentDropped', 0)} dropped, {counts.get('SegmentSkipped', 0)} skipped,"
+                            f" {counts.get('SegmentHeld', 0)} held by the safety gate;"
                             f" {minutes(health.filler_seconds)} of filler; {counts.get('EncoderRestarted', 0)} encoder"
                             f" restarts; {counts.get('RenderFailed', 0)} failed renders"))  # fmt: skip
     lines.append(("critic", f"failures by check: {failures}" if failures else "no clip failed"))
@@ -768,6 +769,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         mark = "[green]selected[/green]" if status.selected else ("available" if status.available else "[red]no[/red]")
         table.add_row(status.kind, status.name, mark, status.reason)
     from studio.secrets import mask_key, mask_url
+    from studio.vision import vision_configured
 
     endpoint = mask_url(settings.openai_base_url) if settings.openai_base_url else "api.openai.com"
     writer = (
@@ -778,13 +780,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     table.add_row("writer", "llm" if llm_configured(settings) else "offline", "[green]selected[/green]", writer)
     vision_url = settings.vision_base_url or settings.openai_base_url
     vision_key = settings.vision_api_key or settings.openai_api_key
+    vision = vision_configured(settings)
     critic = (
         f"measured checks + {settings.vision_model} at {mask_url(vision_url) if vision_url else 'api.openai.com'} "
         f"(key {mask_key(vision_key)})"
-        if settings.vision_model
-        else "measured checks (set STUDIO_VISION_MODEL to add a multimodal model's verdict)"
+        if vision
+        else "measured checks (set STUDIO_VISION_MODEL and an endpoint to add a multimodal model's verdict)"
     )
-    table.add_row("critic", "vision" if settings.vision_model else "measured", "[green]selected[/green]", critic)
+    table.add_row("critic", "vision" if vision else "measured", "[green]selected[/green]", critic)
     console.print(table)
     console.print(f"ffmpeg: {ffmpeg_exe()}", markup=False)
     console.print(f"data dir: {settings.data_dir}", markup=False)

@@ -204,6 +204,23 @@ class CommandProcessor:
                 segment_id, approved=command.kind == "approve", command_id=command.id, reason=reason
             )
             return None
+        if command.kind == "approve" and entry.status == "held":
+            # A person overrides the on-air safety gate: the segment is approved as made and airs in turn.
+            recipe = self.station.recipe(segment_id)
+            self.runtime.record(
+                self.runtime.context.event(
+                    ev.SegmentApproved,
+                    **where,
+                    backend=f"a person (command {command.id})",
+                    segment_id=segment_id,
+                    path=str(entry.path),
+                    seconds=entry.seconds,
+                    shots=len(recipe.get("shots", [])),
+                    recipe=recipe,
+                    safety_gate={"checked": True, "passed": False, "overridden_by_command": command.id},
+                )  # fmt: skip
+            )
+            return Outcome(True, f"{segment_id} approved by a person over the safety gate: it airs in turn")
         if command.kind == "approve":
             if entry.status not in ("rejected", "removed"):
                 return Outcome(
@@ -214,7 +231,7 @@ class CommandProcessor:
                 self.runtime.context.event(ev.SegmentReinstated, **where, segment_id=segment_id, command_id=command.id)
             )
             return Outcome(True, f"{segment_id} is back in the queue")
-        if entry.status not in ("planned", "approved", "on_air"):
+        if entry.status not in ("planned", "approved", "on_air", "held"):
             return Outcome(False, f"{segment_id} is {entry.status} already and will not air")
         if command.kind == "drop":
             if entry.status == "on_air":

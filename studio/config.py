@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     """A multimodal chat model (e.g. `gpt-4o-mini`, `qwen2.5-vl`) at an OpenAI-compatible endpoint. Set, the critic
     also sends sampled frames of every clip it judges (in production and `studio critique`) with the shot's brief
     to it: its verdict can add failures to the measured checks, never clear one; unreachable, it is reported
-    unavailable and the clip is judged without it. Unset, no vision check runs."""
+    unavailable and the clip is judged without it. The on-air safety gate asks it whether each segment fits the
+    show's tone and avoid list. Unset (or no endpoint configured), neither runs, and their evidence says so."""
 
     vision_base_url: str | None = None
     """Base URL of the vision model's server; unset, `OPENAI_BASE_URL` (else OpenAI's API)."""
@@ -198,6 +199,22 @@ class Settings(BaseSettings):
     memory_chroma_url: str | None = None
     """Use Chroma's own server (`chroma run`) at this URL for the memory index instead of `memory/` in the data dir
     (for several processes or machines)."""
+
+    safety_gate: bool = True
+    """The on-air safety gate (`on`/`off`): every conformed segment is read (OCR on sampled frames, the show's
+    avoided words, and the tone when a vision model is configured) before it may air; one that shows any legible
+    text, an avoided word, or content outside the show's tone is held for a person instead. Off only for tests and
+    trusted material."""
+
+    safety_gate_min_score: float = Field(default=0.9, gt=0.0, le=1.0)
+    """OCR confidence (0-1) from which a reading counts as legible text for the safety gate."""
+
+    safety_gate_sample_fps: float = Field(default=2.0, gt=0.0, le=30.0)
+    """Frames per second of a segment the safety gate samples (of those, only frames that changed are read)."""
+
+    safety_gate_max_frames: int = Field(default=8, ge=1, le=120)
+    """Most frames the safety gate reads per segment (spread over those that changed): its cost, about 0.6 s of CPU
+    a frame at 768 px."""
 
     port: int = Field(default=8090, ge=0, le=65535)
     """Port of the local web player (HLS). 0 picks a free port."""

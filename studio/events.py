@@ -425,6 +425,9 @@ class SegmentApproved(Event):
     recipe: Mapping[str, Any] = field(default_factory=dict)
     """What the segment is made of, to make it again (a re-prompted shot): `shots` (each shot as planned and the
     clip that passed), `mood` and `music_seed`."""
+    safety_gate: Mapping[str, Any] = field(default_factory=dict)
+    """What the on-air safety gate saw (frames read, text found, whether the tone check ran and why not), or
+    `{"checked": false, …}` when it is off or a person approved the segment over it."""
 
     def summary(self) -> str:
         dropped = f" (dropped shots: {', '.join(self.dropped_shots)})" if self.dropped_shots else ""
@@ -454,6 +457,30 @@ class SegmentAwaitingReview(Event):
 
     def summary(self) -> str:
         return f"{self.segment_id} ({self.seconds:.2f} s) waits for a person: `studio approve|reject {self.segment_id}`"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentHeld(Event):
+    """The on-air safety gate failed the conformed segment: it is held, not aired, until a person approves it
+    (`studio approve`, which overrides the gate), rejects it, or re-prompts a shot (the new version is gated
+    again). Playout goes on without it."""
+
+    agent: ClassVar[str] = "post"
+    segment_id: str
+    path: str
+    seconds: float
+    reasons: tuple[str, ...]
+    """Why, one line per fault: text in the picture, avoided words, outside the show's tone."""
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    """What the gate read and where (`text`: each line with its time, confidence, corner and box), the avoided
+    words found, and what the tone check said or why it did not run."""
+    recipe: Mapping[str, Any] = field(default_factory=dict)
+    """As in `SegmentApproved`: a held segment can be re-prompted."""
+
+    def summary(self) -> str:
+        return (
+            f"{self.segment_id} held, not aired: {'; '.join(self.reasons)} (`studio approve|reject {self.segment_id}`)"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -500,6 +527,8 @@ class SegmentRemade(Event):
     command_id: int | None = None
     video_seconds: float = 0.0
     audio_seconds: float = 0.0
+    safety_gate: Mapping[str, Any] = field(default_factory=dict)
+    """What the on-air safety gate saw in the new version (as in `SegmentApproved`)."""
 
     def summary(self) -> str:
         return f"{self.segment_id} made again with the new {self.shot} ({self.seconds:.2f} s)"
@@ -978,7 +1007,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         EpisodePlanned, StrategyChanged, EpisodeResumed, SegmentWritten, ShotsDesigned, ShotRepaired,
         RenderStarted, ClipRendered, RenderFailed, BackendFellBack,
         VerdictGiven, ShotDropped, LessonLearned,
-        SegmentApproved, SegmentDropped, SegmentAwaitingReview, ShotReprompted, RepromptFailed, SegmentRemade,
+        SegmentApproved, SegmentDropped, SegmentAwaitingReview, SegmentHeld, ShotReprompted, RepromptFailed, SegmentRemade,
         EpisodeAssembled, EpisodeEmpty,
         SegmentRejected, SegmentRemoved, SegmentReinstated, ApprovalModeChanged,
         CanonChanged, NoteInterpreted, MemorySearched, MemoryForgotten, MemoryRebuilt,

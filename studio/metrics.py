@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 SEGMENT_OUTCOMES = {
     "approved": "SegmentApproved", "aired": "SegmentAired", "dropped": "SegmentDropped", "skipped": "SegmentSkipped",
-    "rejected": "SegmentRejected", "remade": "SegmentRemade",
+    "rejected": "SegmentRejected", "remade": "SegmentRemade", "held": "SegmentHeld",
 }  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""Post: score the segment, mux and conform it to the house format, approve it; assemble the episode file."""
+"""Post: score the segment, mux and conform it to the house format, pass it through the on-air safety gate and
+approve it (or hold it for a person); assemble the episode file."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from studio.tools.base import MusicRequest
 from studio.tools.media import measure_loudness, probe, run_ffmpeg
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from studio.gate import GateVerdict
     from studio.plan import Shot
     from studio.tools.media import MediaInfo
 
@@ -90,6 +94,29 @@ def conform_segment(
     return info, track.backend
 
 
+def gate_segment(ctx: StudioContext, path: Path, on_air_text: Iterable[str]) -> GateVerdict | None:
+    """The on-air safety gate over a conformed segment (`studio.gate`), or None when it is off
+    (`STUDIO_SAFETY_GATE=off`). Every made segment passes here before it may be queued for air: post's, and a
+    re-prompted one made again (`studio.remake`)."""
+    settings = ctx.settings
+    if not settings.safety_gate:
+        return None
+    from studio.gate import SafetyGate
+
+    gate = SafetyGate(
+        min_score=settings.safety_gate_min_score, sample_fps=settings.safety_gate_sample_fps,
+        max_frames=settings.safety_gate_max_frames, vision=ctx.vision,
+    )  # fmt: skip
+    return gate.judge_file(path, avoid_words=ctx.show.avoid_words, tone=ctx.show.tone, on_air_text=on_air_text)
+
+
+def gate_record(verdict: GateVerdict | None) -> dict[str, Any]:
+    """What an approved segment's event keeps of the gate's verdict."""
+    if verdict is None:
+        return {"checked": False, "reason": "the safety gate is off (STUDIO_SAFETY_GATE=off)"}
+    return {"checked": True, "passed": verdict.passed, "seconds": round(verdict.seconds, 3), **verdict.evidence}
+
+
 def post(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]:
     ctx = runtime.context
     episode, index = state["episode_number"], state["segment_index"]
@@ -117,11 +144,23 @@ def post(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]
         dropped_event = ctx.event(ev.SegmentDropped, **where, segment_id=segment_id, reason=f"post failed: {error}")
         return {**done, "events": emitted(*runner.fell_back(ctx, where), dropped_event)}
     fell_back = runner.fell_back(ctx, where)
+    ctx.gate()
+    plan = state["plan"]
+    verdict = gate_segment(ctx, output_path, [plan.title, plan.segments[index].title, state["script"].title])
+    if verdict is not None and not verdict.passed:
+        # Held, not aired: the segment waits for a person (`approve` overrides the gate); production and playout go
+        # on without it, so an unattended channel neither stalls nor airs it.
+        held = ctx.event(
+            ev.SegmentHeld, **where, segment_id=segment_id, path=str(output_path), seconds=seconds,
+            reasons=verdict.reasons, evidence=gate_record(verdict), recipe=recipe,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )  # fmt: skip
+        return {**done, "events": emitted(*fell_back, held)}
     approved_event = ctx.event(
         ev.SegmentApproved, **where, backend=f"music:{music_backend}", segment_id=segment_id, path=str(output_path),
         seconds=seconds, shots=len(approved), dropped_shots=tuple(dropped), music_backend=music_backend,
         video_seconds=round(info.video_seconds, 3), audio_seconds=round(info.audio_seconds, 3), recipe=recipe,
-        duration_ms=(time.perf_counter() - started) * 1000,
+        safety_gate=gate_record(verdict), duration_ms=(time.perf_counter() - started) * 1000,
     )  # fmt: skip
     if ctx.station.flag(ctx.show_key, "manual_approval"):
         waiting = ctx.event(

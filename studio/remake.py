@@ -2,9 +2,11 @@
 production renders it again from their words, the critic judges it (with its usual repairs, made on their words),
 and the segment is made again around it and put in place of the old file before it airs.
 
-While a re-prompt is pending the segment does not air as it was (the playout queue waits for it). A re-prompt that
-fails leaves the segment as it was, and says why. A station stopped in the middle answers the command when it runs
-again (saved renders are reused).
+While a re-prompt is pending the segment does not air as it was (the playout queue waits for it). The new version
+goes through the on-air safety gate like every made segment; a segment the gate held is approved once its new
+version passes. A re-prompt that fails (the critic, post or the gate) leaves the segment as it was (aired as it was,
+or still held), and says why. A station stopped in the middle answers the command when it runs again (saved renders
+are reused).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from studio.agents.cinematographer import person_prompt, repair_shot
 from studio.agents.critic import judge_one
 from studio.errors import ToolError
 from studio.plan import MotionSpec, Shot
-from studio.post import assemble_episode, conform_segment, segment_recipe, segment_seconds
+from studio.post import assemble_episode, conform_segment, gate_record, gate_segment, segment_recipe, segment_seconds
 from studio.render import StageRunner, render_one
 from studio.state import ProductionStopped
 from studio.vocabulary import banned_words, find_word, motion_from_prompt
@@ -55,7 +57,7 @@ def reprompt_problem(ctx: StudioContext, segment_id: str, shot_id: str, prompt: 
         )
     if entry.status in ("on_air", "aired", "skipped"):
         return f"{segment_id} is {entry.status.replace('_', ' ')}: a re-prompt changes a segment before it airs"
-    if entry.status not in ("planned", "approved"):
+    if entry.status not in ("planned", "approved", "held"):
         return f"{segment_id} is {entry.status} and will not air"
     recipe = station.recipe(segment_id)
     if not recipe.get("shots"):
@@ -159,8 +161,15 @@ def _remake(ctx: StudioContext, request: RemakeRequest, record: Record) -> tuple
         )  # fmt: skip
     except ToolError as error:
         return failed(f"post failed: {error}", *runner.fell_back(ctx, where))
+    titles = [entry.title, *(e["title"] for e in station.episodes(ctx.show_key) if e["number"] == episode)]
+    gated = gate_segment(ctx, staged_path, titles)
+    if gated is not None and not gated.passed:
+        staged_path.unlink(missing_ok=True)
+        return failed(
+            f"the new version failed the safety gate: {'; '.join(gated.reasons)}", *runner.fell_back(ctx, where)
+        )
     now = station.segment(request.segment_id)
-    if now is None or now.status not in ("planned", "approved"):
+    if now is None or now.status not in ("planned", "approved", "held"):
         staged_path.unlink(missing_ok=True)
         status = now.status.replace("_", " ") if now is not None else "gone"
         return failed(f"{request.segment_id} was {status} before its new version was ready")
@@ -169,9 +178,17 @@ def _remake(ctx: StudioContext, request: RemakeRequest, record: Record) -> tuple
         ev.SegmentRemade, **where, backend=f"music:{music_backend}", segment_id=request.segment_id,
         path=str(segment_path), seconds=seconds, recipe=segment_recipe(shots, clips, recipe["mood"],
         recipe["music_seed"]), command_id=request.command_id, video_seconds=round(info.video_seconds, 3),
-        audio_seconds=round(info.audio_seconds, 3),
+        audio_seconds=round(info.audio_seconds, 3), safety_gate=gate_record(gated),
     )  # fmt: skip
-    record([*runner.fell_back(ctx, where), remade])
+    approved: list[ev.Event] = []
+    if now.status == "held":  # the gate held the old version; the new one passed it
+        approved.append(ctx.event(
+            ev.SegmentApproved, episode=episode, segment=segment, backend=f"music:{music_backend}",
+            segment_id=request.segment_id, path=str(segment_path), seconds=seconds, shots=len(shots),
+            music_backend=music_backend, video_seconds=round(info.video_seconds, 3),
+            audio_seconds=round(info.audio_seconds, 3), recipe=remade.recipe, safety_gate=gate_record(gated),
+        ))  # fmt: skip
+    record([*runner.fell_back(ctx, where), remade, *approved])
     _assemble_again(ctx, station, episode, record)
     return True, (
         f"{request.segment_id} made again: the new {shot.id} passed the critic ({verdict.score:.2f}, try"

@@ -54,7 +54,7 @@ _TAKE = re.compile(r"^e(?P<episode>\d{4,})-s(?P<segment>\d{2,})-sh\d+_a\d+_[0-9a
 _SEGMENT = re.compile(r"^(?P<segment_id>.+-e(?P<episode>\d{4,})-s\d{2,})\.mp4$")
 _EPISODE = re.compile(r"^episode-(?P<episode>\d{4,})\.mp4$")
 _EPISODE_DIR = re.compile(r"^e(?P<episode>\d{4,})$")
-KEEP_STATUSES = ("planned", "approved", "on_air", "rejected", "removed")
+KEEP_STATUSES = ("planned", "approved", "on_air", "held", "rejected", "removed")
 """A segment in one of these may still air: its file and the takes it is made of are kept."""
 
 

@@ -243,7 +243,7 @@ class StationRuntime(ChannelRuntime):
 
     def start(self) -> None:
         """Open the store and start everything. Raises `StudioError` (one clear line) when it cannot."""
-        from studio.agents.llm import make_director
+        from studio.agents.llm import make_director, make_vision_model
         from studio.broadcast.guide import segment_picture
         from studio.broadcast.web import PlayerServer, check_rtmp_reachable
         from studio.channel_epg import programme_guide
@@ -263,6 +263,7 @@ class StationRuntime(ChannelRuntime):
                 check_rtmp_reachable(settings.rtmp_url)
             toolkit = self._toolkit or build_toolkit(settings)
             director = self._director or make_director(settings)
+            vision = make_vision_model(settings)
             shows = self.channel.shows if self.channel is not None else {self.show.title: self.show}
             interrupted: list[str] = []
             for name, show in shows.items():
@@ -270,7 +271,7 @@ class StationRuntime(ChannelRuntime):
                 seed = self.seed if show is self.show else show.channel.seed
                 context = StudioContext(
                     show=show, settings=settings, toolkit=toolkit, director=director, station=station, seed=seed,
-                    notify=self.record, memory=memory,
+                    notify=self.record, memory=memory, vision=vision,
                 )  # fmt: skip
                 production = Production(context)
                 if station.flag(context.show_key, "paused"):

@@ -6,6 +6,7 @@ so the tables can never disagree with the log. An event is kept once: a second `
 (a checkpoint replayed after a crash) changes nothing.
 
 Rundown statuses: `planned` → `approved` → `on_air` → `aired`, or one of `dropped` (production could not make it),
+`held` (made, but the on-air safety gate failed it: it waits for a person and playout goes on without it),
 `skipped` (playout could not air it, or a person skipped it), `rejected` and `removed` (by a person). Only
 `approved` and `on_air` segments count as buffered; only `planned`, `approved` and `on_air` are still queued.
 
@@ -32,7 +33,7 @@ from studio.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-SegmentStatus = Literal["planned", "approved", "on_air", "aired", "skipped", "dropped", "rejected", "removed"]
+SegmentStatus = Literal["planned", "approved", "on_air", "aired", "skipped", "dropped", "held", "rejected", "removed"]
 QUEUED_STATUSES: tuple[str, ...] = ("planned", "approved", "on_air")
 BUFFERED_STATUSES: tuple[str, ...] = ("approved", "on_air")
 CommandKind = Literal[
@@ -460,7 +461,7 @@ class Station:
         empty for a segment not made yet, or made before studio kept it."""
         rows = self._query(
             "SELECT json_extract(payload, '$.recipe') AS recipe FROM events WHERE type IN ('SegmentRemade',"
-            " 'SegmentApproved', 'SegmentAwaitingReview') AND json_extract(payload, '$.segment_id') = ?"
+            " 'SegmentApproved', 'SegmentAwaitingReview', 'SegmentHeld') AND json_extract(payload, '$.segment_id') = ?"
             " ORDER BY type = 'SegmentRemade' DESC, id DESC LIMIT 1",
             (segment_id,),
         )
@@ -560,9 +561,16 @@ def _apply(db: sqlite3.Connection, event: ev.Event) -> None:
             note = f"dropped shots: {', '.join(event.dropped_shots)}" if event.dropped_shots else ""
             db.execute(
                 "UPDATE rundown SET status = 'approved', path = ?, seconds = ?, note = ?, updated = ?"
-                " WHERE segment_id = ? AND status = 'planned'",
+                " WHERE segment_id = ? AND status IN ('planned', 'held')",
                 (event.path, event.seconds, note, now, event.segment_id),
             )
+        case ev.SegmentHeld():
+            db.execute(
+                "UPDATE rundown SET status = 'held', path = ?, seconds = ?, note = ?, updated = ?"
+                " WHERE segment_id = ? AND status IN ('planned', 'held')",
+                (event.path, event.seconds, "held by the safety gate: " + "; ".join(event.reasons), now,
+                 event.segment_id),
+            )  # fmt: skip
         case ev.SegmentDropped():
             _set_status(db, event.segment_id, "dropped", ("planned",), event.reason, now)
         case ev.SegmentRemade():
@@ -591,9 +599,9 @@ def _apply(db: sqlite3.Connection, event: ev.Event) -> None:
         case ev.SegmentSkipped():
             _set_status(db, event.segment_id, "skipped", ("planned", "approved", "on_air"), event.reason, now)
         case ev.SegmentRejected():
-            _set_status(db, event.segment_id, "rejected", ("planned", "approved", "on_air"), event.reason, now)
+            _set_status(db, event.segment_id, "rejected", ("planned", "approved", "on_air", "held"), event.reason, now)
         case ev.SegmentRemoved():
-            _set_status(db, event.segment_id, "removed", ("planned", "approved"), event.reason, now)
+            _set_status(db, event.segment_id, "removed", ("planned", "approved", "held"), event.reason, now)
         case ev.SegmentReinstated():
             db.execute(
                 "UPDATE rundown SET status = CASE WHEN path IS NULL THEN 'planned' ELSE 'approved' END, note = '',"

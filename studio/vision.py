@@ -111,6 +111,14 @@ def _parse_reply(content: Any) -> VisionVerdict:
     return VisionVerdict.model_validate(json.loads(text))
 
 
+def vision_configured(settings: Settings) -> bool:
+    """Whether a vision model is named and an endpoint to ask it at is configured (its own or `OPENAI_*`)."""
+    return bool(
+        settings.vision_model
+        and (settings.vision_base_url or settings.vision_api_key or settings.openai_base_url or settings.openai_api_key)
+    )
+
+
 def make_vision_model(settings: Settings) -> BaseChatModel:
     """`ChatOpenAI` for `settings.vision_model` at `vision_base_url` (else `OPENAI_BASE_URL`, else OpenAI's API)
     with `vision_api_key` (else `OPENAI_API_KEY`; local servers need none)."""

@@ -52,7 +52,7 @@ REFRESH_S = 0.5
 STATE_STYLES = {
     "aired": "dim", "on air": "bold green", "approved": "green", "skipped": "yellow", "rejected": "red",
     "removed": "red", "dropped": "red", "repairing": "yellow", "rendering": "cyan", "critiquing": "magenta",
-    "awaiting": "bold magenta", "re-making": "bold cyan",
+    "awaiting": "bold magenta", "re-making": "bold cyan", "held": "bold red",
 }  # fmt: skip
 
 

@@ -305,7 +305,7 @@ class StationView:
                     title=entry.title,
                     state=self.segment_state(entry, shots),
                     attempts=str(sum(shot.attempt + 1 for shot in shots if shot.status != "designed") or ""),
-                    verdict=entry.note if entry.status in ("skipped", "rejected", "removed", "dropped") else "",
+                    verdict=entry.note if entry.status in ("skipped", "rejected", "removed", "dropped", "held") else "",
                     seconds=entry.seconds or entry.planned_seconds,
                 )  # fmt: skip
             )

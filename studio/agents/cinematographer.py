@@ -2,12 +2,15 @@
 
 Whatever wrote the `ShotDesign` (an LLM or the offline director), the prompt is composed here from the show file:
 every character and place in shot is described in full, camera and subject motion are spelled out, and camera,
-lens and brand words are taken out, so these rules hold by construction rather than by asking nicely.
+lens and brand words are taken out, and so is any request for lettering (quoted words, "a sign that says …", words
+in capitals), so these rules hold by construction rather than by asking nicely — even when a steering note talked
+the model into something else.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +25,31 @@ if TYPE_CHECKING:
     from studio.canon import Canon
     from studio.plan import Repair, ShotDesign
     from studio.show import Show
+
+
+# What asks a video model to paint text: "that says/spells X", "the word(s) X", "written X", "labelled X", "logo of
+# X", "reading X" when X is quoted or a number or in capitals; a quoted string; "logo", "watermark", "caption" and
+# the like; words in capitals (brands and acronyms: "PEPSI", "TV").
+_QUOTED = r"[\"“‘«][^\"“”‘’«»]{1,80}[\"”’»]"
+_LETTERING = (
+    re.compile(
+        r"(?i)\b(?:(?:that|which)\s+)?(?:says?|saying|spell(?:s|ing|ed)?|written|labell?ed|the\s+words?|logo\s+of"
+        rf"|lettering|letters|caption(?:ed)?|inscribed(?:\s+with)?)\b[\s:]*(?:{_QUOTED}|[\w$€£%/.\-]+)?"
+    ),
+    re.compile(rf"\b(?:(?:that|which)\s+)?(?:reads?|reading)[\s:]+(?:{_QUOTED}|[A-Z0-9$€£][\w$€£%/.\-]*)"),
+    re.compile(_QUOTED),
+    re.compile(r"(?i)\b(?:logos?|watermarks?|subtitles?|captions?|lettering|signage|brand\s+names?)\b"),
+    re.compile(r"(?<![\w-])[A-Z][A-Z0-9$&]{1,}(?![\w-])"),
+)
+
+
+def strip_lettering(text: str) -> str:
+    """`text` without anything that asks for written words in the picture (see `_LETTERING`), tidied."""
+    for pattern in _LETTERING:
+        text = pattern.sub("", text)
+    text = re.sub(r"\s+([,.;:])", r"\1", text)
+    text = re.sub(r"([,;:])(\s*[,;:])+", r"\1", text)
+    return re.sub(r"\s{2,}", " ", text).strip(" ,;")
 
 
 def shot_seed(base_seed: int, shot_id: str, attempt: int) -> int:
@@ -47,7 +75,8 @@ def compose_prompt(
     parts = [
         *_emphasis(motion, emphasise_motion=emphasise_motion, emphasise=emphasise, avoid=free_avoid),
         f"{strip_words(show.visual_style, CAMERA_AND_BRAND_WORDS)}",
-        f"{strip_words(design.framing, free_avoid)} of {strip_words(design.action, free_avoid)}",
+        f"{strip_words(strip_lettering(design.framing), free_avoid)} of"
+        f" {strip_words(strip_lettering(design.action), free_avoid)}",
     ]
     parts += [canon.entry("character", name).description for name in design.characters]
     parts += [canon.entry("prop", name).description for name in design.props]

@@ -7,7 +7,6 @@ label says so, so the log always tells who wrote what.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -182,7 +181,8 @@ class LLMDirector(OfflineBackedDirector):
             prompts.SCREENWRITER_SYSTEM,
             prompts.screenwriter_user(show, episode, outline, fmt.seconds)
             + (
-                f"\nPreviously on the show (keep continuity with it): {json.dumps(list(previously))}"
+                "\nPreviously on the show (keep continuity with it):\n"
+                + prompts.data_block("previously", list(previously))
                 if previously
                 else ""
             ),
@@ -226,3 +226,13 @@ def make_director(settings: Settings) -> Director:
     return LLMDirector(
         chat, label=f"openai-compatible:{settings.llm_model}@{where}", method=settings.llm_structured_method
     )
+
+
+def make_vision_model(settings: Settings) -> BaseChatModel | None:
+    """The multimodal chat model `STUDIO_VISION_MODEL` names (the safety gate asks it whether a segment fits the
+    show's tone; the critic's vision check is built the same way, `studio.vision.make_vision_model`), or None when
+    none is named or no endpoint is configured."""
+    from studio.vision import make_vision_model as build
+    from studio.vision import vision_configured
+
+    return build(settings) if vision_configured(settings) else None

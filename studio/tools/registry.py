@@ -134,14 +134,14 @@ def build_toolkit(settings: Settings) -> Toolkit:
 
 
 def critic_checks(settings: Settings) -> list[Check]:
-    """The critic's checks: the measured ones, then the vision critic when `STUDIO_VISION_MODEL` names a model
-    (its chat model is built on the first clip it judges). Production and `studio critique` both judge with these."""
+    """The critic's checks: the measured ones, then the vision critic when `STUDIO_VISION_MODEL` names a model and an
+    endpoint is configured (its chat model is built on the first clip it judges). Production and `studio critique`
+    both judge with these."""
     from studio.tools.checks import default_checks
+    from studio.vision import VisionCritic, vision_configured
 
     checks = default_checks()
-    if settings.vision_model:
-        from studio.vision import VisionCritic
-
+    if vision_configured(settings):
         checks.append(VisionCritic.from_settings(settings))
         log.info("critic: vision check by %s", settings.vision_model)
     return checks

@@ -47,6 +47,8 @@ def test_status_and_metrics_tell_the_same_story_as_the_store(tmp_path: Path) -> 
         approved = len(events_of(station, ev.SegmentApproved))
         assert aired >= 1 and metrics[("studio_segments_total", (("outcome", "aired"),))] == aired
         assert metrics[("studio_segments_total", (("outcome", "approved"),))] == approved
+        held = len(events_of(station, ev.SegmentHeld))
+        assert metrics[("studio_segments_total", (("outcome", "held"),))] == held
         assert metrics[("studio_output_up", (("output", "hls"),))] == 1.0
         assert metrics[("studio_buffer_seconds", ())] == station.buffered_seconds(SHOW_KEY)
         assert metrics[("studio_filler_seconds_total", ())] == sum(
@@ -62,6 +64,7 @@ def test_status_and_metrics_tell_the_same_story_as_the_store(tmp_path: Path) -> 
         lines = {line[:9].strip(): line[10:] for line in shown.stdout.splitlines()[1:]}
         assert shown.stdout.startswith("Station Test (station-test) running since") and "filler ident" in shown.stdout
         assert lines["so far"].startswith(f"{approved} segments approved, {aired} aired")
+        assert f"{held} held by the safety gate" in lines["so far"]
         assert lines["outputs"].startswith("hls live · watch at http://127.0.0.1:")
     finally:
         runtime.stop()

@@ -258,7 +258,8 @@ def test_llm_plan_lands_in_the_plan_and_the_event_and_its_prompt_carries_steerin
     assert call.schema is EpisodePlan and call.method == "json_schema"
     assert call.system == prompts.SHOWRUNNER_SYSTEM
     assert "more cardboard" in call.user and "topic: lamps" in call.user
-    assert 'Recent topics to avoid repeating: ["boxes"]' in call.user  # episode 1's topic, from the station
+    # episode 1's topic, from the station, as data
+    assert 'Recent topics to avoid repeating:\n<data name="recent_topics">\n["boxes"]\n</data>' in call.user
     assert '["opening", "tidy"]' in call.user and "a small round orange robot" in call.user
     assert "Steering notes" not in chat.history[0].user
     chat.assert_exhausted()

@@ -219,3 +219,28 @@ def test_studio_prune_dry_run_deletes_nothing_and_prune_deletes_what_it_printed(
     assert isinstance(pruned, ev.MediaPruned)
     assert list(pruned.files) == would and pruned.bytes_freed == 13 * TAKE + 2 * EPISODE + 3 * SEGMENT
     assert pruned.kept_bytes == channel.bytes() and pruned.budget_bytes == 1 and pruned.show == SHOW
+
+
+def test_a_held_segment_keeps_its_file_and_the_takes_it_is_made_of(tmp_path: Path) -> None:
+    """The safety gate held episode 2's second segment: a person may still approve it (its file airs) or re-prompt
+    a shot (post conforms it again from its other takes), so neither may go, however far over budget."""
+    channel = Channel(tmp_path)
+    for segment_id in channel.episode(1):
+        channel.air(segment_id)
+    ids = [f"{SHOW}-e0002-s{index:02d}" for index in (1, 2)]
+    planned = tuple(ev.PlannedSegment(segment_id, segment_id, "opening", 2.0) for segment_id in ids)
+    channel.record(ev.EpisodePlanned, episode=2, title="episode 2", topic="t2", logline="", segments=planned,
+                   planned_seconds=4.0)  # fmt: skip
+    takes = [channel.file(f"e0002/shots/e0002-s02-sh01_a{n}_{n * 'c'}{(10 - n) * 'd'}.mp4", TAKE) for n in (1, 2)]
+    held = channel.file("e0002/segments/ret-e0002-s02.mp4", SEGMENT)
+    recipe = {"shots": [{"shot": {"id": "e0002-s02-sh01"}, "clip": str(takes[1])}], "mood": "calm", "music_seed": 1}
+    channel.record(ev.SegmentDropped, episode=2, segment=0, segment_id=ids[0], reason="no shot passed")
+    channel.record(ev.SegmentHeld, episode=2, segment=1, segment_id=ids[1], path=str(held), seconds=2.0,
+                   reasons=("text in the picture: 'SALE 50%'",), recipe=recipe)  # fmt: skip
+    episode_path = channel.file("e0002/episode-0002.mp4", EPISODE)  # the episode is made: its thread is gone
+    channel.record(ev.EpisodeAssembled, episode=2, title="episode 2", path=str(episode_path), segments=1,
+                   video_seconds=2.0, audio_seconds=2.0)  # fmt: skip
+    assert channel.station.segment(ids[1]).status == "held"  # type: ignore[union-attr]
+    result = prune_media(channel.station, MediaIndex(channel.root), budget=1, keep_episodes=0)
+    assert result.deleted, "episode 1 was pruned: the pass did run"
+    assert held.exists() and takes[1].exists()
