@@ -178,17 +178,22 @@ class MovingLinesCheck:
         columns = np.arange(work_w, dtype=np.float32)
         profiles: list[np.ndarray] = []
         consistencies: list[float] = []
-        destriped: list[np.ndarray] = []
-        for frame in frames:
-            luma = cv2.resize(_luma(frame.astype(np.float32)), (work_w, work_h), interpolation=cv2.INTER_AREA)
-            high = luma - cv2.blur(luma, (9, 1))
-            bands = np.stack([np.median(band, axis=0) for band in np.array_split(high, self.bands, axis=0)])
+        lumas = np.stack(
+            [
+                cv2.resize(_luma(frame.astype(np.float32)), (work_w, work_h), interpolation=cv2.INTER_AREA)
+                for frame in frames
+            ]
+        )
+        highs = np.stack([luma - cv2.blur(luma, (9, 1)) for luma in lumas])
+        # Column medians of every frame at once (a median per frame costs as much again in call overhead).
+        band_medians = np.stack([np.median(band, axis=1) for band in np.array_split(highs, self.bands, axis=1)], axis=1)
+        high_medians = np.median(highs, axis=1)
+        for bands, high_median in zip(band_medians, high_medians, strict=True):
             # Sharp scenery edges resample differently at each sub-pixel position; lines that move stay apart.
             bands = cv2.GaussianBlur(bands, (0, 0), sigmaX=1.5, sigmaY=0.01)
-            profile = cv2.GaussianBlur(np.median(high, axis=0)[None, :], (0, 0), sigmaX=1.5, sigmaY=0.01)[0]
+            profile = cv2.GaussianBlur(high_median[None, :], (0, 0), sigmaX=1.5, sigmaY=0.01)[0]
             consistencies.append(_pairwise_correlation(bands))
             profiles.append(profile)
-            destriped.append(luma - np.median(luma, axis=0)[None, :] + 128.0)
         structured = np.array(consistencies) >= self.min_consistency
         flagged: list[int] = []
         changes: list[float] = []
@@ -197,7 +202,8 @@ class MovingLinesCheck:
             from studio.tools.checks.motion import camera_path
 
             # The scene's own move, measured with the column structure taken out so lines cannot drag it along.
-            camera, to_work = camera_path(np.stack(destriped))
+            destriped = lumas - np.median(lumas, axis=1)[:, None, :] + 128.0
+            camera, to_work = camera_path(destriped)
             # Cumulative map of a column since frame 0: x_t = centre + zooms[t]·(x_0 − centre) + shifts[t].
             zooms, shifts = np.ones(len(frames)), np.zeros(len(frames))
             for index, (tx, _, scale, _) in enumerate(camera):
