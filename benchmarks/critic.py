@@ -40,7 +40,8 @@ def _timing(runs: int) -> dict[str, float]:
     """Seconds per 3-second clip for the default checks, with and without OCR, at Zeroscope's sizes."""
     import numpy as np
 
-    from studio.critique import judge
+    from studio.critic.analysis import ClipAnalysis
+    from studio.critic.judge import judge
     from studio.plan import CameraMove, MotionSpec, SubjectMotion
     from studio.tools.checks import default_checks
     from tests.unit.critic_fixtures import SceneSpec, make_shot, render_scene
@@ -61,7 +62,7 @@ def _timing(runs: int) -> dict[str, float]:
                 copy = np.ascontiguousarray(frames.copy())
                 copy[0, 0, 0, 0] ^= 1 + run + text
                 started = time.perf_counter()
-                judge(copy, fps, shot, default_checks(text=text))
+                judge(ClipAnalysis(copy, fps), shot, default_checks(text=text))
                 spent[label] += time.perf_counter() - started
         for label, seconds in spent.items():
             results[f"{width}x{height} @ {fps:g} fps, {label}"] = seconds / runs
@@ -71,6 +72,7 @@ def _timing(runs: int) -> dict[str, float]:
 def _continuity(scenes: int, seed: int, chunk: int = 10) -> None:
     """Recall and false-positive rate of the continuity check on clips the procedural renderer draws with the
     canonical palettes and with one drifted (`tests.unit.critic_fixtures.continuity_set`), and its seconds per clip."""
+    from studio.critic.analysis import ClipAnalysis
     from studio.tools.checks.continuity import ContinuityCheck
     from tests.unit.critic_fixtures import CONTINUITY_SIZES, continuity_set
 
@@ -84,7 +86,7 @@ def _continuity(scenes: int, seed: int, chunk: int = 10) -> None:
         for clip in continuity_set(min(chunk, scenes - first), start_seed=seed + first,
                                    sizes=(*CONTINUITY_SIZES, (1024, 576))):  # fmt: skip
             began = time.perf_counter()
-            result = check.run(clip.frames, clip.fps, clip.shot)
+            result = check.run(ClipAnalysis(clip.frames, clip.fps), clip.shot)
             spent += time.perf_counter() - began
             measured += 1
             if "continuity" in clip.labels:
@@ -130,6 +132,7 @@ def main() -> int:
     parser.add_argument("--continuity", type=int, default=60, help="procedural scenes for the continuity check")
     args = parser.parse_args()
 
+    from studio.critic.analysis import ClipAnalysis
     from studio.tools.checks import default_checks
     from studio.tools.checks.text import ocr_available
     from tests.unit.critic_fixtures import labelled_set
@@ -151,7 +154,7 @@ def main() -> int:
             if check.name == "text" and clip.labels and "text" not in clip.labels:
                 continue
             began = time.perf_counter()
-            result = check.run(clip.frames, clip.fps, clip.shot)
+            result = check.run(ClipAnalysis(clip.frames, clip.fps), clip.shot)
             check_seconds[check.name] += time.perf_counter() - began
             if not result.passed:
                 failed.add(result.check)

@@ -769,6 +769,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         mark = "[green]selected[/green]" if status.selected else ("available" if status.available else "[red]no[/red]")
         table.add_row(status.kind, status.name, mark, status.reason)
     from studio.secrets import mask_key, mask_url
+    from studio.vision import vision_configured
 
     endpoint = mask_url(settings.openai_base_url) if settings.openai_base_url else "api.openai.com"
     writer = (
@@ -777,6 +778,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         else "offline director (set OPENAI_API_KEY and/or OPENAI_BASE_URL to use an LLM)"
     )
     table.add_row("writer", "llm" if llm_configured(settings) else "offline", "[green]selected[/green]", writer)
+    vision_url = settings.vision_base_url or settings.openai_base_url
+    vision_key = settings.vision_api_key or settings.openai_api_key
+    vision = vision_configured(settings)
+    critic = (
+        f"measured checks + {settings.vision_model} at {mask_url(vision_url) if vision_url else 'api.openai.com'} "
+        f"(key {mask_key(vision_key)})"
+        if vision
+        else "measured checks (set STUDIO_VISION_MODEL and an endpoint to add a multimodal model's verdict)"
+    )
+    table.add_row("critic", "vision" if vision else "measured", "[green]selected[/green]", critic)
     console.print(table)
     console.print(f"ffmpeg: {ffmpeg_exe()}", markup=False)
     console.print(f"data dir: {settings.data_dir}", markup=False)
@@ -795,8 +806,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_critique(args: argparse.Namespace) -> int:
-    from studio.critique import critique_file, verdict_json
+    from studio.critic.judge import critique_file
+    from studio.critic.report import verdict_json
     from studio.plan import MotionSpec
+    from studio.tools.registry import critic_checks
 
     clip = Path(args.clip)
     if not clip.is_file():
@@ -807,8 +820,9 @@ def cmd_critique(args: argparse.Namespace) -> int:
             motion = MotionSpec.model_validate_json(args.motion)
         except ValueError as error:
             raise ConfigError(f"--motion is not a valid motion spec JSON: {_validation_problems(error)}") from None
+    checks = critic_checks(_settings(args))
     verdict = critique_file(
-        clip, args.prompt, motion, contact_sheet=Path(args.contact_sheet) if args.contact_sheet else None
+        clip, args.prompt, motion, contact_sheet=Path(args.contact_sheet) if args.contact_sheet else None, checks=checks
     )
     payload = verdict_json(verdict)
     if args.json:
@@ -1093,8 +1107,9 @@ def build_parser() -> argparse.ArgumentParser:
     critique = sub.add_parser(
         "critique", help="run the critic on any video file",
         description="Check a clip for reversed or wrong-direction motion, leaked text, ignored colours, artifacts, "
-        "frozen or black frames. Without --motion the intended motion is read from the prompt's words. Exit 0 when "
-        "it passes, 1 when it fails.",
+        "frozen or black frames. Without --motion the intended motion is read from the prompt's words. With "
+        "STUDIO_VISION_MODEL set, a multimodal model's verdict on sampled frames is added. Exit 0 when it passes, 1 when "
+        "it fails.",
     )  # fmt: skip
     critique.add_argument("clip")
     critique.add_argument("--prompt", required=True, help="the prompt the clip was made from")

@@ -45,12 +45,27 @@ class Settings(BaseSettings):
     llm_structured_method: Literal["json_schema", "function_calling", "json_mode"] = "json_schema"
     """How structured outputs are requested; `function_calling` suits servers without JSON-schema support."""
 
-    vision_model: str | None = None
-    """A multimodal chat model at the same endpoint (e.g. `gpt-4o-mini`) the on-air safety gate asks whether each
-    segment fits the show's tone and avoid list. Unset: the tone check does not run, and the gate's evidence says so."""
-
     llm_timeout_s: float = 120.0
     """Seconds before one LLM call is abandoned (the agent then falls back to the offline director)."""
+
+    vision_model: str | None = None
+    """A multimodal chat model (e.g. `gpt-4o-mini`, `qwen2.5-vl`) at an OpenAI-compatible endpoint. Set, the critic
+    also sends sampled frames of every clip it judges (in production and `studio critique`) with the shot's brief
+    to it: its verdict can add failures to the measured checks, never clear one; unreachable, it is reported
+    unavailable and the clip is judged without it. The on-air safety gate asks it whether each segment fits the
+    show's tone and avoid list. Unset (or no endpoint configured), neither runs, and their evidence says so."""
+
+    vision_base_url: str | None = None
+    """Base URL of the vision model's server; unset, `OPENAI_BASE_URL` (else OpenAI's API)."""
+
+    vision_api_key: str | None = None
+    """Key for the vision model's server; unset, `OPENAI_API_KEY` (local servers need none)."""
+
+    vision_frames: int = Field(default=4, ge=1, le=16)
+    """Frames of each clip sent to the vision model, spread over the clip."""
+
+    vision_timeout_s: float = Field(default=60.0, gt=0)
+    """Seconds before one vision call is abandoned (the vision check then reports itself unavailable)."""
 
     device: Literal["auto", "cuda", "cpu"] = "auto"
     """Device for the model backends. `auto` picks CUDA when present."""

@@ -44,7 +44,8 @@ class SheetMaker:
             return None, f"could not draw a contact sheet from {clip.name}: {error}"
 
     def _draw(self, clip: Path, verdict_event: ev.VerdictGiven) -> bytes:
-        from studio.critique import JUDGED_SIZE, write_contact_sheet
+        from studio.critic.judge import JUDGED_SIZE
+        from studio.critic.report import write_contact_sheet
         from studio.plan import Verdict
         from studio.tools.media import read_video
 

@@ -81,7 +81,8 @@ class StudioContext:
     """Production's measured rate (on-air seconds approved per wall second), None until measured: the showrunner's
     buffer watch reads it."""
     vision: Any = None
-    """Optional multimodal chat model for the vision critic."""
+    """Optional multimodal chat model for callers outside the critic (the critic's own vision check is one of
+    `toolkit.checks`, registered by `STUDIO_VISION_MODEL`)."""
     memory: Any = None
     """The show's `studio.memory.ShowMemory` (canon, premises, continuity, lessons). Left out, one over the station
     store without a similarity index."""
@@ -121,23 +122,24 @@ class StudioContext:
     def critique(self, clip_path: str, shot: Shot) -> tuple[Verdict, str, dict[str, str]]:
         """The verdict, who gave it, and its evidence pictures beside the clip (`contact_sheet`, `thumbnail`),
         which front-ends show; a picture that cannot be written is left out, never fails the verdict."""
-        from studio.critique import JUDGED_SIZE, judge, write_contact_sheet, write_thumbnail
-        from studio.tools.media import read_video
+        from studio.critic.analysis import ClipAnalysis
+        from studio.critic.judge import JUDGED_SIZE, judge
+        from studio.critic.report import write_contact_sheet, write_thumbnail
 
         width, height = JUDGED_SIZE
-        frames, fps = read_video(Path(clip_path), width=width, height=height)
-        verdict = judge(frames, fps, shot, self.toolkit.checks)
+        analysis = ClipAnalysis.from_file(Path(clip_path), width=width, height=height)
+        verdict = judge(analysis, shot, self.toolkit.checks)
         clip = Path(clip_path)
         evidence: dict[str, str] = {}
         for key, write, suffix in (("contact_sheet", write_contact_sheet, ".sheet.jpg"),
                                    ("thumbnail", write_thumbnail, ".thumb.png")):  # fmt: skip
             try:
-                evidence[key] = str(write(frames, verdict, clip.with_suffix(suffix)))
+                evidence[key] = str(write(analysis.frames, verdict, clip.with_suffix(suffix)))
             except StudioError:
                 continue
         return verdict, "measured checks: " + ", ".join(check.name for check in self.toolkit.checks), evidence
 
     def lessons_from(self, verdict: Verdict) -> list[str]:
-        from studio.critique import lessons_from
+        from studio.critic.repair import lessons_from
 
         return lessons_from(verdict)

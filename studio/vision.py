@@ -1,9 +1,11 @@
 """The vision-LLM critic: sampled frames plus the shot spec to a multimodal chat model, a structured verdict back.
 
-Any OpenAI-compatible multimodal chat model works (a langchain `BaseChatModel`, injected); frames go as base64
-JPEG data URLs in one human message. Its verdict becomes a `CheckResult` named `vision` that `critique.judge`
-adds to the measured checks — it can add failures, never clear a measured one. A model that cannot do structured
-output is asked for the same JSON in plain text.
+Any OpenAI-compatible multimodal chat model works (a langchain `BaseChatModel`, injected, or built on first use from
+the `STUDIO_VISION_*` settings by `make_vision_model`); frames go as base64 JPEG data URLs in one human message. Its
+verdict becomes a `CheckResult` named `vision`, one more check in the toolkit's list (the registry adds it when
+`STUDIO_VISION_MODEL` is set), so `studio.critic.judge` adds it to the measured checks — it can add failures, never
+clear a measured one. A model that cannot do structured output is asked for the same JSON in plain text; a model
+that cannot be reached or answers nonsense leaves the check unavailable, never failing the clip.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import base64
 import json
 import logging
 import re
+import threading
 from typing import TYPE_CHECKING, Any, Literal
 
 import cv2
@@ -22,9 +25,13 @@ from studio.plan import CheckResult
 from studio.tools.checks.text import leaked_words, sample_indices
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
+    from studio.config import Settings
+    from studio.critic.analysis import ClipAnalysis
     from studio.plan import Shot
 
 log = logging.getLogger(__name__)
@@ -104,16 +111,62 @@ def _parse_reply(content: Any) -> VisionVerdict:
     return VisionVerdict.model_validate(json.loads(text))
 
 
+def vision_configured(settings: Settings) -> bool:
+    """Whether a vision model is named and an endpoint to ask it at is configured (its own or `OPENAI_*`)."""
+    return bool(
+        settings.vision_model
+        and (settings.vision_base_url or settings.vision_api_key or settings.openai_base_url or settings.openai_api_key)
+    )
+
+
+def make_vision_model(settings: Settings) -> BaseChatModel:
+    """`ChatOpenAI` for `settings.vision_model` at `vision_base_url` (else `OPENAI_BASE_URL`, else OpenAI's API)
+    with `vision_api_key` (else `OPENAI_API_KEY`; local servers need none)."""
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(
+        model=settings.vision_model or "",
+        api_key=settings.vision_api_key or settings.openai_api_key or "not-needed",  # type: ignore[arg-type]
+        base_url=settings.vision_base_url or settings.openai_base_url,
+        timeout=settings.vision_timeout_s,
+        max_retries=0,
+        temperature=0.0,
+    )
+
+
 class VisionCritic:
-    """A `Check` that asks a multimodal chat model about `frames` sampled frames of the clip."""
+    """A `Check` that asks a multimodal chat model about `frames` sampled frames of the clip.
+
+    `model` is a chat model or a function that builds one, called once on first use (so configuring the critic
+    imports no langchain until a clip is judged)."""
 
     name = "vision"
 
-    def __init__(self, model: BaseChatModel, *, frames: int = 4, max_side: int = 384, structured: bool = True) -> None:
-        self.model = model
+    def __init__(
+        self,
+        model: BaseChatModel | Callable[[], BaseChatModel],
+        *,
+        frames: int = 4,
+        max_side: int = 384,
+        structured: bool = True,
+    ) -> None:
+        self._model = model
+        self._model_lock = threading.Lock()
         self.frames = frames
         self.max_side = max_side
         self.structured = structured
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> VisionCritic:
+        """The critic `STUDIO_VISION_MODEL` names (see `make_vision_model`), sending `vision_frames` frames."""
+        return cls(lambda: make_vision_model(settings), frames=settings.vision_frames)
+
+    @property
+    def model(self) -> BaseChatModel:
+        with self._model_lock:
+            if not hasattr(self._model, "invoke"):
+                self._model = self._model()  # type: ignore[operator]
+            return self._model  # type: ignore[return-value]
 
     def messages(self, frames: np.ndarray, fps: float, shot: Shot) -> list[BaseMessage]:
         """The system and human messages: the brief, the schema, then each sampled frame with its label."""
@@ -151,7 +204,8 @@ class VisionCritic:
         reply = self.model.invoke(messages)
         return _parse_reply(reply.content)
 
-    def run(self, frames: np.ndarray, fps: float, shot: Shot) -> CheckResult:
+    def run(self, clip: ClipAnalysis, shot: Shot) -> CheckResult:
+        frames, fps = clip.frames, clip.fps
         indices = sample_indices(len(frames), self.frames)
         try:
             verdict = self.ask(self.messages(frames, fps, shot))

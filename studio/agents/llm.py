@@ -229,17 +229,10 @@ def make_director(settings: Settings) -> Director:
 
 
 def make_vision_model(settings: Settings) -> BaseChatModel | None:
-    """The multimodal chat model `STUDIO_VISION_MODEL` names at the OpenAI-compatible endpoint (the safety gate asks it
-    whether a segment fits the show's tone), or None when none is named or no endpoint is configured."""
-    if not settings.vision_model or not llm_configured(settings):
-        return None
-    from langchain_openai import ChatOpenAI
+    """The multimodal chat model `STUDIO_VISION_MODEL` names (the safety gate asks it whether a segment fits the
+    show's tone; the critic's vision check is built the same way, `studio.vision.make_vision_model`), or None when
+    none is named or no endpoint is configured."""
+    from studio.vision import make_vision_model as build
+    from studio.vision import vision_configured
 
-    return ChatOpenAI(
-        model=settings.vision_model,
-        api_key=settings.openai_api_key or "not-needed",
-        base_url=settings.openai_base_url,
-        timeout=settings.llm_timeout_s,
-        max_retries=1,
-        temperature=0.0,
-    )
+    return build(settings) if vision_configured(settings) else None

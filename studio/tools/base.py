@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    import numpy as np
-
+    from studio.critic.analysis import ClipAnalysis
     from studio.plan import CheckResult, MotionSpec, Shot
 
 
@@ -148,11 +147,13 @@ class MusicGenerator(Protocol):
 
 @runtime_checkable
 class Check(Protocol):
-    """One critic check over decoded frames (uint8, shape (T, H, W, 3), RGB)."""
+    """One critic check over a clip's `ClipAnalysis` (decoded frames, uint8 (T, H, W, 3) RGB, and the analyses
+    the checks share: flow, OCR readings, luma). A check keeps nothing about a clip on itself, so one instance
+    judges several clips at once; one that cannot run here passes with `evidence["available"] = False`."""
 
     name: str
 
-    def run(self, frames: np.ndarray, fps: float, shot: Shot) -> CheckResult: ...
+    def run(self, clip: ClipAnalysis, shot: Shot) -> CheckResult: ...
 
 
 @dataclass

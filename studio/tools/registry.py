@@ -17,6 +17,7 @@ from studio.tools.base import BackendStatus, Toolkit
 
 if TYPE_CHECKING:
     from studio.config import Settings
+    from studio.tools.base import Check
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,6 @@ def _mark_selected(statuses: list[BackendStatus], settings: Settings) -> list[Ba
 def build_toolkit(settings: Settings) -> Toolkit:
     """Instantiate the selected backend of each kind. An explicitly requested backend that cannot run is an error;
     under `auto` the embedded backend takes over and the reason is logged."""
-    from studio.tools.checks import default_checks
-
     statuses = backend_statuses(settings)
     instances: dict[str, Any] = {}
     fallbacks: dict[str, Any] = {}
@@ -128,10 +127,24 @@ def build_toolkit(settings: Settings) -> Toolkit:
         extender=instances["extend"],
         interpolator=instances["interpolate"],
         music=instances["music"],
-        checks=default_checks(),
+        checks=critic_checks(settings),
         statuses=statuses,
         fallbacks=fallbacks,
     )
+
+
+def critic_checks(settings: Settings) -> list[Check]:
+    """The critic's checks: the measured ones, then the vision critic when `STUDIO_VISION_MODEL` names a model and an
+    endpoint is configured (its chat model is built on the first clip it judges). Production and `studio critique`
+    both judge with these."""
+    from studio.tools.checks import default_checks
+    from studio.vision import VisionCritic, vision_configured
+
+    checks = default_checks()
+    if vision_configured(settings):
+        checks.append(VisionCritic.from_settings(settings))
+        log.info("critic: vision check by %s", settings.vision_model)
+    return checks
 
 
 def _factory(spec: BackendSpec, settings: Settings) -> Any:

@@ -647,6 +647,19 @@ def test_the_api_key_is_masked_where_doctor_names_the_writer(monkeypatch: pytest
     assert status == "selected" and why.startswith("OpenAI-compatible gpt-4o-mini at api.openai.com (key "), why
 
 
+def test_doctor_names_the_critics_vision_model_with_its_key_and_url_password_masked(
+    monkeypatch: pytest.MonkeyPatch, wide: None
+) -> None:
+    monkeypatch.setenv("STUDIO_VISION_MODEL", "qwen2.5-vl")
+    monkeypatch.setenv("STUDIO_VISION_BASE_URL", "http://user:hunter2pass@127.0.0.1:9/v1")
+    monkeypatch.setenv("STUDIO_VISION_API_KEY", SECRET_KEY)
+    result = studio("doctor")
+    assert result.returncode == 0, result.stderr
+    assert SECRET_KEY not in result.stdout + result.stderr and "hunter2pass" not in result.stdout
+    status, why = doctor_rows(result.stdout)[("critic", "vision")]
+    assert status == "selected" and why.startswith("measured checks + qwen2.5-vl at http://user:"), why
+
+
 def test_an_unknown_studio_variable_is_an_error_naming_the_setting_it_was_meant_to_be(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

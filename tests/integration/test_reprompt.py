@@ -8,7 +8,8 @@ from pathlib import Path
 
 from studio import events as ev
 from studio.broadcast.playout import Idle, QueuedSegment
-from studio.critique import judge
+from studio.critic.analysis import ClipAnalysis
+from studio.critic.judge import judge
 from studio.plan import Shot
 from studio.production import open_station
 from studio.runtime import StationQueue, StationRuntime
@@ -39,7 +40,7 @@ def _digest(path: Path) -> str:
 def _motion_failed(clip: str, shot: Shot) -> bool:
     """Whether the critic finds the clip moving otherwise than the shot asks (the wrong way, or backwards)."""
     frames, fps = read_video(Path(clip), width=576, height=320)
-    verdict = judge(frames, fps, shot, default_checks())
+    verdict = judge(ClipAnalysis(frames, fps), shot, default_checks())
     return any(check.check in ("direction", "reversed") for check in verdict.failures)
 
 

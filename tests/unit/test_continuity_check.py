@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from studio.critique import judge, plan_repair
+from studio.critic.analysis import ClipAnalysis
+from studio.critic.judge import judge
+from studio.critic.repair import plan_repair
 from studio.plan import CameraMove, MotionSpec, ShotDesign, SubjectMotion
 from studio.tools.checks import default_checks
 from studio.tools.checks.continuity import ContinuityCheck, colour_name, is_chromatic, phrase
@@ -46,7 +48,7 @@ def clips() -> list[LabelledClip]:
 def test_drifted_palettes_are_caught_and_correct_clips_pass(clips: list[LabelledClip]) -> None:
     check = ContinuityCheck()
     started = time.perf_counter()
-    results = {clip.name: check.run(clip.frames, clip.fps, clip.shot) for clip in clips}
+    results = {clip.name: check.run(ClipAnalysis(clip.frames, clip.fps), clip.shot) for clip in clips}
     seconds = (time.perf_counter() - started) / len(clips)
     drifted = [clip.name for clip in clips if "continuity" in clip.labels]
     correct = [clip.name for clip in clips if not clip.labels and not clip.accept]
@@ -88,7 +90,9 @@ def _scene(characters: tuple[str, ...], place: str = "Studio Kitchen", **changes
 def test_a_drifted_character_is_named_with_its_colour_and_what_the_figure_reads(tmp_path: Path) -> None:
     scene = _scene(("Pepito", "Kiwi"), camera=CameraMove(kind="pan", direction="left", speed="slow"))
     drawn = scene.canonical() | {"Pepito": palette_hex(CONTINUITY_CAST["Bluebell"])}
-    result = ContinuityCheck().run(render_continuity(scene, drawn, tmp_path), scene.fps, continuity_shot(scene))
+    result = ContinuityCheck().run(
+        ClipAnalysis(render_continuity(scene, drawn, tmp_path), scene.fps), continuity_shot(scene)
+    )
     assert not result.passed
     assert "Pepito: red (#c82828) is missing in 12 of 12 frames; the figure reads blue" in result.detail
     assert "Kiwi" not in result.detail
@@ -102,7 +106,9 @@ def test_a_drifted_place_is_named(tmp_path: Path) -> None:
     scene = _scene(("Bluebell",), place="Spring Meadow", camera=CameraMove(kind="truck", direction="right"))
     drawn = scene.canonical()
     drawn["Spring Meadow"] = [rotate_hue(colour, 150) for colour in drawn["Spring Meadow"]]
-    result = ContinuityCheck().run(render_continuity(scene, drawn, tmp_path), scene.fps, continuity_shot(scene))
+    result = ContinuityCheck().run(
+        ClipAnalysis(render_continuity(scene, drawn, tmp_path), scene.fps), continuity_shot(scene)
+    )
     assert not result.passed
     assert result.detail.startswith("Spring Meadow: the background is not sage or green in 12 of 12 frames; it reads ")
     assert result.evidence["emphasise"] == ["the Spring Meadow in sage, green and blue"]
@@ -121,7 +127,7 @@ def test_achromatic_characters_never_fail(tmp_path: Path) -> None:
         scene.canonical(),
         scene.canonical() | {"Lorenzo": palette_hex(CONTINUITY_CAST["Pepito"]), "Pixel": palette_hex(("blue",))},
     ):
-        result = ContinuityCheck().run(render_continuity(scene, drawn, tmp_path), scene.fps, shot)
+        result = ContinuityCheck().run(ClipAnalysis(render_continuity(scene, drawn, tmp_path), scene.fps), shot)
         assert result.passed, result.detail
         assert set(result.evidence["weak"]) == {"Lorenzo", "Pixel", "Snowy Field"}
         assert "weak evidence" in result.detail
@@ -130,7 +136,7 @@ def test_achromatic_characters_never_fail(tmp_path: Path) -> None:
 def test_a_shot_without_palettes_passes() -> None:
     shot = make_shot("a kitchen", MotionSpec())
     frames = np.zeros((24, 320, 576, 3), np.uint8)
-    result = ContinuityCheck().run(frames, 8.0, shot)
+    result = ContinuityCheck().run(ClipAnalysis(frames, 8.0), shot)
     assert result.passed and result.score == 1.0 and result.detail == "no canonical palettes"
 
 
@@ -177,7 +183,9 @@ def test_repair_rerenders_with_the_canonical_look_emphasised(tmp_path: Path) -> 
 
     request = video_request(show, shot, 24)
     blue_fox = replace(request.scene, figures=(Figure("Rusty", ("#2850c8", "#808080", "#f5f5f0")),))
-    verdict = judge(rendered(replace(request, scene=blue_fox), "drifted.mp4"), 8.0, shot, [ContinuityCheck()])
+    verdict = judge(
+        ClipAnalysis(rendered(replace(request, scene=blue_fox), "drifted.mp4"), 8.0), shot, [ContinuityCheck()]
+    )
     assert not verdict.passed
     assert verdict.checks[0].detail.startswith(
         "Rusty: orange (#f0821e) and red (#c82828) are missing in 12 of 12 frames"
@@ -189,4 +197,6 @@ def test_repair_rerenders_with_the_canonical_look_emphasised(tmp_path: Path) -> 
     again = apply_repair(shot, repair, show, canon=canon, base_seed=7, avoid=[])
     assert again.prompt.startswith("Clearly and unmistakably Rusty in orange and red. ")
     assert again.seed != shot.seed and again.palettes == shot.palettes
-    assert judge(rendered(video_request(show, again, 24), "again.mp4"), 8.0, again, [ContinuityCheck()]).passed
+    assert judge(
+        ClipAnalysis(rendered(video_request(show, again, 24), "again.mp4"), 8.0), again, [ContinuityCheck()]
+    ).passed

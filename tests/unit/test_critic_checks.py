@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
+from studio.critic.analysis import ClipAnalysis
 from studio.plan import MotionSpec, SubjectMotion
 from studio.tools.checks import default_checks
 from studio.tools.checks.artifacts import (
@@ -24,6 +25,7 @@ from studio.tools.checks.motion import (
     FORWARD_ARROW,
     DirectionCheck,
     ReversalCheck,
+    analyse_motion,
     arrow_of_time,
     assess,
     change_arrow,
@@ -57,16 +59,16 @@ def _rates(clips: list[LabelledClip], check: Check, label: str) -> tuple[float, 
     clean = [clip for clip in clips if not clip.labels]
     caught = 0
     for clip in positives:
-        result = check.run(clip.frames, clip.fps, clip.shot)
+        result = check.run(ClipAnalysis(clip.frames, clip.fps), clip.shot)
         caught += not result.passed
-    false_alarms = sum(not check.run(clip.frames, clip.fps, clip.shot).passed for clip in clean)
+    false_alarms = sum(not check.run(ClipAnalysis(clip.frames, clip.fps), clip.shot).passed for clip in clean)
     return caught / max(len(positives), 1), false_alarms / max(len(clean), 1)
 
 
 def _motion_fault(clip: LabelledClip) -> set[str]:
     failed = set()
     for check in (ReversalCheck(), DirectionCheck()):
-        if not check.run(clip.frames, clip.fps, clip.shot).passed:
+        if not check.run(ClipAnalysis(clip.frames, clip.fps), clip.shot).passed:
             failed.add(check.name)
     return failed
 
@@ -99,8 +101,8 @@ def test_reversed_fall_is_reversal_not_acceleration() -> None:
         "a green pumpkin falls",
         MotionSpec(subjects=[SubjectMotion(subject="green pumpkin", action="falls", direction="down")]),
     )
-    assert ReversalCheck().run(frames, spec.fps, shot).passed
-    backwards = ReversalCheck().run(frames[::-1].copy(), spec.fps, shot)
+    assert ReversalCheck().run(ClipAnalysis(frames, spec.fps), shot).passed
+    backwards = ReversalCheck().run(ClipAnalysis(frames[::-1].copy(), spec.fps), shot)
     assert not backwards.passed
     assert backwards.evidence["arrow_of_time"] < 0
 
@@ -165,8 +167,8 @@ def test_reversed_procedural_fall_through_the_pipeline_reads_reversed(
     shot = make_shot("Bo falls down onto the floor", motion)
     (tmp_path / "fwd").mkdir()
     (tmp_path / "rev").mkdir()
-    forward = assess(*_through_the_pipeline(rendered, fps_out, tmp_path / "fwd"), shot)
-    backward = assess(*_through_the_pipeline(rendered[::-1].copy(), fps_out, tmp_path / "rev"), shot)
+    forward = assess(analyse_motion(*_through_the_pipeline(rendered, fps_out, tmp_path / "fwd")), shot)
+    backward = assess(analyse_motion(*_through_the_pipeline(rendered[::-1].copy(), fps_out, tmp_path / "rev")), shot)
     assert forward.fault == "none" and forward.arrow > 0
     assert backward.fault == "reversed" and backward.arrow < FORWARD_ARROW
 
@@ -174,7 +176,7 @@ def test_reversed_procedural_fall_through_the_pipeline_reads_reversed(
 def test_locked_off_shot_that_pans_fails_direction() -> None:
     spec = SceneSpec(seed=3, camera=CameraMove(kind="pan", direction="left", speed="medium"))
     shot = make_shot("a quiet kitchen, the camera holds still", MotionSpec())
-    result = DirectionCheck().run(render_scene(spec), spec.fps, shot)
+    result = DirectionCheck().run(ClipAnalysis(render_scene(spec), spec.fps), shot)
     assert not result.passed
     assert "still" in result.detail
 
@@ -183,14 +185,14 @@ def test_locked_off_shot_that_pans_fails_direction() -> None:
 def test_text_check_catches_overlaid_words_and_names_them(clips: list[LabelledClip]) -> None:
     text_clips = [clip for clip in clips if "text" in clip.labels]
     check = TextCheck(samples=2)
-    results = [check.run(clip.frames, clip.fps, clip.shot) for clip in text_clips]
+    results = [check.run(ClipAnalysis(clip.frames, clip.fps), clip.shot) for clip in text_clips]
     caught = sum(not result.passed for result in results)
     named = sum(clip.leaked[0] in result.evidence["leaked"] for clip, result in zip(text_clips, results, strict=True))
     assert all(clip.text_height >= 14 for clip in text_clips)
     assert caught / len(text_clips) >= 0.9
     assert named / len(text_clips) >= 0.75
     clean = [clip for clip in clips if not clip.labels][:4]
-    assert all(check.run(clip.frames, clip.fps, clip.shot).passed for clip in clean)
+    assert all(check.run(ClipAnalysis(clip.frames, clip.fps), clip.shot).passed for clip in clean)
 
 
 def test_text_check_reports_itself_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -201,7 +203,7 @@ def test_text_check_reports_itself_unavailable(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(text_module, "ocr_engine", missing)
     clip = clean_clip(1)
-    result = TextCheck().run(clip.frames, clip.fps, clip.shot)
+    result = TextCheck().run(ClipAnalysis(clip.frames, clip.fps), clip.shot)
     assert result.passed
     assert result.evidence["available"] is False
     assert "unavailable" in result.detail and "pip install" in result.detail
@@ -246,8 +248,12 @@ def test_vertical_scenery_under_pan_and_zoom_is_not_an_artifact() -> None:
         spec = SceneSpec(seed=11, camera=camera, subject="roll", subject_direction="right", backdrop="planks")
         frames = render_scene(spec)
         shot = make_shot("planks", MotionSpec(camera=camera))
-        assert MovingLinesCheck().run(frames, spec.fps, shot).passed, camera
-        assert not MovingLinesCheck().run(inject_lines(frames, np.random.default_rng(1)), spec.fps, shot).passed
+        assert MovingLinesCheck().run(ClipAnalysis(frames, spec.fps), shot).passed, camera
+        assert (
+            not MovingLinesCheck()
+            .run(ClipAnalysis(inject_lines(frames, np.random.default_rng(1)), spec.fps), shot)
+            .passed
+        )
 
 
 def test_flicker_is_caught(clips: list[LabelledClip]) -> None:
@@ -261,19 +267,19 @@ def test_low_dynamic_degree_fails_only_when_motion_was_asked() -> None:
     still = np.repeat(clip.frames[:1], len(clip.frames), axis=0)
     noisy = np.clip(still + np.random.default_rng(0).normal(0, 2, still.shape), 0, 255).astype(np.uint8)
     panning = make_shot("pan", MotionSpec(camera=CameraMove(kind="pan", direction="left")))
-    assert not DynamicDegreeCheck().run(noisy, clip.fps, panning).passed
-    assert DynamicDegreeCheck().run(noisy, clip.fps, make_shot("still", MotionSpec())).passed
-    assert DynamicDegreeCheck().run(clip.frames, clip.fps, clip.shot).passed
+    assert not DynamicDegreeCheck().run(ClipAnalysis(noisy, clip.fps), panning).passed
+    assert DynamicDegreeCheck().run(ClipAnalysis(noisy, clip.fps), make_shot("still", MotionSpec())).passed
+    assert DynamicDegreeCheck().run(ClipAnalysis(clip.frames, clip.fps), clip.shot).passed
 
 
 def test_black_and_frozen_frames() -> None:
     clip = clean_clip(4)
     black = np.zeros_like(clip.frames)
-    assert not BlackFramesCheck().run(black, clip.fps, clip.shot).passed
-    assert BlackFramesCheck().run(clip.frames, clip.fps, clip.shot).passed
+    assert not BlackFramesCheck().run(ClipAnalysis(black, clip.fps), clip.shot).passed
+    assert BlackFramesCheck().run(ClipAnalysis(clip.frames, clip.fps), clip.shot).passed
     frozen = np.repeat(clip.frames[:1], len(clip.frames), axis=0)
-    assert not FrozenFramesCheck().run(frozen, clip.fps, clip.shot).passed
-    assert FrozenFramesCheck().run(clip.frames, clip.fps, clip.shot).passed
+    assert not FrozenFramesCheck().run(ClipAnalysis(frozen, clip.fps), clip.shot).passed
+    assert FrozenFramesCheck().run(ClipAnalysis(clip.frames, clip.fps), clip.shot).passed
 
 
 def test_default_checks_cover_every_failure_kind() -> None:

@@ -9,7 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from studio.critique import critique_file, judge, lessons_from, plan_repair, verdict_json, write_contact_sheet
+from studio.critic.analysis import ClipAnalysis
+from studio.critic.judge import critique_file, judge
+from studio.critic.repair import lessons_from, plan_repair
+from studio.critic.report import verdict_json, write_contact_sheet
 from studio.plan import CAMERA_DIRECTIONS, CameraMove, CheckResult, MotionSpec, SubjectMotion
 from studio.tools.checks import default_checks
 from studio.tools.checks.text import ocr_available
@@ -102,7 +105,7 @@ def test_repair_loop_leaked_text_is_removed_and_the_rerender_passes() -> None:
     prompt = f"{clip.shot.prompt}, cinematic, shot on IMAX"
     shot = clip.shot.model_copy(update={"prompt": prompt})
     frames, _ = overlay_text(clip.frames, "IMAX", np.random.default_rng(3), min_height=20, max_height=28)
-    verdict = judge(frames, clip.fps, shot, default_checks())
+    verdict = judge(ClipAnalysis(frames, clip.fps), shot, default_checks())
     assert not verdict.passed
     assert [failure.check for failure in verdict.failures] == ["text"]
     assert verdict.repair is not None and verdict.repair.action == "rerender"
@@ -113,7 +116,9 @@ def test_repair_loop_leaked_text_is_removed_and_the_rerender_passes() -> None:
     assert "imax" not in repaired_prompt.lower() and repaired_prompt.endswith("shot on")
     # The fixture renders the repaired prompt: without the word, nothing is written into the picture.
     rerendered = clean_clip(21).frames
-    again = judge(rerendered, clip.fps, shot.model_copy(update={"prompt": repaired_prompt}), default_checks())
+    again = judge(
+        ClipAnalysis(rerendered, clip.fps), shot.model_copy(update={"prompt": repaired_prompt}), default_checks()
+    )
     assert again.passed, [f.detail for f in again.failures]
 
 
@@ -125,11 +130,13 @@ def test_repair_loop_reversed_clip_is_fixed_by_time_reversal() -> None:
     )
     shot = make_shot(f"An orange pumpkin in a barn; {motion.describe()}", motion)
     backwards = render_scene(spec)[::-1].copy()
-    verdict = judge(backwards, spec.fps, shot, default_checks(text=False))
+    verdict = judge(ClipAnalysis(backwards, spec.fps), shot, default_checks(text=False))
     assert [failure.check for failure in verdict.failures] == ["reversed"]
     assert verdict.repair is not None and verdict.repair.action == "reverse"
     fixed = judge(
-        backwards[::-1].copy(), spec.fps, shot.model_copy(update={"reverse_only": True}), default_checks(text=False)
+        ClipAnalysis(backwards[::-1].copy(), spec.fps),
+        shot.model_copy(update={"reverse_only": True}),
+        default_checks(text=False),
     )
     assert fixed.passed, [f.detail for f in fixed.failures]
 
@@ -137,7 +144,9 @@ def test_repair_loop_reversed_clip_is_fixed_by_time_reversal() -> None:
 def test_artifacts_lead_to_a_new_seed_with_negatives() -> None:
     clip = clean_clip(5)
     verdict = judge(
-        inject_lines(clip.frames, np.random.default_rng(0)), clip.fps, clip.shot, default_checks(text=False)
+        ClipAnalysis(inject_lines(clip.frames, np.random.default_rng(0)), clip.fps),
+        clip.shot,
+        default_checks(text=False),
     )
     assert "artifact" in {failure.check for failure in verdict.failures}
     assert verdict.repair is not None and verdict.repair.new_seed and "vertical lines" in verdict.repair.add_negative
@@ -176,7 +185,7 @@ def test_critique_file_reads_intent_from_the_prompt_and_writes_json_and_a_contac
 def test_verdict_json_folds_fine_checks_into_the_reported_names() -> None:
     clip = clean_clip(6)
     flat = np.repeat(clip.frames[:1], len(clip.frames), axis=0)
-    verdict = judge(flat, clip.fps, clip.shot, default_checks(text=False))
+    verdict = judge(ClipAnalysis(flat, clip.fps), clip.shot, default_checks(text=False))
     payload = verdict_json(verdict)
     checks = {failure["check"] for failure in payload["failures"]}
     assert "frozen" in checks and checks <= REPORTED
@@ -185,7 +194,7 @@ def test_verdict_json_folds_fine_checks_into_the_reported_names() -> None:
 
 def test_contact_sheet_draws_frames_even_for_a_passing_clip(tmp_path: Path) -> None:
     clip = clean_clip(7)
-    verdict = judge(clip.frames, clip.fps, clip.shot, default_checks(text=False))
+    verdict = judge(ClipAnalysis(clip.frames, clip.fps), clip.shot, default_checks(text=False))
     assert verdict.passed, [f.detail for f in verdict.failures]
     path = write_contact_sheet(clip.frames, verdict, tmp_path / "ok.png")
     image = cv2.imread(str(path))
@@ -241,7 +250,7 @@ def test_the_embedded_renderer_passes_and_its_reversals_are_caught(
                            num_frames=24, fps=fps, seed=3, scene=scene)  # fmt: skip
     frames = np.stack(list(ShotRenderer(request).frames(0, request.num_frames, fps)))
     shot = make_shot(f"Chef Rosa and an orange pumpkin in a kitchen; {motion.describe()}", motion)
-    forward = judge(frames, fps, shot, default_checks(text=False))
+    forward = judge(ClipAnalysis(frames, fps), shot, default_checks(text=False))
     assert forward.passed, [f.detail for f in forward.failures]
-    backwards = judge(frames[::-1].copy(), fps, shot, default_checks(text=False))
+    backwards = judge(ClipAnalysis(frames[::-1].copy(), fps), shot, default_checks(text=False))
     assert {f.check for f in backwards.failures} & {"reversed", "direction"}

@@ -15,7 +15,9 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import RunnableLambda
 
-from studio.critique import judge, lessons_from
+from studio.critic.analysis import ClipAnalysis
+from studio.critic.judge import judge
+from studio.critic.repair import lessons_from
 from studio.tools.checks import default_checks
 from studio.vision import VisionCritic, VisionVerdict, frame_data_url
 from tests.unit.critic_fixtures import clean_clip
@@ -63,7 +65,7 @@ def _images(messages: list[BaseMessage]) -> list[str]:
 def test_frames_and_the_shot_spec_are_sent_as_data_urls() -> None:
     clip = clean_clip(31)
     model = ScriptedChatModel(replies=[_reply()])
-    result = VisionCritic(model, frames=3).run(clip.frames, clip.fps, clip.shot)
+    result = VisionCritic(model, frames=3).run(ClipAnalysis(clip.frames, clip.fps), clip.shot)
     assert result.check == "vision" and result.passed
     assert len(model.calls) == 1
     urls = _images(model.calls[0])
@@ -89,7 +91,7 @@ def test_vision_failures_are_added_to_a_measured_pass() -> None:
         text_seen=["IMAX"],
     )
     model = ScriptedChatModel(replies=[reply])
-    verdict = judge(clip.frames, clip.fps, shot, default_checks(text=False), vision=model)
+    verdict = judge(ClipAnalysis(clip.frames, clip.fps), shot, [*default_checks(text=False), VisionCritic(model)])
     measured = [result for result in verdict.checks if result.check != "vision"]
     assert all(result.passed for result in measured)
     assert not verdict.passed
@@ -103,7 +105,7 @@ def test_a_vision_pass_never_clears_a_measured_failure() -> None:
     clip = clean_clip(33)
     backwards = clip.frames[::-1].copy()
     model = StructuredChatModel(replies=[_reply(passed=True, score=1.0)])
-    verdict = judge(backwards, clip.fps, clip.shot, default_checks(text=False), vision=VisionCritic(model))
+    verdict = judge(ClipAnalysis(backwards, clip.fps), clip.shot, [*default_checks(text=False), VisionCritic(model)])
     assert not verdict.passed
     assert {"vision"} < {result.check for result in verdict.checks}
     assert next(result for result in verdict.checks if result.check == "vision").passed
@@ -119,7 +121,7 @@ def test_generic_fake_model_without_structured_output_is_parsed_from_text() -> N
         + "\n```"
     )
     model = GenericFakeChatModel(messages=iter([AIMessage(content=fenced)]))
-    result = VisionCritic(model).run(clip.frames, clip.fps, clip.shot)
+    result = VisionCritic(model).run(ClipAnalysis(clip.frames, clip.fps), clip.shot)
     assert not result.passed and result.score == 0.4
     assert result.evidence["problems"][0]["kind"] == "artifact"
 
@@ -127,7 +129,7 @@ def test_generic_fake_model_without_structured_output_is_parsed_from_text() -> N
 def test_a_broken_vision_model_is_reported_and_does_not_block() -> None:
     clip = clean_clip(35)
     model = ScriptedChatModel(replies=["this is not json"])
-    verdict = judge(clip.frames, clip.fps, clip.shot, default_checks(text=False), vision=model)
+    verdict = judge(ClipAnalysis(clip.frames, clip.fps), clip.shot, [*default_checks(text=False), VisionCritic(model)])
     vision = next(result for result in verdict.checks if result.check == "vision")
     assert vision.passed and vision.evidence["available"] is False and "unavailable" in vision.detail
     assert verdict.passed

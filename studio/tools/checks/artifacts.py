@@ -10,6 +10,7 @@ import numpy as np
 from studio.plan import CheckResult
 
 if TYPE_CHECKING:
+    from studio.critic.analysis import ClipAnalysis
     from studio.plan import Shot
 
 
@@ -25,7 +26,8 @@ class DurationCheck:
     def __init__(self, tolerance_s: float = 0.1) -> None:
         self.tolerance_s = tolerance_s
 
-    def run(self, frames: np.ndarray, fps: float, shot: Shot) -> CheckResult:
+    def run(self, clip: ClipAnalysis, shot: Shot) -> CheckResult:
+        frames, fps = clip.frames, clip.fps
         seconds = len(frames) / fps if fps else 0.0
         allowed = self.tolerance_s + 1.0 / max(fps, 1.0)
         error = abs(seconds - shot.seconds)
@@ -47,8 +49,9 @@ class BlackFramesCheck:
         self.threshold = threshold
         self.max_ratio = max_ratio
 
-    def run(self, frames: np.ndarray, fps: float, shot: Shot) -> CheckResult:
-        luma = _luma(frames[:, ::2, ::2].astype(np.float32))
+    def run(self, clip: ClipAnalysis, shot: Shot) -> CheckResult:
+        frames = clip.frames
+        luma = clip.luma
         means = luma.reshape(len(frames), -1).mean(axis=1)
         stds = luma.reshape(len(frames), -1).std(axis=1)
         black = np.flatnonzero((means < self.threshold) & (stds < 10.0))
@@ -81,10 +84,11 @@ class FrozenFramesCheck:
         self.noise_levels = noise_levels
         self.min_changed_area = min_changed_area
 
-    def run(self, frames: np.ndarray, fps: float, shot: Shot) -> CheckResult:
+    def run(self, clip: ClipAnalysis, shot: Shot) -> CheckResult:
+        frames = clip.frames
         if len(frames) < 2:
             return CheckResult(check="frozen", passed=False, score=0.0, detail="fewer than two frames")
-        small = _luma(frames[:, ::4, ::4].astype(np.float32))
+        small = clip.luma[:, ::2, ::2]
         differences = np.abs(np.diff(small, axis=0)).reshape(len(frames) - 1, -1)
         steps = differences.mean(axis=1)
         # A small subject moving in a still frame barely moves the mean; a pair is frozen only when, besides a
@@ -162,7 +166,8 @@ class MovingLinesCheck:
         self.min_change = min_change
         self.max_ratio = max_ratio
 
-    def run(self, frames: np.ndarray, fps: float, shot: Shot) -> CheckResult:
+    def run(self, clip: ClipAnalysis, shot: Shot) -> CheckResult:
+        frames, fps = clip.frames, clip.fps
         import cv2
 
         if len(frames) < 2:
@@ -173,17 +178,22 @@ class MovingLinesCheck:
         columns = np.arange(work_w, dtype=np.float32)
         profiles: list[np.ndarray] = []
         consistencies: list[float] = []
-        destriped: list[np.ndarray] = []
-        for frame in frames:
-            luma = cv2.resize(_luma(frame.astype(np.float32)), (work_w, work_h), interpolation=cv2.INTER_AREA)
-            high = luma - cv2.blur(luma, (9, 1))
-            bands = np.stack([np.median(band, axis=0) for band in np.array_split(high, self.bands, axis=0)])
+        lumas = np.stack(
+            [
+                cv2.resize(_luma(frame.astype(np.float32)), (work_w, work_h), interpolation=cv2.INTER_AREA)
+                for frame in frames
+            ]
+        )
+        highs = np.stack([luma - cv2.blur(luma, (9, 1)) for luma in lumas])
+        # Column medians of every frame at once (a median per frame costs as much again in call overhead).
+        band_medians = np.stack([np.median(band, axis=1) for band in np.array_split(highs, self.bands, axis=1)], axis=1)
+        high_medians = np.median(highs, axis=1)
+        for bands, high_median in zip(band_medians, high_medians, strict=True):
             # Sharp scenery edges resample differently at each sub-pixel position; lines that move stay apart.
             bands = cv2.GaussianBlur(bands, (0, 0), sigmaX=1.5, sigmaY=0.01)
-            profile = cv2.GaussianBlur(np.median(high, axis=0)[None, :], (0, 0), sigmaX=1.5, sigmaY=0.01)[0]
+            profile = cv2.GaussianBlur(high_median[None, :], (0, 0), sigmaX=1.5, sigmaY=0.01)[0]
             consistencies.append(_pairwise_correlation(bands))
             profiles.append(profile)
-            destriped.append(luma - np.median(luma, axis=0)[None, :] + 128.0)
         structured = np.array(consistencies) >= self.min_consistency
         flagged: list[int] = []
         changes: list[float] = []
@@ -192,7 +202,8 @@ class MovingLinesCheck:
             from studio.tools.checks.motion import camera_path
 
             # The scene's own move, measured with the column structure taken out so lines cannot drag it along.
-            camera, to_work = camera_path(np.stack(destriped))
+            destriped = lumas - np.median(lumas, axis=1)[:, None, :] + 128.0
+            camera, to_work = camera_path(destriped)
             # Cumulative map of a column since frame 0: x_t = centre + zooms[t]·(x_0 − centre) + shifts[t].
             zooms, shifts = np.ones(len(frames)), np.zeros(len(frames))
             for index, (tx, _, scale, _) in enumerate(camera):
@@ -250,10 +261,11 @@ class FlickerCheck:
         self.min_jump = min_jump
         self.max_frames = max_frames
 
-    def run(self, frames: np.ndarray, fps: float, shot: Shot) -> CheckResult:
+    def run(self, clip: ClipAnalysis, shot: Shot) -> CheckResult:
+        frames = clip.frames
         if len(frames) < 5:
             return CheckResult(check="flicker", passed=True, score=1.0, detail="too short to judge flicker")
-        small = _luma(frames[:, ::4, ::4].astype(np.float32))
+        small = clip.luma[:, ::2, ::2]
         count, height, width = small.shape
         cells = np.stack(
             [
@@ -292,13 +304,12 @@ class DynamicDegreeCheck:
         self.min_share = min_share
         self.min_moving = min_moving
 
-    def run(self, frames: np.ndarray, fps: float, shot: Shot) -> CheckResult:
-        from studio.tools.checks.motion import analyse_motion
-
+    def run(self, clip: ClipAnalysis, shot: Shot) -> CheckResult:
+        frames = clip.frames
         wants_motion = shot.motion.camera.kind != "static" or bool(shot.motion.subjects)
         if len(frames) < 2:
             return CheckResult(check="dynamic", passed=not wants_motion, score=0.0, detail="fewer than two frames")
-        analysis = analyse_motion(frames, fps)
+        analysis = clip.motion
         magnitude = np.hypot(analysis.flows[..., 0], analysis.flows[..., 1]).reshape(analysis.pairs, -1)
         top = max(1, int(magnitude.shape[1] * 0.05))
         per_pair = np.sort(magnitude, axis=1)[:, -top:].mean(axis=1) * analysis.to_full

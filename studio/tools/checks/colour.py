@@ -12,9 +12,10 @@ import numpy as np
 
 from studio.colours import NAMED_COLOURS
 from studio.plan import CheckResult
-from studio.tools.checks.motion import analyse_motion, colour_mask
+from studio.tools.checks.motion import colour_mask
 
 if TYPE_CHECKING:
+    from studio.critic.analysis import ClipAnalysis
     from studio.plan import Shot
 
 _SHADES = {"light", "pale", "dark", "deep", "bright", "vivid"}
@@ -103,11 +104,11 @@ class ColourCheck:
         self.min_share = min_share
         self.min_share_anywhere = min_share_anywhere
 
-    def run(self, frames: np.ndarray, fps: float, shot: Shot) -> CheckResult:
+    def run(self, clip: ClipAnalysis, shot: Shot) -> CheckResult:
         claims = [claim for claim in colour_claims(shot) if claim.colour in NAMED_COLOURS]
         if not claims:
             return CheckResult(check="colour", passed=True, score=1.0, detail="no colour named for a subject")
-        analysis = analyse_motion(frames, fps)
+        analysis = clip.motion
         small = analysis.small[:-1] if analysis.pairs else analysis.small
         region = analysis.moving if analysis.pairs else np.zeros(small.shape[:3], bool)
         use_region = region.mean() >= 0.003

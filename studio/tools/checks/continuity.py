@@ -38,6 +38,7 @@ from studio.colours import NAMED_COLOURS, parse_colour, to_hex
 from studio.plan import CheckResult
 
 if TYPE_CHECKING:
+    from studio.critic.analysis import ClipAnalysis
     from studio.plan import Shot
 
 ANALYSIS_WIDTH = 192
@@ -254,7 +255,8 @@ class ContinuityCheck:
         self.samples = samples
         self.border = border
 
-    def run(self, frames: np.ndarray, fps: float, shot: Shot) -> CheckResult:
+    def run(self, clip: ClipAnalysis, shot: Shot) -> CheckResult:
+        frames = clip.frames
         if not shot.palettes:
             return CheckResult(check="continuity", passed=True, score=1.0, detail="no canonical palettes")
         if len(frames) == 0:

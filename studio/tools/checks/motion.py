@@ -1,6 +1,6 @@
 """Motion checks from dense optical flow: camera direction, per-region subject motion and time reversal.
 
-One Farneback pass per clip (cached for the other checks that need it) at a small analysis width. Each pair's flow
+One Farneback pass per clip (shared by every check through the clip's `ClipAnalysis`) at a small analysis width. Each pair's flow
 is split into a camera part — a similarity model (translation, scale, rotation) fitted robustly to the whole
 frame — and a residual; pixels whose residual stands out are the moving subjects. Signs: +dx right, +dy down, so a
 camera panning right makes the picture move left.
@@ -16,9 +16,7 @@ fast end of a fall, worse once frames are blended), which can make the wrong end
 
 from __future__ import annotations
 
-import hashlib
 import re
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -29,6 +27,7 @@ from studio.colours import NAMED_COLOURS
 from studio.plan import CheckResult
 
 if TYPE_CHECKING:
+    from studio.critic.analysis import ClipAnalysis
     from studio.plan import CameraMove, Shot, SubjectMotion
 
 ANALYSIS_WIDTH = 192
@@ -108,29 +107,9 @@ class IntentReading:
     """Arrow of time from dissipation asymmetry: + forward, − reversed, 0 no evidence."""
 
 
-_cache_lock = threading.Lock()
-_cache: dict[str, MotionAnalysis] = {}
-
-
-def _key(frames: np.ndarray, fps: float) -> str:
-    digest = hashlib.blake2b(np.ascontiguousarray(frames[:, ::7, ::7]).tobytes(), digest_size=16)
-    return f"{frames.shape}-{fps}-{digest.hexdigest()}"
-
-
 def analyse_motion(frames: np.ndarray, fps: float) -> MotionAnalysis:
-    """Flow, camera model and moving-region masks of `frames`. The last clip's analysis is cached."""
-    key = _key(frames, fps)
-    with _cache_lock:
-        if key in _cache:
-            return _cache[key]
-    analysis = _analyse(frames, fps)
-    with _cache_lock:
-        _cache.clear()
-        _cache[key] = analysis
-    return analysis
-
-
-def _analyse(frames: np.ndarray, fps: float) -> MotionAnalysis:
+    """Flow, camera model and moving-region masks of `frames`. Pure: the checks share one clip's analysis through
+    `studio.critic.analysis.ClipAnalysis.motion`, which computes it once."""
     # Slow motion at high frame rates hides under flow noise from one frame to the next: analyse ~12 fps.
     stride = max(1, int(round(fps / ANALYSIS_FPS)))
     frames = frames[::stride]
@@ -502,9 +481,8 @@ class MotionFinding:
 FORWARD_ARROW = 0.3
 
 
-def assess(frames: np.ndarray, fps: float, shot: Shot) -> MotionFinding:
-    """Read the motion of `frames` against the shot's intent and name the fault, if any."""
-    analysis = analyse_motion(frames, fps)
+def assess(analysis: MotionAnalysis, shot: Shot) -> MotionFinding:
+    """Read the clip's measured motion against the shot's intent and name the fault, if any."""
     readings = read_intent(analysis, shot)
     measured = [reading for reading in readings if reading.agreement in ("agree", "opposite")]
     opposite = [reading for reading in measured if reading.agreement == "opposite"]
@@ -566,8 +544,8 @@ class DirectionCheck:
 
     name = "direction"
 
-    def run(self, frames: np.ndarray, fps: float, shot: Shot) -> CheckResult:
-        finding = assess(frames, fps, shot)
+    def run(self, clip: ClipAnalysis, shot: Shot) -> CheckResult:
+        finding = assess(clip.motion, shot)
         failed = finding.fault == "direction"
         score = _agreement_score(finding)
         return CheckResult(
@@ -575,7 +553,7 @@ class DirectionCheck:
             passed=not failed,
             score=score if failed else max(score, 0.5),
             detail=finding.detail,
-            evidence=_evidence(finding, analyse_motion(frames, fps)),
+            evidence=_evidence(finding, clip.motion),
         )
 
 
@@ -585,8 +563,8 @@ class ReversalCheck:
 
     name = "reversed"
 
-    def run(self, frames: np.ndarray, fps: float, shot: Shot) -> CheckResult:
-        finding = assess(frames, fps, shot)
+    def run(self, clip: ClipAnalysis, shot: Shot) -> CheckResult:
+        finding = assess(clip.motion, shot)
         failed = finding.fault == "reversed"
         score = _agreement_score(finding)
         return CheckResult(
@@ -594,7 +572,7 @@ class ReversalCheck:
             passed=not failed,
             score=score if failed else max(score, 0.5),
             detail=finding.detail if failed or finding.fault == "none" else f"not a reversal: {finding.detail}",
-            evidence=_evidence(finding, analyse_motion(frames, fps)),
+            evidence=_evidence(finding, clip.motion),
         )
 
 

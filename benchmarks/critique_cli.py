@@ -1,0 +1,118 @@
+"""`studio critique` speed: seconds per 3-second clip through the command a person runs, start-up included.
+
+    python benchmarks/critique_cli.py [--runs 5] [--size 1024x576] [--fps 24]
+
+Renders two 3-second clips at the house size with the labelled-clip renderer (`tests/unit/critic_fixtures.py`: a
+camera pan over a falling subject; the same clip with a prompt word painted in), encodes them as H.264 MP4 the way
+they reach a person, then runs `studio critique CLIP --prompt … --json` as a fresh subprocess `--runs` times for
+each: every run pays interpreter start-up, imports, decoding, every check (OCR included) and the JSON. Prints each
+run's wall and CPU seconds, the median, and the ratio to the 1 s target (issue 12), and asserts the verdicts are
+right (the clean clip passes, the painted one fails its text check naming the word) so speed is not bought with
+detection. `--baseline CHECKOUT` times another checkout's command on the same clips in the same run. The machine's load average is printed beside: on a shared machine wall time includes waiting for a core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+TARGET_S = 1.0
+PROMPT = "the camera pans from left to right over a kitchen; an orange pumpkin falls"
+
+
+def _clips(workdir: Path, width: int, height: int, fps: float) -> dict[str, tuple[Path, str]]:
+    import numpy as np
+
+    from studio.plan import CameraMove
+    from studio.tools.media import write_video
+    from tests.unit.critic_fixtures import SceneSpec, overlay_text, render_scene
+
+    spec = SceneSpec(seed=500, camera=CameraMove(kind="pan", direction="right", speed="medium"), subject="fall",
+                     subject_direction="down", width=width, height=height, fps=fps, seconds=3.0)  # fmt: skip
+    frames = render_scene(spec)
+    painted, _ = overlay_text(frames, "PUMPKIN", np.random.default_rng(3))
+    clips = {}
+    for name, pictures in (("clean", frames), ("painted", painted)):
+        path = workdir / f"{name}.mp4"
+        write_video(pictures, fps, path, width=width, height=height)
+        clips[name] = (path, PROMPT)
+    return clips
+
+
+def _run(clip: Path, prompt: str, repo: Path = REPO) -> tuple[float, float, dict]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "studio.cli", "critique", str(clip), "--prompt", prompt, "--json"],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(repo)}, check=False,
+    )  # fmt: skip
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"studio critique failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return wall, cpu, json.loads(done.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--size", default="1024x576")
+    parser.add_argument("--fps", type=float, default=24.0)
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout whose studio critique is timed on the same clips"
+    )
+    args = parser.parse_args()
+    width, height = (int(part) for part in args.size.split("x"))
+    with tempfile.TemporaryDirectory(prefix="critique-bench-") as tmp:
+        clips = _clips(Path(tmp), width, height, args.fps)
+        load_before = os.getloadavg()[0]
+        print(f"studio critique CLIP --prompt … --json on a 3-second {width}x{height} clip at {args.fps:g} fps, "
+              f"{args.runs} fresh processes per clip, {os.cpu_count()} cores, load average {load_before:.1f}")  # fmt: skip
+        walls: list[float] = []
+        cpus: list[float] = []
+        for name, (clip, prompt) in clips.items():
+            for run in range(args.runs):
+                wall, cpu, verdict = _run(clip, prompt)
+                walls.append(wall)
+                cpus.append(cpu)
+                failed = [failure["check"] for failure in verdict["failures"]]
+                print(f"  {name:8s} run {run + 1}: {wall:5.2f} s wall, {cpu:5.2f} s CPU, "
+                      f"{'PASS' if verdict['passed'] else 'FAIL ' + ','.join(failed)}")  # fmt: skip
+                if name == "clean":
+                    assert verdict["passed"], f"the clean clip must pass: {verdict['failures']}"
+                else:
+                    text = next(c for c in verdict["checks"] if c["check"] == "text")
+                    assert not text["available"] or (
+                        not text["passed"] and "PUMPKIN".lower() in [w.lower() for w in text["evidence"]["leaked"]]
+                    ), f"the painted word must be caught: {text['detail']}"
+        baseline: list[float] = []
+        if args.baseline:
+            for name, (clip, prompt) in clips.items():
+                for run in range(args.runs):
+                    wall, cpu, verdict = _run(clip, prompt, args.baseline.resolve())
+                    baseline.append(wall)
+                    print(f"  baseline {name:8s} run {run + 1}: {wall:5.2f} s wall, {cpu:5.2f} s CPU")
+        median = statistics.median(walls)
+        print(f"seconds per 3-second clip (median of {len(walls)}): {median:.2f} s wall "
+              f"(min {min(walls):.2f}, max {max(walls):.2f}), {statistics.median(cpus):.2f} s CPU")  # fmt: skip
+        print(f"ratio to the 1 s target: {median / TARGET_S:.2f} (wall), {statistics.median(cpus) / TARGET_S:.2f} (CPU); "
+              f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")  # fmt: skip
+        if baseline:
+            print(f"baseline {args.baseline}: {statistics.median(baseline):.2f} s wall; "
+                  f"this checkout takes {median / statistics.median(baseline):.2f} of its time")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

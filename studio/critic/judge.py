@@ -1,0 +1,111 @@
+"""Judge a clip: one `ClipAnalysis`, every check over it, combined into a `Verdict` with a repair.
+
+Also what `studio critique` needs for clips made elsewhere: a `Shot` from a person's prompt (the intended motion
+read from its words by `studio.vocabulary.motion_from_prompt`) and `critique_file`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from studio.critic.analysis import ClipAnalysis
+from studio.critic.repair import plan_repair
+from studio.plan import MotionSpec, Shot, ShotDesign, Verdict
+from studio.vocabulary import motion_from_prompt
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from studio.plan import CheckResult
+    from studio.tools.base import Check
+
+JUDGED_SIZE = (576, 320)
+"""The critic reads a station's clips at this size (width, height): its evidence (OCR boxes, flow) is measured there."""
+
+
+def is_available(result: CheckResult) -> bool:
+    """False when a check could not run here (its engine is missing) and passed without measuring."""
+    return result.evidence.get("available", True) is not False
+
+
+def judge(clip: ClipAnalysis, shot: Shot, checks: Sequence[Check]) -> Verdict:
+    """Run every check over `clip`.
+
+    The verdict fails when any check fails, so an advisory check (the vision critic) can add failures but never
+    clears a measured one. The score is the lowest score of the checks that ran."""
+    results = [check.run(clip, shot) for check in checks]
+    failures = [result for result in results if not result.passed]
+    score = min((result.score for result in results if is_available(result)), default=1.0)
+    return Verdict(
+        shot_id=shot.id,
+        passed=not failures,
+        score=score,
+        checks=results,
+        repair=plan_repair(results, shot) if failures else None,
+    )
+
+
+def shot_for(prompt: str, motion: MotionSpec, seconds: float, shot_id: str = "clip") -> Shot:
+    """A `Shot` for judging a clip made elsewhere: its prompt, the intended motion and its own length."""
+    seconds = max(seconds, 1e-3)
+    design = ShotDesign(
+        beat_index=0, framing="as rendered", action=prompt, camera=motion.camera, subjects=motion.subjects,
+        place="unknown", seconds=min(seconds, 120.0),
+    )  # fmt: skip
+    return Shot(
+        id=shot_id, segment_index=0, beat_index=0, prompt=prompt, negative_prompt="", motion=motion,
+        place="unknown", seed=0, seconds=seconds, design=design,
+    )  # fmt: skip
+
+
+def critique_file(
+    path: Path,
+    prompt: str,
+    motion: MotionSpec | str | None = None,
+    *,
+    contact_sheet: Path | None = None,
+    checks: Sequence[Check] | None = None,
+    max_width: int = JUDGED_SIZE[0],
+) -> Verdict:
+    """Judge any video file against the prompt it was made from, with `checks` (the default checks without).
+
+    `motion` is a `MotionSpec`, its JSON, or words ("pans left, the ball falls"); without it the motion is read
+    from the prompt. Frames wider than `max_width` (the width a station judges at) are scaled down first. Writes a
+    contact sheet when asked."""
+    from pathlib import Path as _Path
+
+    from studio.tools.checks import default_checks
+    from studio.tools.media import probe
+
+    path = _Path(path)
+    checks = list(checks) if checks is not None else default_checks()
+    if any(check.name == "text" for check in checks):
+        _start_ocr_engine()
+    if isinstance(motion, str):
+        stripped = motion.strip()
+        motion = MotionSpec.model_validate_json(stripped) if stripped.startswith("{") else motion_from_prompt(stripped)
+    intent = motion if motion is not None else motion_from_prompt(prompt)
+    info = probe(path)
+    width, height = info.width, info.height
+    if width > max_width:
+        height = max(2, int(round(height * max_width / width / 2)) * 2)
+        width = max_width
+    clip = ClipAnalysis.from_file(path, width=width, height=height)
+    shot = shot_for(prompt, intent, clip.seconds, shot_id=path.stem)
+    verdict = judge(clip, shot, checks)
+    if contact_sheet is not None:
+        from studio.critic.report import write_contact_sheet
+
+        write_contact_sheet(clip.frames, verdict, contact_sheet)
+    return verdict
+
+
+def _start_ocr_engine() -> None:
+    """Build the OCR engine (imports and model loading: most of a short clip's start-up) in a thread while the clip
+    is decoded and its motion measured; the text check waits for it under the engine's own lock."""
+    import threading
+
+    from studio.tools.checks.text import ocr_available
+
+    threading.Thread(target=ocr_available, name="ocr-engine-start", daemon=True).start()
