@@ -229,17 +229,19 @@ def test_production_waits_while_the_buffer_is_full_and_filler_airs_only_between_
     timeline = [logged.event for logged in station.events(types=["SegmentOnAir", "SegmentAired", "FillerStarted"])]
     fillers = events_of(station, ev.FillerAired)
     assert fillers and all(not filler.inside_episode for filler in fillers)
-    # Independently of the flag: no filler starts between the first and the last segment of an episode.
+    # Independently of the flag: no filler (the ident, a coming-up card) and no rerun starts between the first and
+    # the last segment of an episode.
     current_episode, remaining = None, 0
     for event in timeline:
-        if isinstance(event, ev.SegmentOnAir):
+        if isinstance(event, ev.SegmentOnAir) and not event.rerun:
             if event.episode != current_episode:
                 current_episode, remaining = event.episode, show.channel.episode_segments
-        elif isinstance(event, ev.SegmentAired):
+        elif isinstance(event, ev.SegmentAired) and not event.rerun:
             remaining -= 1
-        else:
-            assert remaining == 0, f"filler inside episode {current_episode}: {event.reason}"
-    aired = sum(e.seconds for e in events_of(station, ev.SegmentAired))
+        elif not isinstance(event, ev.SegmentAired):
+            what = f"a rerun of {event.segment_id}" if isinstance(event, ev.SegmentOnAir) else event.reason
+            assert remaining == 0, f"filler inside episode {current_episode}: {what}"
+    aired = sum(e.seconds for e in events_of(station, ev.SegmentAired) if not e.rerun)
     filler = sum(f.seconds for f in fillers)
     assert aired == pytest.approx(3 * 4.0)
     print(f"\nfirst three episodes: {aired:.1f} s of show, {filler:.1f} s of filler ({filler / (aired + filler):.0%})")
