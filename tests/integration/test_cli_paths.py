@@ -752,6 +752,10 @@ def test_doctor_device_cpu_and_auto_give_each_backend_its_reason(hf_home: Path, 
             "audiocraft_python not set (the Python of a separate environment with audiocraft; see README)",
         ),
         **{key: ("selected", why) for key, why in EMBEDDED.items()},
+        ("critic", "measured"): (
+            "selected",
+            "measured checks (set STUDIO_VISION_MODEL and an endpoint to add a multimodal model's verdict)",
+        ),
     }
     expected_auto = {
         **expected_cpu,
