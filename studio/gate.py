@@ -302,10 +302,23 @@ class SafetyGate:
     tone_frames: int = 4
 
     def judge_file(
-        self, path: Path, *, avoid_words: Iterable[str] = (), tone: str = "", on_air_text: Iterable[str] = ()
+        self,
+        path: Path,
+        *,
+        avoid_words: Iterable[str] = (),
+        tone: str = "",
+        on_air_text: Iterable[str] = (),
+        text_unread_because: str = "",
     ) -> GateVerdict:
-        """Judge the conformed file at `path`. `on_air_text`: titles and any words that air with the segment."""
+        """Judge the conformed file at `path`. `on_air_text`: titles and any words that air with the segment.
+        `text_unread_because`: the picture is not read for text, and why (it was drawn by code that draws none)."""
         started = time.perf_counter()
+        if text_unread_because and self.vision is None:  # nothing would look at the pictures: not even decoded
+            verdict = self.judge_frames(
+                np.zeros((0, 1, 1, 3), np.uint8), [], avoid_words=avoid_words, tone=tone, on_air_text=on_air_text,
+                text_unread_because=text_unread_because,
+            )  # fmt: skip
+            return GateVerdict(verdict.passed, verdict.reasons, verdict.evidence, time.perf_counter() - started)
         try:
             frames, seconds = sample_frames(path, self.sample_fps, self.max_width)
         except ToolError as error:
@@ -314,7 +327,10 @@ class SafetyGate:
         if not len(frames):
             reason = "the conformed file has no frames to read"
             return GateVerdict(False, (reason,), {"frames_sampled": 0}, time.perf_counter() - started)
-        verdict = self.judge_frames(frames, seconds, avoid_words=avoid_words, tone=tone, on_air_text=on_air_text)
+        verdict = self.judge_frames(
+            frames, seconds, avoid_words=avoid_words, tone=tone, on_air_text=on_air_text,
+            text_unread_because=text_unread_because,
+        )  # fmt: skip
         return GateVerdict(verdict.passed, verdict.reasons, verdict.evidence, time.perf_counter() - started)
 
     def judge_frames(
@@ -325,6 +341,7 @@ class SafetyGate:
         avoid_words: Iterable[str] = (),
         tone: str = "",
         on_air_text: Iterable[str] = (),
+        text_unread_because: str = "",
     ) -> GateVerdict:
         started = time.perf_counter()
         avoid = banned_words(avoid_words)
@@ -337,20 +354,24 @@ class SafetyGate:
         with_corners = (
             {read[int(round(i))] for i in np.linspace(0, len(read) - 1, self.corner_frames)} if read else set()
         )
-        try:
-            for index in read:
-                seen += read_frame(
-                    frames[index], seconds[index], min_score=self.min_score, corners=index in with_corners
-                )
-        except ImportError as error:
-            # rapidocr is a core dependency: without it the gate says so rather than pretending the picture is clean.
-            evidence["text"] = f"not checked: {error.name or 'rapidocr'} is not installed"
+        if text_unread_because:
+            evidence["text"] = f"not read: {text_unread_because}"
         else:
-            evidence["text"] = [
-                {"second": round(item.second, 2), "text": item.text, "score": round(item.score, 3),
-                 "where": item.where, "box": [[round(x, 1), round(y, 1)] for x, y in item.box]}
-                for item in seen
-            ]  # fmt: skip
+            try:
+                for index in read:
+                    seen += read_frame(
+                        frames[index], seconds[index], min_score=self.min_score, corners=index in with_corners
+                    )
+            except ImportError as error:
+                # rapidocr is a core dependency: without it the gate says so rather than pretending the picture is
+                # clean.
+                evidence["text"] = f"not checked: {error.name or 'rapidocr'} is not installed"
+            else:
+                evidence["text"] = [
+                    {"second": round(item.second, 2), "text": item.text, "score": round(item.score, 3),
+                     "where": item.where, "box": [[round(x, 1), round(y, 1)] for x, y in item.box]}
+                    for item in seen
+                ]  # fmt: skip
         if seen:
             shown = ", ".join(
                 f"{item.text!r} ({item.score:.2f}, {item.where}, {item.second:.1f} s)" for item in seen[:6]

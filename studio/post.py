@@ -107,7 +107,25 @@ def gate_segment(ctx: StudioContext, path: Path, on_air_text: Iterable[str]) -> 
         min_score=settings.safety_gate_min_score, sample_fps=settings.safety_gate_sample_fps,
         max_frames=settings.safety_gate_max_frames, vision=ctx.vision,
     )  # fmt: skip
-    return gate.judge_file(path, avoid_words=ctx.show.avoid_words, tone=ctx.show.tone, on_air_text=on_air_text)
+    return gate.judge_file(
+        path, avoid_words=ctx.show.avoid_words, tone=ctx.show.tone, on_air_text=on_air_text,
+        text_unread_because=text_unread_because(ctx),
+    )  # fmt: skip
+
+
+TEXTLESS_VIDEO_BACKENDS = frozenset({"procedural"})
+"""Video backends whose pictures are drawn by code that draws no letters (the embedded renderer: shapes, gradients
+and figures). Their segments are not read for text by the safety gate; a generative model's always are."""
+
+
+def text_unread_because(ctx: StudioContext) -> str:
+    """Why the safety gate need not read this station's pictures for text, or "" when it must: it must unless the
+    selected video backend draws no text (a shot that falls back from a model to the embedded renderer is read
+    all the same, since the model is still what was selected) and `STUDIO_SAFETY_GATE_READ_EMBEDDED` is off."""
+    name = ctx.toolkit.video.name
+    if name not in TEXTLESS_VIDEO_BACKENDS or ctx.settings.safety_gate_read_embedded:
+        return ""
+    return f"every shot was drawn by the embedded {name} renderer, which draws no text"
 
 
 def gate_record(verdict: GateVerdict | None) -> dict[str, Any]:

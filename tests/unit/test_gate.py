@@ -211,3 +211,31 @@ def test_a_file_the_gate_cannot_read_is_held(tmp_path: Path) -> None:
     broken.write_bytes(b"not a video")
     verdict = SafetyGate().judge_file(broken)
     assert not verdict.passed and verdict.reasons[0].startswith("the conformed file cannot be read")
+
+
+def test_the_embedded_renderers_pictures_are_not_read_for_text_unless_asked_and_a_models_always_are(
+    judged: list[tuple[LabelledClip, GateVerdict]], tmp_path: Path
+) -> None:
+    """The embedded renderer draws no letters, so its segments cost no OCR (about 7 s of CPU each on 2 cores); the
+    titles are still checked. A generative model's pictures, or a test model painting words, are always read."""
+    from types import SimpleNamespace
+
+    from studio.config import load_settings
+    from studio.post import text_unread_because
+
+    clip = next(clip for clip, _ in judged if clip.name == "word")
+    path = clip.write(tmp_path)
+    reason = "every shot was drawn by the embedded procedural renderer, which draws no text"
+    unread = SafetyGate().judge_file(path, avoid_words=["glitter"], on_air_text=["Glitter"], text_unread_because=reason)
+    assert unread.evidence["text"] == f"not read: {reason}"
+    assert unread.reasons == ("avoided words in the titles that air with it: glitter",), "titles are still checked"
+    assert not SafetyGate().judge_file(path).passed, "the same file read: PEPSI is caught"
+
+    def context(backend: str, **settings: object) -> object:
+        toolkit = SimpleNamespace(video=SimpleNamespace(name=backend))
+        return SimpleNamespace(toolkit=toolkit, settings=load_settings(data_dir=tmp_path, **settings))
+
+    assert text_unread_because(context("procedural")) == reason  # type: ignore[arg-type]
+    assert text_unread_because(context("procedural", safety_gate_read_embedded=True)) == ""  # type: ignore[arg-type]
+    for model in ("zeroscope", "leaky-test-model", "faulty:procedural"):
+        assert text_unread_because(context(model)) == "", model  # type: ignore[arg-type]
