@@ -102,16 +102,9 @@ def gate_ocr_engine() -> Any:
         if _engine is None:
             from rapidocr import RapidOCR
 
-            _engine = RapidOCR(
-                params={
-                    "Global.log_level": "error",
-                    "Global.use_cls": False,
-                    "Det.limit_type": "max",
-                    "Det.limit_side_len": 1024,
-                    "Det.thresh": 0.2,
-                    "Det.box_thresh": 0.3,
-                }
-            )
+            from studio.tools.checks.text import OCR_PARAMS
+
+            _engine = RapidOCR(params={**OCR_PARAMS, "Det.thresh": 0.2, "Det.box_thresh": 0.3})
         return _engine
 
 

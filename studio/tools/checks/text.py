@@ -51,6 +51,11 @@ _read_lock = threading.Lock()
 _engine: Any = None
 
 
+OCR_PARAMS = {"Global.log_level": "error", "Global.use_cls": False, "Det.limit_type": "max", "Det.limit_side_len": 1024}
+"""RapidOCR settings every engine here starts from (the critic's, the safety gate's): quiet, no angle classifier,
+detection at the frame's own size up to 1024 px."""
+
+
 def ocr_engine() -> Any:
     """The process-wide RapidOCR engine (built on first use). Raises ImportError when it is not installed."""
     global _engine
@@ -62,15 +67,7 @@ def ocr_engine() -> Any:
             # time and adds false readings on texture, and text 16 px high is found without it. One onnxruntime
             # thread: on the 2 shared cores the critic runs on, a pool of spinning threads took 0.28 s of CPU and
             # 0.76 s of wall per 576 px frame against 0.19 s and 0.34 s for one (same readings).
-            _engine = RapidOCR(
-                params={
-                    "Global.log_level": "error",
-                    "Global.use_cls": False,
-                    "Det.limit_type": "max",
-                    "Det.limit_side_len": 1024,
-                    "EngineConfig.onnxruntime.intra_op_num_threads": 1,
-                }
-            )
+            _engine = RapidOCR(params={**OCR_PARAMS, "EngineConfig.onnxruntime.intra_op_num_threads": 1})
         return _engine
 
 
