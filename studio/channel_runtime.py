@@ -103,7 +103,7 @@ class ChannelRuntime:
         for name, desk in self.desks.items():
             ident, _ = self._make_ident(toolkit, desk.show, desk.context)
             queues[name] = StationQueue(
-                self.station, desk.show_key, rate=desk.production.rate.value, margin=settings.air_through_margin,
+                self.station, desk.show_key, rate=desk.production.rate_now, margin=settings.air_through_margin,
                 realtime=settings.playout_realtime, between=self._make_interstitials(desk.show, desk.context, ident),
             )  # fmt: skip
             if self.channel.bumpers and ident is not None:

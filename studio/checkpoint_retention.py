@@ -29,8 +29,8 @@ FINISHED_THREAD_GRACE_S = 300.0
 # VACUUM rewrites the whole file (blocking production's checkpoint writes meanwhile): only when it pays.
 VACUUM_FREE_FRACTION = 0.5
 VACUUM_MIN_BYTES = 1 << 20
-_THREAD = re.compile(r"^(?P<show>.+)-seed-?\d+-e(?P<episode>\d{4,})$")
-"""`Production._thread_id`: `<show>-seed<seed>-e0003`."""
+_THREAD = re.compile(r"^(?P<show>.+)-seed-?\d+-e(?P<episode>\d{4,})(?:-s\d{2,})?$")
+"""`Production._thread_id`: `<show>-seed<seed>-e0003` plans episode 3; `…-e0003-s02` makes its second segment."""
 
 
 @dataclass(frozen=True)

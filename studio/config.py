@@ -172,6 +172,12 @@ class Settings(BaseSettings):
     buffer_target_s: float = Field(default=120.0, gt=0)
     """Approved seconds the showrunner keeps queued ahead of the playhead before it pauses production."""
 
+    pipeline_depth: int = Field(default=3, ge=1, le=32)
+    """Segments production makes at once (each on its own thread: written, designed, judged and conformed there,
+    its shots rendered by the one render stage). While one segment is judged or conformed, the others keep the
+    render stage (the GPU) busy; the next episode is planned as soon as every segment of the ones in hand has
+    started. 1: one segment at a time, one step after another."""
+
     buffer_strategy: bool = True
     """The showrunner watches the buffer: when an episode as planned would not be made before the buffer runs dry
     at the measured production rate, it plans shorter segments with fewer repairs and, if that is not enough, lets

@@ -199,6 +199,41 @@ class ProductionFailed(Event):
         return f"episode {self.episode} failed (attempt {self.attempt}): {self.error}; {then}"
 
 
+@dataclass(frozen=True, kw_only=True)
+class PipelineMeasured(Event):
+    """How the production pipeline is doing, after each segment job ends: the render stage's busy fraction (busy
+    over busy plus idle while production had work in hand) and each stage's time per shot attempt so far."""
+
+    agent: ClassVar[str] = "showrunner"
+    render_busy_fraction: float | None
+    render_busy_s: float
+    render_starved_s: float
+    """Seconds the render stage sat idle while production had work in hand (waiting for the agents)."""
+    renders: int
+    renders_cancelled: int = 0
+    renders_queued: int = 0
+    render_queue_wait_s: float = 0.0
+    per_shot_ms: Mapping[str, float] = field(default_factory=dict)
+    """plan, render, critique, post → milliseconds of that stage's work per shot attempt."""
+    depth: int = 1
+    """Segments made at once."""
+    rate: float | None = None
+    """On-air seconds approved per wall second production worked (this run)."""
+
+    def describe_stages(self) -> str:
+        return ", ".join(f"{stage} {_ms(ms)}" for stage, ms in self.per_shot_ms.items())
+
+    def summary(self) -> str:
+        busy = f"{self.render_busy_fraction:.0%}" if self.render_busy_fraction is not None else "not measured yet"
+        rate = f", {self.rate:.2f}x real time" if self.rate is not None else ""
+        return (f"render stage busy {busy} ({self.renders} renders, {self.render_starved_s:.1f} s waiting for the"
+                f" agents){rate}; per shot: {self.describe_stages()}")  # fmt: skip
+
+
+def _ms(ms: float) -> str:
+    return f"{ms / 1000:.2f} s" if ms >= 1000 else f"{ms:.0f} ms"
+
+
 # --- showrunner, screenwriter, cinematographer ------------------------------------------------------------------
 
 
@@ -332,6 +367,8 @@ class ClipRendered(Event):
     """Stage → backend, seconds, frames, size, fps."""
     reused: bool = False
     """The render's output was already on disk (saved before a restart): nothing was rendered again."""
+    queued_ms: float = 0.0
+    """How long the shot waited in the render stage's queue before it started (`duration_ms` is the render)."""
 
     def summary(self) -> str:
         done = "reused the saved render" if self.reused else self.backend
@@ -532,6 +569,19 @@ class SegmentRemade(Event):
 
     def summary(self) -> str:
         return f"{self.segment_id} made again with the new {self.shot} ({self.seconds:.2f} s)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentWorkCancelled(Event):
+    """A person dropped or rejected a segment while it was being made: its work in flight was abandoned (shots
+    still queued for the render stage are not rendered) and nothing more is made for it."""
+
+    agent: ClassVar[str] = "showrunner"
+    segment_id: str
+    reason: str
+
+    def summary(self) -> str:
+        return f"stopped making {self.segment_id}: {self.reason}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1004,6 +1054,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
         StationStarted, StationStopped, ProductionPaused, ProductionResumed, ProductionFinished, ProductionFailed,
+        PipelineMeasured, SegmentWorkCancelled,
         EpisodePlanned, StrategyChanged, EpisodeResumed, SegmentWritten, ShotsDesigned, ShotRepaired,
         RenderStarted, ClipRendered, RenderFailed, BackendFellBack,
         VerdictGiven, ShotDropped, LessonLearned,

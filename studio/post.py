@@ -143,7 +143,7 @@ def post(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]
     verdicts = state.get("verdicts", {})
     approved = [shot for shot in state["shots"] if (v := verdicts.get(shot.id)) is not None and v.passed]
     dropped = [shot.id for shot in state["shots"] if shot not in approved]
-    done = {"segment_index": index + 1, "shots": [], "verdicts": {}, "clips": {}, "pending": [], "render_errors": {}}
+    done = {"shots": [], "verdicts": {}, "clips": {}, "pending": [], "render_errors": {}}
     if not approved:
         reason = f"every shot failed the critic ({', '.join(dropped)})"
         return {**done, "events": emitted(ctx.event(ev.SegmentDropped, **where, segment_id=segment_id, reason=reason))}
@@ -223,23 +223,9 @@ def review(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, An
     return {"awaiting": None, "events": emitted(rejected, *([answer] if answers else []))}
 
 
-def route_after_post(state: EpisodeState) -> Literal["review", "screenwriter", "wrap"]:
-    if state.get("awaiting"):
-        return "review"
-    return "screenwriter" if state["segment_index"] < len(state["plan"].segments) else "wrap"
-
-
-def wrap(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]:
-    """Assemble the episode file from its approved segments (stream copy: they share the house format)."""
-    ctx = runtime.context
-    episode = state["episode_number"]
-    plan = state["plan"]
-    segments = [Path(path) for path in state.get("approved_segments", [])]
-    if not segments:
-        empty = ctx.event(ev.EpisodeEmpty, episode=episode, title=plan.title, reason="no segment was approved")
-        return {"episode_path": "", "events": emitted(empty)}
-    assembled = assemble_episode(ctx, episode, plan.title, segments)
-    return {"episode_path": assembled.path, "events": emitted(assembled)}
+def route_after_post(state: EpisodeState) -> Literal["review", "__end__"]:
+    """To a person's review when approval is manual, else the segment is done."""
+    return "review" if state.get("awaiting") else "__end__"
 
 
 def assemble_episode(ctx: StudioContext, episode: int, title: str, segments: list[Path]) -> ev.EpisodeAssembled:

@@ -21,7 +21,7 @@ from langgraph.runtime import Runtime  # noqa: TC002 - LangGraph reads node and 
 from studio import events as ev
 from studio.canon import canon_from_show, look_colour
 from studio.errors import ToolError
-from studio.state import EpisodeState, StudioContext, emitted  # noqa: TC001
+from studio.state import EpisodeState, SegmentCancelled, StudioContext, emitted  # noqa: TC001
 from studio.tools.base import Clip, Figure, SceneHint, VideoRequest
 from studio.tools.media import INTERMEDIATE_SUFFIX, read_video, write_video
 
@@ -198,16 +198,21 @@ def render_shot(
 
 
 def render(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]:
+    """Hand this pass's shots to the render stage (the thread that owns the GPU) all at once, then collect them in
+    order: the stage renders them one after another, interleaved with other segments' shots by priority."""
     ctx = runtime.context
     shots = {shot.id: shot for shot in state["shots"]}
     clips = dict(state.get("clips", {}))
     render_errors = dict(state.get("render_errors", {}))
+    episode, segment = state["episode_number"], state["segment_index"]
+    jobs = [
+        (shot_id, submit_render(ctx, shots[shot_id], episode=episode, segment=segment,
+                                previous=Path(clips[shot_id]) if shot_id in clips else None))
+        for shot_id in state.get("pending", [])
+    ]  # fmt: skip
     events: list[ev.Event] = []
-    for shot_id in state.get("pending", []):
-        previous = Path(clips[shot_id]) if shot_id in clips else None
-        path, error, shot_events = render_one(
-            ctx, shots[shot_id], episode=state["episode_number"], segment=state["segment_index"], previous=previous
-        )
+    for shot_id, job in jobs:
+        path, error, shot_events = job()
         events += shot_events
         if path is None:
             render_errors[shot_id] = error
@@ -217,11 +222,22 @@ def render(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, An
     return {"clips": clips, "render_errors": render_errors, "events": emitted(*events)}
 
 
+RenderOutcome = tuple["Path | None", str, list[ev.Event]]
+
+
 def render_one(
     ctx: StudioContext, shot: Shot, *, episode: int, segment: int, previous: Path | None
 ) -> tuple[Path | None, str, list[ev.Event]]:
     """Render one attempt of a shot (or take its saved render): the clip's path, or None and the error; and the
-    events that say what happened."""
+    events that say what happened. Through the render stage when production runs one."""
+    return submit_render(ctx, shot, episode=episode, segment=segment, previous=previous)()
+
+
+def submit_render(
+    ctx: StudioContext, shot: Shot, *, episode: int, segment: int, previous: Path | None
+) -> Callable[[], RenderOutcome]:
+    """Start one attempt of a shot: queued on the render stage (`ctx.render_stage`) when there is one, else made on
+    the calling thread when collected. Returns what collects its outcome (blocking until it is rendered)."""
     where = {"episode": episode, "segment": segment, "shot": shot.id}
     output_path = rendered_clip_path(ctx.episode_dir(episode), shot)
     if output_path.exists():
@@ -230,8 +246,33 @@ def render_one(
             ev.ClipRendered, **where, backend="saved render", attempt=shot.attempt, path=str(output_path),
             seconds=shot.seconds, seed=shot.seed, reused=True,
         )  # fmt: skip
-        return output_path, "", [reused]
+        return lambda: (output_path, "", [reused])
     ctx.gate()
+    stage = ctx.render_stage
+    if stage is None:
+        return lambda: _render_now(ctx, shot, where, output_path, previous, queued_s=0.0)
+    segment_id = ctx.segment_id(episode, segment)
+    future = stage.submit(
+        (episode, segment, shot.id, shot.attempt),
+        lambda queued_s: _render_now(ctx, shot, where, output_path, previous, queued_s=queued_s),
+        cancelled=lambda: ctx.invalidated(segment_id),
+    )
+
+    def collect() -> RenderOutcome:
+        from studio.pipeline import RenderCancelled
+
+        try:
+            outcome: RenderOutcome = stage.wait(future)
+        except RenderCancelled as error:
+            raise SegmentCancelled(str(error)) from None
+        return outcome
+
+    return collect
+
+
+def _render_now(
+    ctx: StudioContext, shot: Shot, where: dict[str, Any], output_path: Path, previous: Path | None, *, queued_s: float
+) -> RenderOutcome:
     ctx.notify(ctx.event(ev.RenderStarted, **where, attempt=shot.attempt, seconds=shot.seconds))
     started = time.perf_counter()
     try:
@@ -256,6 +297,7 @@ def render_one(
             seconds=shot.seconds,
             seed=shot.seed,
             stages=runner.stages,
+            queued_ms=round(queued_s * 1000, 1),
             duration_ms=(time.perf_counter() - started) * 1000,
         )  # fmt: skip
     )

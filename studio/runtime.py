@@ -25,6 +25,7 @@ from studio.channel_runtime import ChannelRuntime, ShowDesk, single_show_channel
 from studio.command_processor import CommandProcessor
 from studio.errors import StudioError
 from studio.lock import StationLock
+from studio.pipeline import RenderStage
 from studio.production import Production, open_station
 from studio.secrets import mask_url
 from studio.state import StudioContext
@@ -270,6 +271,8 @@ class StationRuntime(ChannelRuntime):
             vision = make_vision_model(settings)
             shows = self.channel.shows if self.channel is not None else {self.show.title: self.show}
             interrupted: list[str] = []
+            # A channel's shows share one render stage: the GPU is one resource, whatever show a shot is for.
+            shared_stage = RenderStage(stopping=self._stop) if self.channel is not None else None
             for name, show in shows.items():
                 memory = self._open_memory(station, show)
                 seed = self.seed if show is self.show else show.channel.seed
@@ -277,7 +280,7 @@ class StationRuntime(ChannelRuntime):
                     show=show, settings=settings, toolkit=toolkit, director=director, station=station, seed=seed,
                     notify=self.record, memory=memory, vision=vision,
                 )  # fmt: skip
-                production = Production(context)
+                production = Production(context, render_stage=shared_stage)
                 if station.flag(context.show_key, "paused"):
                     production.paused.set()
                 interrupted += station.requeue_interrupted(context.show_key)
@@ -311,7 +314,7 @@ class StationRuntime(ChannelRuntime):
                 queue = self._channel_queue(toolkit)
             else:
                 queue = StationQueue(
-                    station, self.show_key, rate=self.production.rate.value, margin=settings.air_through_margin,
+                    station, self.show_key, rate=self.production.rate_now, margin=settings.air_through_margin,
                     realtime=settings.playout_realtime,
                     between=self._make_interstitials(self.show, self.context, filler_path if filler == "ident" else None),
                 )  # fmt: skip

@@ -57,6 +57,11 @@ class ProductionStopped(StudioError):
     everything before it, and saved renders are reused when it runs again."""
 
 
+class SegmentCancelled(StudioError):
+    """Raised inside a segment's job when a person dropped or rejected the segment before it was made: its work
+    in flight (queued renders included) is abandoned and nothing more is made for it."""
+
+
 def slug(text: str) -> str:
     """A path-safe name from any title: lowercase ASCII letters, digits and single dashes."""
     return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9]+", "-", text.lower())).strip("-")[:48] or "show"
@@ -86,6 +91,9 @@ class StudioContext:
     memory: Any = None
     """The show's `studio.memory.ShowMemory` (canon, premises, continuity, lessons). Left out, one over the station
     store without a similarity index."""
+    render_stage: Any = None
+    """The `studio.pipeline.RenderStage` production runs (the thread that owns the GPU); None: nodes render on
+    their own thread."""
     show_key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -114,6 +122,14 @@ class StudioContext:
     def segment_path(self, episode: int, segment_id: str) -> Path:
         """Where a made segment's house-format file lives."""
         return self.episode_dir(episode) / "segments" / f"{segment_id}.mp4"
+
+    def invalidated(self, segment_id: str) -> str:
+        """Why the segment's planned work is no longer wanted (a person dropped or rejected it before it was
+        made), or "" while it is."""
+        entry = self.station.segment(segment_id)
+        if entry is not None and entry.status in ("removed", "rejected"):
+            return f"{segment_id} was {entry.status} by a person before it was made"
+        return ""
 
     def event(self, cls: type[E], **fields: Any) -> E:
         """An event of this show."""

@@ -52,7 +52,9 @@ def test_a_shot_reprompted_while_its_segment_waits_for_review_is_made_again_from
     store.add_command(SHOW_KEY, "approval", {"mode": "manual"})
     store.close()
     client = Station(data_dir / "station.sqlite")
-    runtime = StationRuntime(load_show(SHOW), settings_for(data_dir, playout_realtime=False), episodes=1)
+    # One segment at a time: the second is still being made while the first waits for review.
+    settings = settings_for(data_dir, playout_realtime=False, pipeline_depth=1)
+    runtime = StationRuntime(load_show(SHOW), settings, episodes=1)
     runtime.start()
     try:
         waiting = wait_for(client, of_type(ev.SegmentAwaitingReview, segment=0))

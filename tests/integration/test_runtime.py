@@ -260,22 +260,29 @@ def test_a_kill_between_a_nodes_writes_and_its_checkpoint_resumes_the_episode(tm
         station=station, seed=show.channel.seed,
     )  # fmt: skip
     first = Production(context)
-    station.subscribe(lambda logged: [first.stop_event.set() for e in logged if e.event.type == "ShotsDesigned"])
-    assert first.make_episode(1) is None, "stopped after the first shots were designed"
+    station.subscribe(
+        lambda logged: [
+            first.stop_event.set() for e in logged if e.event.type == "ShotsDesigned" and e.event.segment == 0
+        ]
+    )
+    assert first.make_episode(1) is None, "stopped after the first segment's shots were designed"
     production = first
-    config = {"configurable": {"thread_id": production._thread_id(1)}}
+    thread = production.segment_thread_id(1, 0)
+    config = {"configurable": {"thread_id": thread}}
     checkpoints = sqlite3.connect(data_dir / "checkpoints.sqlite")
-    newest = checkpoints.execute("SELECT checkpoint_id FROM checkpoints ORDER BY checkpoint_id DESC LIMIT 1").fetchone()
-    checkpoints.execute("DELETE FROM checkpoints WHERE checkpoint_id = ?", newest)
+    newest = checkpoints.execute(
+        "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? ORDER BY checkpoint_id DESC LIMIT 1", (thread,)
+    ).fetchone()
+    checkpoints.execute("DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_id = ?", (thread, *newest))
     checkpoints.commit()
     checkpoints.close()
     production = Production(context)
-    snapshot = production.graph.get_state(config)
+    snapshot = production.segment_graph.get_state(config)
     assert snapshot.next == () and [task.name for task in snapshot.tasks] == ["cinematographer"], "in the window"
 
     assert production.make_episode(1) is not None
     [resumed] = events_of(station, ev.EpisodeResumed)
-    assert resumed.next_step == "cinematographer"
+    assert resumed.next_step.startswith("segment 1: cinematographer"), resumed.next_step
     assert len(events_of(station, ev.EpisodePlanned)) == 1, "the episode was not planned again"
     approved = [e.segment_id for e in events_of(station, ev.SegmentApproved)]
     assert len(approved) == len(set(approved)) == 2

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from studio.agents.critic import route_after_critic
-from studio.plan import CheckResult, EpisodePlan, Repair, SegmentOutline, Verdict
+from studio.plan import CheckResult, Repair, Verdict
 from studio.post import route_after_post
 
 
@@ -27,16 +27,7 @@ def test_route_after_critic(verdicts: dict[str, Verdict], pending: list[str], ex
     assert route_after_critic({"verdicts": verdicts, "pending": pending}) == expected
 
 
-@pytest.mark.parametrize(
-    ("index", "awaiting", "expected"),
-    [
-        (1, None, "screenwriter"),
-        (2, None, "wrap"),
-        (1, {"segment_id": "x"}, "review"),
-        (2, {"segment_id": "x"}, "review"),
-    ],
-)
-def test_route_after_post(index: int, awaiting: dict[str, str] | None, expected: str) -> None:
-    outline = SegmentOutline(format="f", title="t", summary="s")
-    plan = EpisodePlan(number=1, title="t", topic="x", logline="l", segments=[outline, outline])
-    assert route_after_post({"segment_index": index, "plan": plan, "awaiting": awaiting}) == expected
+@pytest.mark.parametrize(("awaiting", "expected"), [(None, "__end__"), ({"segment_id": "x"}, "review")])
+def test_route_after_post(awaiting: dict[str, str] | None, expected: str) -> None:
+    """A segment's thread ends after post, unless a person must approve the segment first."""
+    assert route_after_post({"awaiting": awaiting}) == expected
