@@ -333,6 +333,15 @@ def status_lines(health: Any, pid: int | None) -> list[tuple[str, str]]:
     )
     if health.strategy:
         lines.append(("strategy", f"{health.strategy}: {health.strategy_reason}"))
+    if health.pipeline is not None:
+        measured = health.pipeline
+        busy = (
+            f"render stage busy {measured.render_busy_fraction:.0%}"
+            if measured.render_busy_fraction is not None
+            else "render stage not measured yet"
+        )
+        lines.append(("pipeline", f"{busy} ({measured.renders} renders, {measured.depth} segment(s) at once) · per"
+                                  f" shot: {measured.describe_stages()}"))  # fmt: skip
     lines.append(("made", f"{rate} · production {'PAUSED' if health.paused else 'running'} · approval"
                           f" {'manual' if health.manual_approval else 'auto'}{' · playout ON HOLD' if health.hold else ''}"))  # fmt: skip
     outputs = ", ".join(

@@ -51,6 +51,8 @@ class Health:
     strategy: str = ""
     """How the showrunner made the latest episode given the buffer (normal, lean, reruns), and why."""
     strategy_reason: str = ""
+    pipeline: ev.PipelineMeasured | None = None
+    """The production pipeline's latest measurement (render-stage busy fraction, each stage's time per shot)."""
 
 
 def read_health(station: Station, show: str, *, running: bool, now: float | None = None) -> Health:
@@ -72,6 +74,8 @@ def read_health(station: Station, show: str, *, running: bool, now: float | None
     window_start = max(started_at or now, now - RATE_WINDOW_S)
     approved = station.total_seconds(show, "SegmentApproved", since=window_start)
     rate = approved / (now - window_start) if approved > 0 and now - window_start >= 1.0 else None
+    measured = station.events(show=show, types=["PipelineMeasured"], last=1)
+    pipeline = measured[0].event if measured and isinstance(measured[0].event, ev.PipelineMeasured) else None
     planned = station.events(show=show, types=["EpisodePlanned"], last=1)
     plan = planned[0].event if planned and isinstance(planned[0].event, ev.EpisodePlanned) else None
     return Health(
@@ -97,4 +101,5 @@ def read_health(station: Station, show: str, *, running: bool, now: float | None
         commands_waiting=len(station.commands(show=show, statuses=("pending", "received"))),
         strategy=plan.strategy if plan is not None else "",
         strategy_reason=plan.strategy_reason if plan is not None else "",
+        pipeline=pipeline,
     )

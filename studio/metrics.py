@@ -43,6 +43,20 @@ class StationCollector:
             "studio_production_rate", "On-air seconds approved per wall second over the last 15 minutes",
             value=health.production_rate or 0.0,
         )  # fmt: skip
+        pipeline = health.pipeline
+        if pipeline is not None and pipeline.render_busy_fraction is not None:
+            yield GaugeMetricFamily(
+                "studio_render_busy_fraction",
+                "Share of the time the render stage (the GPU) rendered while production had work in hand",
+                value=pipeline.render_busy_fraction,
+            )
+        if pipeline is not None:
+            stage_time = GaugeMetricFamily(
+                "studio_stage_seconds_per_shot", "Each production stage's work per shot attempt", labels=["stage"]
+            )
+            for stage, ms in sorted(pipeline.per_shot_ms.items()):
+                stage_time.add_metric([stage], ms / 1000)
+            yield stage_time
         up = GaugeMetricFamily("studio_output_up", "1 while an output is live, 0 while it is lost", labels=["output"])
         for output, live in sorted(health.outputs.items()):
             up.add_metric([output], 1.0 if live else 0.0)

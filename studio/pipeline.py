@@ -202,6 +202,11 @@ class RenderStage:
                 queued=len(self._heap), queue_wait_s=self._queue_wait_s,
             )  # fmt: skip
 
+    def queued_keys(self) -> list[tuple[Any, ...]]:
+        """The keys of the jobs waiting, in the order they will render."""
+        with self._cond:
+            return [job.key for job in sorted(self._heap)]
+
     @property
     def rendering(self) -> tuple[Any, ...] | None:
         """The key of the job rendering now."""

@@ -433,6 +433,8 @@ class StudioApp(App[str]):
         status.append(f"\nproduction {'PAUSED' if flags['paused'] else 'running'}",
                       style="bold yellow" if flags["paused"] else "")  # fmt: skip
         status.append(f" · making {rate:.2f}× real time" if rate is not None else " · rate not measured yet")
+        if view.pipeline is not None and view.pipeline.render_busy_fraction is not None:
+            status.append(f" · render stage busy {view.pipeline.render_busy_fraction:.0%}")
         if flags["manual_approval"]:
             waiting = len(view.awaiting)
             status.append(f"\nmanual approval: {waiting} segment(s) waiting for you (2, then a or x)",

@@ -118,6 +118,8 @@ class StationView:
     approvals: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=500))
     awaiting: set[str] = field(default_factory=set)
     """Segments made and waiting for a person (manual approval)."""
+    pipeline: ev.PipelineMeasured | None = None
+    """The production pipeline's latest measurement: render-stage busy fraction, each stage's time per shot."""
     last_id: int = 0
 
     def refresh(self) -> list[LoggedEvent]:
@@ -202,6 +204,8 @@ class StationView:
                 self.awaiting.discard(event.segment_id)
             case ev.SegmentRejected() | ev.SegmentDropped():
                 self.awaiting.discard(event.segment_id)
+            case ev.PipelineMeasured():
+                self.pipeline = event
             case ev.SegmentOnAir():
                 self.on_air = OnAir(logged.ts, event.seconds, event.segment_id, event.episode, repeat=event.repeat)
             case ev.FillerStarted():
