@@ -88,7 +88,9 @@ def main() -> int:
                 process.kill()
     if process.returncode not in (0, -signal.SIGTERM, 143) or not samples or samples[-1][1] < target:
         sys.stderr.write(process.stderr.read().decode(errors="replace")[-3000:] if process.stderr else "")
-        print(f"the station ended early (exit {process.returncode}) after {samples[-1][1] if samples else 0:.0f} s aired")
+        print(
+            f"the station ended early (exit {process.returncode}) after {samples[-1][1] if samples else 0:.0f} s aired"
+        )
         return 1
     wall, aired = samples[-1][0], samples[-1][1]
     warm = [s for s in samples if s[1] >= target / 10]

@@ -2,6 +2,7 @@
 
     python benchmarks/pipeline.py busy [--shots 50] [--latency 2.0] [--depth 3]
     python benchmarks/pipeline.py overhead [--episodes 12]
+    python benchmarks/pipeline.py embedded [--episodes 3] [--depth 3]
 
 `busy`: the cooking show made until at least `--shots` shots are rendered, with a simulated render stage of fixed
 latency (the procedural renderer draws the shot, then the stage sleeps to exactly `--latency` seconds: a GPU's
@@ -12,6 +13,11 @@ are always read) on the CPU. Run twice in one process: pipelined (`--depth` segm
 a time (depth 1: plan, render, critique, post, strictly one after another). Prints for each the render stage's
 busy fraction (render time over wall time while production had work in hand, and over the whole run's wall
 time), shots per minute, and the speed-up.
+
+`embedded`: the embedded default end to end, as a new user on a laptop gets it: the cooking show made by the
+offline director, the procedural renderer, the critic with every check and post (music, loudness, conform, the
+safety gate), pipelined and then one segment at a time. Prints on-air seconds approved per wall second (the target
+is at least 3x real time) and CPU seconds (this process and its ffmpeg children) per on-air second.
 
 `overhead`: what the orchestration costs per shot (LangGraph steps and checkpoints, the store, the events, the
 worker threads and the render stage) with instant fake tools: the render copies a ready clip, the critic passes
@@ -145,6 +151,45 @@ def busy(args: argparse.Namespace) -> int:
     return 0 if fast["busy_fraction"] >= 0.95 else 1
 
 
+# --- the embedded default end to end ---------------------------------------------------------------------------
+
+
+def _cpu_seconds() -> float:
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def embedded(args: argparse.Namespace) -> int:
+    from studio.production import Production
+
+    results = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for run, depth in enumerate((1, args.depth, 1)):  # the first run warms up (imports, models) uncounted
+            context = _context(Path(scratch) / f"run{run}", pipeline_depth=depth)
+            production = Production(context)
+            episodes = 1 if run == 0 else args.episodes
+            cpu, started = _cpu_seconds(), time.perf_counter()
+            made = production.run(episodes)
+            wall, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+            production.close()
+            on_air = sum(e.seconds for e in context.station.rundown() if e.status == "approved")
+            context.station.close()
+            assert len(made) == episodes, f"{len(made)} of {episodes} episodes made"
+            if run == 0:
+                continue
+            results[depth] = (on_air, wall, cpu)
+            print(f"depth {depth}: {episodes} episodes, {on_air:.1f} s on air made in {wall:.1f} s wall, {cpu:.1f} CPU s"
+                  f" -> {on_air / wall:.2f}x real time, {cpu / on_air:.2f} CPU s per on-air second", flush=True)  # fmt: skip
+    on_air, wall, cpu = results[args.depth]
+    serial = results[1][0] / results[1][1]
+    print(f"embedded default, cooking show: {on_air / wall:.2f} on-air seconds per wall second (target >= 3),"
+          f" {cpu / on_air:.2f} CPU s per on-air second; one segment at a time {serial:.2f}x;"
+          f" {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+    return 0 if on_air / wall >= 3 else 1
+
+
 # --- orchestration overhead ---------------------------------------------------------------------------------------
 
 
@@ -239,8 +284,11 @@ def main() -> int:
     one.add_argument("--depth", type=int, default=3)
     two = sub.add_parser("overhead", help="orchestration cost per shot with instant fake tools")
     two.add_argument("--episodes", type=int, default=12)
+    three = sub.add_parser("embedded", help="on-air seconds made per wall second on the embedded default")
+    three.add_argument("--episodes", type=int, default=3)
+    three.add_argument("--depth", type=int, default=3)
     args = parser.parse_args()
-    return busy(args) if args.what == "busy" else overhead(args)
+    return {"busy": busy, "overhead": overhead, "embedded": embedded}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ class ScriptedEndpoint:
         self.rng = random.Random(f"{plan.seed}|endpoint")
         self.lock = threading.Lock()
         self.requests = 0
-        self.outage_left = 0
+        self.outages: dict[str, int] = {}
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -76,12 +76,14 @@ class ScriptedEndpoint:
         user = str(body["messages"][-1]["content"])
         with self.lock:
             self.requests += 1
-            if self.outage_left > 0:  # the client's retry of a call that timed out times out too
-                self.outage_left -= 1
+            call = f"{schema}\n{user}"
+            if self.outages.pop(call, 0) > 0:  # the client's retry of a call that timed out times out too
                 return 200, self._reply(schema, user), self.client_timeout_s + 1.0
             draw = self.rng.random()
             if draw < self.plan.rate("llm_timeout"):
-                self.outage_left = 1
+                # Keyed by the call: production makes several segments at once, so the next request to arrive
+                # may be another segment's, not this call's retry.
+                self.outages[call] = 1
                 self.faults.record("llm_timeout", schema=schema)
                 return 200, self._reply(schema, user), self.client_timeout_s + 1.0
             if draw < self.plan.rate("llm_timeout") + self.plan.rate("llm_bad_json"):
@@ -95,12 +97,19 @@ class ScriptedEndpoint:
             number = int(re.search(r"Plan episode (\d+)", user).group(1))  # type: ignore[union-attr]
             return self.offline.plan_episode(show, number, seed=seed, recent_topics=[], steering=[]).model_dump_json()
         if schema == "SegmentScript":
-            name = re.search(r"Format '([^']+)'", user).group(1)  # type: ignore[union-attr]
+            name = _data(user, "segment")["format"]
             episode = self.offline.plan_episode(show, 1, seed=seed, recent_topics=[], steering=[])
             outline = next(o for o in episode.segments if o.format == name)
             return self.offline.write_segment(show, episode, outline, seed=seed).model_dump_json()
         if schema == "ShotList":
-            script_json = re.search(r"Segment beats: (\{.*\})\n", user).group(1)  # type: ignore[union-attr]
-            script = SegmentScript.model_validate_json(script_json)
+            script = SegmentScript.model_validate(_data(user, "segment_script"))
             return self.offline.design_shots(show, script, seed=seed, segment_index=0).model_dump_json()
         return json.dumps({"topic": "", "direction": "", "traits": [], "not_understood": []})
+
+
+def _data(message: str, name: str) -> Any:
+    """The JSON of a `<data name="…">` block in a prompt (`studio.agents.prompts.data_block`)."""
+    found = re.search(rf'<data name="{name}">\n(.*?)\n</data>', message, re.DOTALL)
+    if found is None:
+        raise ValueError(f"no {name} data block in the prompt")
+    return json.loads(found.group(1))

@@ -134,15 +134,16 @@ class EpisodeJob:
     title: str
     segments: list[Future[list[str]]]
 
-    def all_started(self) -> bool:
-        return all(job.running() or job.done() for job in self.segments)
+    def unfinished(self) -> int:
+        return sum(not job.done() for job in self.segments)
 
     def done(self) -> bool:
         return all(job.done() for job in self.segments)
 
 
 MAX_EPISODES_IN_FLIGHT = 2
-"""Episodes in hand at once: the one finishing and the next, planned early so the render stage never waits."""
+"""Episodes in hand at once: the one finishing and the next, planned as soon as a worker has no segment of the
+first to make, so the render stage never waits."""
 
 
 @dataclass
@@ -604,7 +605,10 @@ class Production:
             while not self.stop_event.is_set():
                 self.make_remakes()
                 wanted = (episodes is None or started < episodes) and not self.winding_down.is_set()
-                room = len(in_hand) < MAX_EPISODES_IN_FLIGHT and all(job.all_started() for job in in_hand)
+                # The next episode is planned just in time: when a worker would otherwise have no segment to make
+                # (so a steering note reaches the earliest plan it can without the render stage going idle).
+                unfinished = sum(job.unfinished() for job in in_hand)
+                room = len(in_hand) < MAX_EPISODES_IN_FLIGHT and unfinished < (self.depth or 1)
                 if wanted and room and not (in_hand and self.buffer_full(in_hand)):
                     if not in_hand:
                         self.wait_for_buffer_room()
@@ -625,8 +629,7 @@ class Production:
                     continue
                 head = in_hand[0]
                 if not head.done():
-                    # Woken when a segment job starts or ends: the next episode is planned once every segment in
-                    # hand has started.
+                    # Woken when a segment job starts or ends: the next episode is planned once a worker is free.
                     self._progress.wait(0.5)
                     self._progress.clear()
                     continue

@@ -158,7 +158,9 @@ def test_sigterm_stops_cleanly_and_a_new_run_resumes(tmp_path: Path) -> None:
         [sys.executable, "-m", "studio.cli", "run", show, "--headless", "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
-    # Always the same moment: episode 2 is planned and its first segment's shots designed, so it is mid-episode.
+    # Always the same moment: episode 1 is assembled, and episode 2 (planned while episode 1 was being finished)
+    # has shots designed, so it is mid-episode.
+    _wait_for_event(station_path, "EpisodeAssembled", where=lambda event: event["episode"] == 1)
     _wait_for_event(station_path, "ShotsDesigned", where=lambda event: event["episode"] == 2)
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=300)
