@@ -16,6 +16,7 @@ from studio.errors import ToolError
 from studio.render import StageRunner
 from studio.state import EpisodeState, StudioContext, emitted  # noqa: TC001
 from studio.tools.base import MusicRequest
+from studio.tools.interpolate_ffmpeg import FFmpegInterpolator, house_format_filter
 from studio.tools.media import measure_loudness, probe, run_ffmpeg
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def conform_segment(
         run_ffmpeg(
             ["-y", *commands.conform_segment_argv(
                 clip_paths, track.path, partial_path, width=channel.width, height=channel.height, fps=channel.fps,
-                seconds=seconds, loudness=loudness,
+                seconds=seconds, loudness=loudness, shot_filters=house_format_filters(ctx, clip_paths),
             )]
         )  # fmt: skip
         info = probe(partial_path)
@@ -92,6 +93,20 @@ def conform_segment(
         music_path.unlink(missing_ok=True)
         partial_path.unlink(missing_ok=True)
     return info, track.backend
+
+
+def house_format_filters(ctx: StudioContext, clip_paths: list[Path]) -> list[str | None]:
+    """For each clip, the filters that bring it to the house format in the conform encode when it was kept at its
+    generation size (`studio.render.defers_house_format`): the embedded interpolator's (in the station's mode) and
+    upscaler's, as they would have run on the shot alone; None for a clip the conform's own scale and `fps` serve.
+    Decided by what each file holds, so a segment made again from older renders is conformed right too."""
+    channel = ctx.show.channel
+    interpolator = ctx.toolkit.interpolator
+    mode = interpolator.mode if isinstance(interpolator, FFmpegInterpolator) else FFmpegInterpolator(ctx.settings).mode
+    filters: list[str | None] = []
+    for path in clip_paths:
+        filters.append(house_format_filter(probe(path), channel.width, channel.height, channel.fps, mode))
+    return filters
 
 
 def gate_segment(ctx: StudioContext, path: Path, on_air_text: Iterable[str]) -> GateVerdict | None:
