@@ -89,6 +89,19 @@ class Loudness:
         )
 
 
+@dataclass(frozen=True)
+class Gain:
+    """A linear normalisation measured in memory (`studio.tools.loudness`): the one gain that brings the audio to
+    its target loudness, what loudnorm's linear mode applies when the peaks stay under the ceiling after it."""
+
+    gain_db: float
+    measured_lufs: float
+    true_peak_dbtp: float
+
+    def filter(self) -> str:
+        return f"volume={_number(self.gain_db)}dB"
+
+
 def loudness_measure_argv(audio_path: Path, *, target_lufs: float, true_peak_dbtp: float) -> list[str]:
     """The first loudnorm pass over an audio file: it prints its measurements as JSON on stderr, writes nothing."""
     return [
@@ -107,7 +120,7 @@ def conform_segment_argv(
     height: int,
     fps: int,
     seconds: float,
-    loudness: Loudness | None = None,
+    loudness: Loudness | Gain | None = None,
     shot_filters: Sequence[str | None] = (),
 ) -> list[str]:
     """Concatenate shot clips under the music and conform the result to the house format.

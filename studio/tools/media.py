@@ -239,12 +239,19 @@ def write_wav(samples: np.ndarray, sample_rate: int, output_path: Path) -> None:
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
-    """16-bit PCM WAV as float32 (n, channels) and its sample rate."""
+    """16-bit PCM WAV as float32 (n, channels) and its sample rate. Raises `ToolError` for any other WAV (float,
+    24-bit: `wave` reads their bytes but not their meaning) or a file that is not one."""
     import numpy as np
 
-    with wave.open(str(path), "rb") as handle:
-        rate = handle.getframerate()
-        channels = handle.getnchannels()
-        raw = handle.readframes(handle.getnframes())
+    try:
+        with wave.open(str(path), "rb") as handle:
+            rate = handle.getframerate()
+            channels = handle.getnchannels()
+            width = handle.getsampwidth()
+            raw = handle.readframes(handle.getnframes())
+    except (wave.Error, EOFError) as error:
+        raise ToolError(f"cannot read {path.name} as 16-bit PCM WAV: {error}") from None
+    if width != 2:
+        raise ToolError(f"cannot read {path.name} as 16-bit PCM WAV: {8 * width}-bit samples")
     samples = np.frombuffer(raw, dtype="<i2").astype(np.float32).reshape(-1, channels) / 32767.0
     return samples, rate

@@ -27,6 +27,7 @@ from studio.tools.interpolate_ffmpeg import FFmpegInterpolator, FFmpegUpscaler
 from studio.tools.media import probe, read_video
 from studio.tools.registry import build_toolkit
 from studio.tools.video_procedural import ProceduralVideoGenerator
+from tests.unit.test_loudness_memory import ebur128
 
 if TYPE_CHECKING:
     from studio.config import Settings
@@ -94,6 +95,9 @@ def test_a_cooking_segment_is_made_from_shots_kept_small_with_one_encode(tmp_pat
     assert music == "synth"
     assert (info.width, info.height, info.fps, info.video_frames) == (1024, 576, 24.0, 144)
     assert info.video_seconds == pytest.approx(6.0) and info.pix_fmt == "yuv420p"
+    integrated, peak = ebur128(segment)
+    assert integrated == pytest.approx(settings.loudness_lufs, abs=0.5), "a plain gain measured in memory"
+    assert peak <= settings.true_peak_dbtp + 0.5
 
     # The reference: each shot upscaled alone by the embedded upscaler, as the per-shot chain did.
     upscaler = FFmpegUpscaler(settings)
