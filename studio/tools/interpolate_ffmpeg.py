@@ -90,26 +90,27 @@ def upscale_argv(input_path: Path, output_path: Path, width: int, height: int) -
 
 def house_format_filter(clip: MediaInfo, width: int, height: int, fps: float, mode: InterpolationMode) -> str | None:
     """The filters the embedded upscaler and interpolator run, as one chain for the segment's conform encode to
-    apply to a clip kept at its generation size (`studio.render.defers_house_format`): the interpolation first, at
-    the small size (a third of the pixels to blend), cut to the frames `FFmpegInterpolator` writes, then the
-    lanczos scale of `FFmpegUpscaler` wherever the size differs. None for a clip at the house rate and at least the
-    house size, which the conform's own scale, crop and `fps` bring to the house format as before."""
+    apply to a clip kept at its generation size (`studio.render.defers_house_format`): the lanczos scale of
+    `FFmpegUpscaler` wherever the size differs and the interpolation in the station's mode, cut to the frames
+    `FFmpegInterpolator` writes. None for a clip at the house rate and at least the house size, which the conform's
+    own scale, crop and `fps` bring to the house format as before.
+
+    The blend runs after the upscale, as the per-shot chain ran them (lanczos on a third of the frames costs more
+    than blending three times the pixels); motion-compensated modes run first, at the small size, where they cost
+    a quarter as much. The upscale keeps 4:4:4 until the house size: swscale resizing and subsampling to 4:2:0 in
+    one step loses ~0.9 dB of red-difference detail against the per-shot chain's RGB upscale."""
     interpolate = clip.fps < fps
     if not interpolate and clip.width >= width and clip.height >= height:
         return None
-    parts: list[str] = []
-    if interpolate:
-        frames_out = interpolated_frame_count(clip.video_frames, clip.fps, fps)
-        parts += [interpolate_filter(fps, mode), f"trim=end_frame={frames_out}"]
     if (clip.width, clip.height) != (width, height):
-        # Resized at full chroma, subsampled to 4:2:0 only at the house size: swscale resizing and subsampling in
-        # one step loses ~0.9 dB of red-difference detail against the per-shot chain's RGB upscale.
-        parts += [upscale_filter(width, height), "format=yuv444p"]
+        scale = f"{upscale_filter(width, height)},format=yuv444p"
     else:
-        parts.append("setsar=1")
+        scale = "setsar=1"
     if not interpolate:
-        parts.append(f"fps={rate_text(fps)}")
-    return ",".join(parts)
+        return f"{scale},fps={rate_text(fps)}"
+    frames_out = interpolated_frame_count(clip.video_frames, clip.fps, fps)
+    resample = f"{interpolate_filter(fps, mode)},trim=end_frame={frames_out}"
+    return f"{scale},{resample}" if mode == "blend" else f"{resample},{scale}"
 
 
 class FFmpegInterpolator:

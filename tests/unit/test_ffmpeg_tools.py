@@ -43,21 +43,17 @@ def _info(width: int, height: int, fps: float, frames: int) -> MediaInfo:
     return MediaInfo(width, height, fps, frames, frames / fps, "h264", "yuv444p", 0.0, 0, 0, "")
 
 
-def test_house_format_filter_is_the_embedded_interpolator_then_upscaler() -> None:
-    small = house_format_filter(_info(576, 320, 8.0, 24), 1024, 576, 24, "blend")
-    assert small == (
-        "tpad=stop=3:stop_mode=clone,framerate=fps=24,trim=end_frame=72,"
-        "scale=1024:576:force_original_aspect_ratio=increase:flags=lanczos,crop=1024:576,setsar=1,format=yuv444p"
-    )
+def test_house_format_filter_is_the_embedded_upscaler_and_interpolator() -> None:
+    upscale = "scale=1024:576:force_original_aspect_ratio=increase:flags=lanczos,crop=1024:576,setsar=1,format=yuv444p"
+    blend = "tpad=stop=3:stop_mode=clone,framerate=fps=24,trim=end_frame=72"
+    assert house_format_filter(_info(576, 320, 8.0, 24), 1024, 576, 24, "blend") == f"{upscale},{blend}"
     long_mci = house_format_filter(_info(576, 320, 8.0, 40), 1024, 576, 24, "mci")
-    assert long_mci is not None and long_mci.startswith("tpad=stop=3:stop_mode=clone,minterpolate=fps=24:mi_mode=mci")
-    assert "trim=end_frame=120" in long_mci
-    slow_at_size = house_format_filter(_info(1024, 576, 8.0, 24), 1024, 576, 24, "blend")
-    assert slow_at_size == "tpad=stop=3:stop_mode=clone,framerate=fps=24,trim=end_frame=72,setsar=1"
-    small_at_rate = house_format_filter(_info(576, 320, 24.0, 72), 1024, 576, 24, "blend")
-    assert small_at_rate is not None and small_at_rate.endswith(
-        "flags=lanczos,crop=1024:576,setsar=1,format=yuv444p,fps=24"
-    )
+    assert long_mci == (
+        "tpad=stop=3:stop_mode=clone,minterpolate=fps=24:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1,"
+        f"trim=end_frame=120,{upscale}"
+    ), "motion search at the small size"
+    assert house_format_filter(_info(1024, 576, 8.0, 24), 1024, 576, 24, "blend") == f"setsar=1,{blend}"
+    assert house_format_filter(_info(576, 320, 24.0, 72), 1024, 576, 24, "blend") == f"{upscale},fps=24"
     assert house_format_filter(_info(1024, 576, 24.0, 72), 1024, 576, 24, "blend") is None, "already house format"
     assert house_format_filter(_info(1280, 720, 30.0, 90), 1024, 576, 24, "blend") is None, "conform's own scale"
 
