@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 # Zeroscope v2 576w's native output; the embedded renderer matches it so both backends take the same path.
 GENERATION_WIDTH, GENERATION_HEIGHT, GENERATION_FPS, CLIP_FRAMES = 576, 320, 8, 24
+SHORT_SHOT = "cut short"
+"""In a render's error when the shot file it wrote holds fewer frames than it rendered (a full disk, a crash)."""
 EMBEDDED_RENDERER = "procedural"
 """The embedded video generator and extender (`studio.tools.video_procedural`), by their backend name."""
 
@@ -242,11 +244,14 @@ def _defer_house_format(
     started = time.perf_counter()
     if clip.path != partial_path:  # a stage that wrote elsewhere (a generator that ignored the path it was given)
         shutil.copyfile(clip.path, partial_path)
-    written = probe(partial_path)
+    try:
+        written = probe(partial_path)
+    except ToolError as error:
+        raise ToolError(f"{clip.backend} left the shot file {SHORT_SHOT} or unreadable: {error}") from None
     if written.video_frames != clip.num_frames or (written.width, written.height) != (clip.width, clip.height):
         raise ToolError(
-            f"{partial_path.name}: {clip.backend} wrote {written.video_frames} frames of {written.width}x"
-            f"{written.height}, expected {clip.num_frames} of {clip.width}x{clip.height}"
+            f"{clip.backend} left the shot file {SHORT_SHOT}: {written.video_frames} frames of {written.width}x"
+            f"{written.height} where it rendered {clip.num_frames} of {clip.width}x{clip.height}"
         )
     if (clip.width, clip.height, clip.fps) == (channel.width, channel.height, channel.fps):
         return  # already in the house format (a generator that renders at it)

@@ -18,7 +18,7 @@ from studio.errors import ToolError
 from studio.faults import with_faults
 from studio.plan import CameraMove, ShotDesign, SubjectMotion
 from studio.post import conform_segment, house_format_filters, segment_seconds
-from studio.render import StageRunner, defers_house_format, render_shot, video_request
+from studio.render import SHORT_SHOT, StageRunner, defers_house_format, render_shot, video_request
 from studio.show import load_show
 from studio.state import StudioContext
 from studio.station import Station
@@ -177,6 +177,6 @@ def test_a_shot_written_short_is_not_kept(tmp_path: Path) -> None:
     toolkit = with_faults(build_toolkit(settings), "corrupt_clip=1,latency_s=0", tmp_path, COOKING.channel)
     assert defers_house_format(toolkit)
     output = tmp_path / "shots" / "shot.mp4"
-    with pytest.raises(ToolError):
+    with pytest.raises(ToolError, match=SHORT_SHOT):
         render_shot(toolkit, COOKING, SHOTS[0], tmp_path / "work", output)
     assert list(output.parent.iterdir()) == []
