@@ -12,6 +12,10 @@ prints the figures for the machine at hand; a large share is FFV1 encoding of th
 
 Motion-compensated modes look best but cannot keep a channel's buffer full on a laptop, hence the default.
 The mode comes from the constructor, else from `settings.interpolate_mode` when the settings define it.
+
+These backends run per shot only when a GPU backend holds one of the stages. When both are these, a shot is kept
+at its generation size and rate and the segment's conform encode applies the same filters (`house_format_filter`,
+`studio.render.defers_house_format`): no intermediate file, no encode of its own.
 """
 
 from __future__ import annotations
