@@ -103,7 +103,7 @@ def house_format_filter(clip: MediaInfo, width: int, height: int, fps: float, mo
     than blending three times the pixels); motion-compensated modes run first, at the small size, where they cost
     a quarter as much. The upscale keeps 4:4:4 until the house size: swscale resizing and subsampling to 4:2:0 in
     one step loses ~0.9 dB of red-difference detail against the per-shot chain's RGB upscale."""
-    interpolate = clip.fps < fps
+    interpolate = 0 < clip.fps < fps  # a file that gives no rate is left to the conform's own `fps`
     if not interpolate and clip.width >= width and clip.height >= height:
         return None
     if (clip.width, clip.height) != (width, height):

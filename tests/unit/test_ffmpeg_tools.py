@@ -40,7 +40,7 @@ def _request(width: int, height: int) -> VideoRequest:
 
 
 def _info(width: int, height: int, fps: float, frames: int) -> MediaInfo:
-    return MediaInfo(width, height, fps, frames, frames / fps, "h264", "yuv444p", 0.0, 0, 0, "")
+    return MediaInfo(width, height, fps, frames, frames / fps if fps else 0.0, "h264", "yuv444p", 0.0, 0, 0, "")
 
 
 def test_house_format_filter_is_the_embedded_upscaler_and_interpolator() -> None:
@@ -56,6 +56,7 @@ def test_house_format_filter_is_the_embedded_upscaler_and_interpolator() -> None
     assert house_format_filter(_info(576, 320, 24.0, 72), 1024, 576, 24, "blend") == f"{upscale},fps=24"
     assert house_format_filter(_info(1024, 576, 24.0, 72), 1024, 576, 24, "blend") is None, "already house format"
     assert house_format_filter(_info(1280, 720, 30.0, 90), 1024, 576, 24, "blend") is None, "conform's own scale"
+    assert house_format_filter(_info(1024, 576, 0.0, 72), 1024, 576, 24, "blend") is None, "no rate: conform's fps"
 
 
 def test_interpolation_modes() -> None:
