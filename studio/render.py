@@ -260,7 +260,8 @@ def _defer_house_format(
     chain = house_format_filter(written, channel.width, channel.height, channel.fps, interpolator.mode)
     frames = interpolated_frame_count(clip.num_frames, clip.fps, channel.fps) if clip.fps < channel.fps else None
     runner.stages["house_format"] = {
-        "backend": "ffmpeg, in the segment's conform encode",
+        "backend": "ffmpeg in the conform",
+        "deferred": True,  # run by the segment's one conform encode, not here: `seconds` is this check's
         "seconds": round(time.perf_counter() - started, 3),
         "from": f"{clip.width}x{clip.height} at {clip.fps:g} fps",
         "to": f"{channel.width}x{channel.height} at {channel.fps} fps",

@@ -75,6 +75,7 @@ def test_a_cooking_segment_is_made_from_shots_kept_small_with_one_encode(tmp_pat
         assert list(runner.stages) == ["generate", "house_format"], "no per-shot upscale or interpolation ran"
         assert runner.stages["generate"]["backend"] == "procedural"
         deferred = runner.stages["house_format"]
+        assert deferred["backend"] == "ffmpeg in the conform" and deferred["deferred"] is True
         assert deferred["from"] == "576x320 at 8 fps" and deferred["to"] == "1024x576 at 24 fps"
         assert deferred["frames"] == 72
         assert "framerate=fps=24" in deferred["filter"] and "flags=lanczos" in deferred["filter"]
