@@ -50,6 +50,7 @@ from benchmarks.airtime import dark_seconds  # noqa: E402
 from benchmarks.soak_endpoint import ScriptedEndpoint  # noqa: E402
 from studio import events as ev  # noqa: E402
 from studio.faults import FAULT_LOG_NAME, INJECTED_MARK, FaultLog, FaultPlan, read_fault_log  # noqa: E402
+from studio.render import SHORT_SHOT  # noqa: E402
 from studio.show import load_show  # noqa: E402
 from studio.state import slug  # noqa: E402
 from studio.station import Station  # noqa: E402
@@ -368,6 +369,8 @@ def measure_store(result: SoakResult, station_path: Path) -> None:
     for event in events:
         if isinstance(event, ev.RenderFailed) and INJECTED_MARK in event.error:
             seen["render_error"] += 1
+        elif isinstance(event, ev.RenderFailed) and SHORT_SHOT in event.error:
+            seen["corrupt_clip"] += 1  # a shot file cut short: the render checks what it wrote before keeping it
         elif isinstance(event, ev.VerdictGiven) and not event.passed and "render failed" not in event.repair_note:
             if any(f.startswith("duration (") and "frames at" in f for f in event.failures):
                 seen["corrupt_clip"] += 1  # a clip cut short: the critic counts its frames

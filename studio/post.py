@@ -16,7 +16,9 @@ from studio.errors import ToolError
 from studio.render import StageRunner
 from studio.state import EpisodeState, StudioContext, emitted  # noqa: TC001
 from studio.tools.base import MusicRequest
-from studio.tools.media import measure_loudness, probe, run_ffmpeg
+from studio.tools.interpolate_ffmpeg import FFmpegInterpolator, house_format_filter
+from studio.tools.loudness import ABSOLUTE_GATE_LUFS, measure_samples
+from studio.tools.media import measure_loudness, probe, read_wav, run_ffmpeg
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -68,14 +70,12 @@ def conform_segment(
         request = MusicRequest(prompt=mood, seconds=seconds, seed=music_seed)
         track = runner.run("music", "music", lambda music: music.generate(request, music_path))
         output_path.parent.mkdir(parents=True, exist_ok=True)
-        settings = ctx.settings
-        loudness = measure_loudness(
-            track.path, target_lufs=settings.loudness_lufs, true_peak_dbtp=settings.true_peak_dbtp
-        )
+        loudness = normalisation(track.path, target_lufs=ctx.settings.loudness_lufs,
+                                 true_peak_dbtp=ctx.settings.true_peak_dbtp)  # fmt: skip
         run_ffmpeg(
             ["-y", *commands.conform_segment_argv(
                 clip_paths, track.path, partial_path, width=channel.width, height=channel.height, fps=channel.fps,
-                seconds=seconds, loudness=loudness,
+                seconds=seconds, loudness=loudness, shot_filters=house_format_filters(ctx, clip_paths),
             )]
         )  # fmt: skip
         info = probe(partial_path)
@@ -92,6 +92,45 @@ def conform_segment(
         music_path.unlink(missing_ok=True)
         partial_path.unlink(missing_ok=True)
     return info, track.backend
+
+
+LINEAR_PEAK_MARGIN_DB = 0.2
+"""Headroom under the true-peak ceiling that an in-memory measurement must leave for a plain gain: ffmpeg's meter
+and `studio.tools.loudness` agree to about 0.1 dB, and closer to the ceiling loudnorm's limiter decides."""
+
+
+def normalisation(
+    music_path: Path, *, target_lufs: float, true_peak_dbtp: float
+) -> commands.Loudness | commands.Gain | None:
+    """How the conform brings the music to `target_lufs`: a plain gain when its loudness and true peak, measured in
+    memory, leave the peaks under the ceiling after it (what loudnorm's linear mode would do, without its ffmpeg
+    measuring pass nor its 192 kHz round trip in the conform); else loudnorm (`measure_loudness`), whose dynamic
+    mode limits the peaks. None for silence, which stays silence."""
+    try:
+        samples, rate = read_wav(music_path)
+    except ToolError:  # not 16-bit PCM: ffmpeg reads it
+        return measure_loudness(music_path, target_lufs=target_lufs, true_peak_dbtp=true_peak_dbtp)
+    measured = measure_samples(samples, rate)
+    if measured.integrated_lufs < ABSOLUTE_GATE_LUFS:
+        return None
+    gain = target_lufs - measured.integrated_lufs
+    if measured.true_peak_dbtp + gain <= true_peak_dbtp - LINEAR_PEAK_MARGIN_DB:
+        return commands.Gain(round(gain, 3), round(measured.integrated_lufs, 3), round(measured.true_peak_dbtp, 3))
+    return measure_loudness(music_path, target_lufs=target_lufs, true_peak_dbtp=true_peak_dbtp)
+
+
+def house_format_filters(ctx: StudioContext, clip_paths: list[Path]) -> list[str | None]:
+    """For each clip, the filters that bring it to the house format in the conform encode when it was kept at its
+    generation size (`studio.render.defers_house_format`): the embedded interpolator's (in the station's mode) and
+    upscaler's, as they would have run on the shot alone; None for a clip the conform's own scale and `fps` serve.
+    Decided by what each file holds, so a segment made again from older renders is conformed right too."""
+    channel = ctx.show.channel
+    interpolator = ctx.toolkit.interpolator
+    mode = interpolator.mode if isinstance(interpolator, FFmpegInterpolator) else FFmpegInterpolator(ctx.settings).mode
+    filters: list[str | None] = []
+    for path in clip_paths:
+        filters.append(house_format_filter(probe(path), channel.width, channel.height, channel.fps, mode))
+    return filters
 
 
 def gate_segment(ctx: StudioContext, path: Path, on_air_text: Iterable[str]) -> GateVerdict | None:

@@ -12,7 +12,7 @@ import math
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,19 +23,29 @@ from studio.canon import canon_from_show, look_colour
 from studio.errors import ToolError
 from studio.state import EpisodeState, SegmentCancelled, StudioContext, emitted  # noqa: TC001
 from studio.tools.base import Clip, Figure, SceneHint, VideoRequest
-from studio.tools.media import INTERMEDIATE_SUFFIX, read_video, write_video
+from studio.tools.interpolate_ffmpeg import (
+    FFmpegInterpolator,
+    FFmpegUpscaler,
+    house_format_filter,
+    interpolated_frame_count,
+)
+from studio.tools.media import INTERMEDIATE_SUFFIX, probe, read_video, write_video
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from studio.plan import Shot
-    from studio.show import Show
+    from studio.show import Channel, Show
     from studio.tools.base import Toolkit
 
 log = logging.getLogger(__name__)
 
 # Zeroscope v2 576w's native output; the embedded renderer matches it so both backends take the same path.
 GENERATION_WIDTH, GENERATION_HEIGHT, GENERATION_FPS, CLIP_FRAMES = 576, 320, 8, 24
+SHORT_SHOT = "cut short"
+"""In a render's error when the shot file it wrote holds fewer frames than it rendered (a full disk, a crash)."""
+EMBEDDED_RENDERER = "procedural"
+"""The embedded video generator and extender (`studio.tools.video_procedural`), by their backend name."""
 
 
 def scene_hint(show: Show, shot: Shot) -> SceneHint:
@@ -139,62 +149,125 @@ def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"[:300] if text else type(error).__name__
 
 
+def defers_house_format(toolkit: Toolkit) -> bool:
+    """Whether shots are kept at their generation size and frame rate, their upscale and frame-rate conversion left
+    to the segment's one conform encode: so when the toolkit's upscaler and interpolator are the embedded ffmpeg
+    filters, which that encode runs the same (`studio.tools.interpolate_ffmpeg.house_format_filter`), saving each
+    shot two decode-and-encode passes at the house size. A GPU upscaler or interpolator always runs per shot."""
+    return isinstance(toolkit.upscaler, FFmpegUpscaler) and isinstance(toolkit.interpolator, FFmpegInterpolator)
+
+
 def render_shot(
     toolkit: Toolkit, show: Show, shot: Shot, work_dir: Path, output_path: Path, previous: Path | None = None
 ) -> tuple[Path, StageRunner]:
-    """Render one shot to `output_path` at the house size and frame rate. Returns the path and what ran.
+    """Render one shot to `output_path`. Returns the path and what ran.
 
-    The file appears whole or not at all (`.partial` then rename), so an existing `output_path` is a finished
-    render of this very request."""
+    The file is at the house size and frame rate, or, when the toolkit `defers_house_format`, at the size and rate
+    it was generated at (its `house_format` stage says what the segment's conform will do to it). It appears whole
+    or not at all (`.partial` then rename), so an existing `output_path` is a finished render of this very
+    request."""
     work_dir.mkdir(parents=True, exist_ok=True)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     partial_path = output_path.with_name(f".{output_path.stem}.partial{output_path.suffix}")
     runner = StageRunner(toolkit)
+    channel = show.channel
     if shot.reverse_only:
         if previous is None or not previous.exists():
             raise ToolError(f"{shot.id}: nothing to reverse (previous render missing)")
         started = time.perf_counter()
         frames, fps = read_video(previous)
-        write_video(frames[::-1], fps, partial_path, width=frames.shape[2], height=frames.shape[1])
-        os.replace(partial_path, output_path)
-        runner.stages["reverse"] = {"backend": "time-reversal", "seconds": round(time.perf_counter() - started, 3)}
+        count, height, width = frames.shape[:3]
+        small = (width, height) != (channel.width, channel.height) or fps < channel.fps  # a shot kept small
+        try:
+            write_video(frames[::-1], fps, partial_path, width=width, height=height, master=small)
+            runner.stages["reverse"] = {"backend": "time-reversal", "seconds": round(time.perf_counter() - started, 3)}
+            if small and defers_house_format(toolkit):
+                reversed_clip = Clip(partial_path, fps, count, width, height, "time-reversal")
+                _defer_house_format(runner, reversed_clip, partial_path, toolkit, channel)
+            os.replace(partial_path, output_path)
+        finally:
+            partial_path.unlink(missing_ok=True)
         return output_path, runner
 
     total_frames = max(2, math.ceil(shot.seconds * GENERATION_FPS - 1e-6))
-    request = video_request(show, shot, min(total_frames, CLIP_FRAMES))
+    deferred = defers_house_format(toolkit)
+    # The embedded renderer draws any number of frames as one pure function of time, and its extender would only
+    # draw the same frames again: a long shot is drawn whole in one pass.
+    whole = deferred and toolkit.video.name == EMBEDDED_RENDERER == toolkit.extender.name
+    request = video_request(show, shot, total_frames if whole else min(total_frames, CLIP_FRAMES))
     stem = f"{shot.id}_a{shot.attempt}"
-    clip: Clip = runner.run(
-        "generate", "video", lambda video: video.generate(request, work_dir / f"{stem}_gen{INTERMEDIATE_SUFFIX}")
-    )
-    if total_frames > clip.num_frames:
-        first = clip
-        clip = runner.run(
-            "extend", "extend",
-            lambda extender: extender.extend(first, request, total_frames, work_dir / f"{stem}_ext{INTERMEDIATE_SUFFIX}"),
-        )  # fmt: skip
-    channel = show.channel
-    if (clip.width, clip.height) != (channel.width, channel.height):
-        small = clip
-        clip = runner.run(
-            "upscale", "upscale",
-            lambda upscaler: upscaler.upscale(
-                small, request, channel.width, channel.height, work_dir / f"{stem}_up{INTERMEDIATE_SUFFIX}"
-            ),
-        )  # fmt: skip
     try:
-        if clip.fps != channel.fps:
-            slow = clip
-            runner.run(
-                "interpolate",
-                "interpolate",
-                lambda interpolator: interpolator.interpolate(slow, channel.fps, partial_path),
+        # Kept at its generation size, the shot is written once, by its last stage, straight to `partial_path`.
+        last = deferred and request.num_frames >= total_frames
+        generated = partial_path if last else work_dir / f"{stem}_gen{INTERMEDIATE_SUFFIX}"
+        clip: Clip = runner.run("generate", "video", lambda video: video.generate(request, generated))
+        if total_frames > clip.num_frames:
+            first = clip
+            if first.path == partial_path:
+                first = replace(first, path=partial_path.rename(work_dir / f"{stem}_gen{partial_path.suffix}"))
+            extended = partial_path if deferred else work_dir / f"{stem}_ext{INTERMEDIATE_SUFFIX}"
+            clip = runner.run(
+                "extend", "extend", lambda extender: extender.extend(first, request, total_frames, extended)
             )
+        if deferred:
+            _defer_house_format(runner, clip, partial_path, toolkit, channel)
         else:
-            shutil.copyfile(clip.path, partial_path)
+            _house_format(runner, clip, request, partial_path, work_dir / f"{stem}_up{INTERMEDIATE_SUFFIX}", channel)
         os.replace(partial_path, output_path)
     finally:
         partial_path.unlink(missing_ok=True)
     return output_path, runner
+
+
+def _house_format(
+    runner: StageRunner, clip: Clip, request: VideoRequest, partial_path: Path, up_path: Path, channel: Channel
+) -> None:
+    """Upscale and interpolate `clip` per shot (the GPU chain's way), the result in `partial_path`."""
+    width, height, fps = channel.width, channel.height, channel.fps
+    if (clip.width, clip.height) != (width, height):
+        small = clip
+        clip = runner.run(
+            "upscale", "upscale", lambda upscaler: upscaler.upscale(small, request, width, height, up_path)
+        )
+    if clip.fps != fps:
+        slow = clip
+        runner.run("interpolate", "interpolate", lambda interpolator: interpolator.interpolate(slow, fps, partial_path))
+    else:
+        shutil.copyfile(clip.path, partial_path)
+
+
+def _defer_house_format(
+    runner: StageRunner, clip: Clip, partial_path: Path, toolkit: Toolkit, channel: Channel
+) -> None:
+    """Leave the shot in `partial_path` at its generation size and rate, checked whole; record what the segment's
+    conform will do to it as the `house_format` stage (the very filters `studio.post` gives that encode)."""
+    started = time.perf_counter()
+    if clip.path != partial_path:  # a stage that wrote elsewhere (a generator that ignored the path it was given)
+        shutil.copyfile(clip.path, partial_path)
+    try:
+        written = probe(partial_path)
+    except ToolError as error:
+        raise ToolError(f"{clip.backend} left the shot file {SHORT_SHOT} or unreadable: {error}") from None
+    if written.video_frames != clip.num_frames or (written.width, written.height) != (clip.width, clip.height):
+        raise ToolError(
+            f"{clip.backend} left the shot file {SHORT_SHOT}: {written.video_frames} frames of {written.width}x"
+            f"{written.height} where it rendered {clip.num_frames} of {clip.width}x{clip.height}"
+        )
+    if (clip.width, clip.height, clip.fps) == (channel.width, channel.height, channel.fps):
+        return  # already in the house format (a generator that renders at it)
+    interpolator = toolkit.interpolator
+    assert isinstance(interpolator, FFmpegInterpolator)
+    chain = house_format_filter(written, channel.width, channel.height, channel.fps, interpolator.mode)
+    frames = interpolated_frame_count(clip.num_frames, clip.fps, channel.fps) if clip.fps < channel.fps else None
+    runner.stages["house_format"] = {
+        "backend": "ffmpeg in the conform",
+        "deferred": True,  # run by the segment's one conform encode, not here: `seconds` is this check's
+        "seconds": round(time.perf_counter() - started, 3),
+        "from": f"{clip.width}x{clip.height} at {clip.fps:g} fps",
+        "to": f"{channel.width}x{channel.height} at {channel.fps} fps",
+        "filter": chain or "the conform's own scale, crop and fps",
+        **({"frames": frames} if frames is not None else {}),
+    }
 
 
 def render(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]:

@@ -89,6 +89,19 @@ class Loudness:
         )
 
 
+@dataclass(frozen=True)
+class Gain:
+    """A linear normalisation measured in memory (`studio.tools.loudness`): the one gain that brings the audio to
+    its target loudness, what loudnorm's linear mode applies when the peaks stay under the ceiling after it."""
+
+    gain_db: float
+    measured_lufs: float
+    true_peak_dbtp: float
+
+    def filter(self) -> str:
+        return f"volume={_number(self.gain_db)}dB"
+
+
 def loudness_measure_argv(audio_path: Path, *, target_lufs: float, true_peak_dbtp: float) -> list[str]:
     """The first loudnorm pass over an audio file: it prints its measurements as JSON on stderr, writes nothing."""
     return [
@@ -107,17 +120,22 @@ def conform_segment_argv(
     height: int,
     fps: int,
     seconds: float,
-    loudness: Loudness | None = None,
+    loudness: Loudness | Gain | None = None,
+    shot_filters: Sequence[str | None] = (),
 ) -> list[str]:
     """Concatenate shot clips under the music and conform the result to the house format.
 
     Shots may differ in size and frame rate: each is scaled to cover `width` x `height`, centre-cropped and
-    resampled to `fps` before the concat filter. The video is held on its last frame or cut to exactly
+    resampled to `fps` before the concat filter, or brought there by its own entry of `shot_filters` when that is
+    not None (a shot kept at its generation size: the embedded upscaler's and interpolator's filters,
+    `studio.tools.interpolate_ffmpeg.house_format_filter`). The video is held on its last frame or cut to exactly
     `round(seconds * fps)` frames; the music is brought to the channel's `loudness`, then padded with silence or
     cut (see `house_audio_samples`).
     """
     if not shot_paths:
         raise ValueError("conform needs at least one shot clip")
+    if shot_filters and len(shot_filters) != len(shot_paths):
+        raise ValueError(f"{len(shot_filters)} shot filters for {len(shot_paths)} shots")
     frames = house_frames(seconds, fps)
     duration = _number(frames / fps)
     argv: list[str] = []
@@ -125,9 +143,9 @@ def conform_segment_argv(
         argv += ["-i", _file_arg(shot_path)]
     argv += ["-i", _file_arg(music_path)]
     music_index = len(shot_paths)
+    default = f"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},setsar=1,fps={fps}"
     chains = [
-        f"[{index}:v:0]scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},"
-        f"setsar=1,fps={fps},format=yuv420p[v{index}]"
+        f"[{index}:v:0]{(shot_filters[index] if shot_filters else None) or default},format=yuv420p[v{index}]"
         for index in range(len(shot_paths))
     ]
     labels = "".join(f"[v{index}]" for index in range(len(shot_paths)))

@@ -124,20 +124,22 @@ def _periodic_noise(rng: np.random.Generator, height: int, width: int, exponent:
     """Zero-mean, unit-std noise with a 1/f^exponent spectrum that wraps seamlessly at every edge.
 
     Synthesised at half resolution (nothing finer than 4 px is wanted: pixel sparkle aliases into flicker when the
-    camera moves) and enlarged with wrap-around padding so the seams stay invisible."""
+    camera moves) and enlarged with wrap-around padding so the seams stay invisible. Single precision throughout
+    (a float64 filter would promote the whole spectrum to complex128 and double the inverse transform)."""
     half_h, half_w = height // 2, width // 2
     spectrum = np.fft.rfft2(rng.standard_normal((half_h, half_w), dtype=np.float32))
-    fy = np.fft.fftfreq(half_h)[:, None]
-    fx = np.fft.rfftfreq(half_w)[None, :]
+    fy = np.fft.fftfreq(half_h).astype(np.float32)[:, None]
+    fx = np.fft.rfftfreq(half_w).astype(np.float32)[None, :]
     radius = np.sqrt(fx * fx + fy * fy)
     radius[0, 0] = 1.0
-    filtered = spectrum * (radius ** (-exponent))
-    filtered[0, 0] = 0.0
-    small = np.fft.irfft2(filtered, s=(half_h, half_w)).astype(np.float32)
-    padded = np.pad(small, 2, mode="wrap")
+    spectrum *= radius ** np.float32(-exponent)
+    spectrum[0, 0] = 0.0
+    small = np.fft.irfft2(spectrum, s=(half_h, half_w)).astype(np.float32, copy=False)
+    padded = cv2.copyMakeBorder(small, 2, 2, 2, 2, cv2.BORDER_WRAP)
     large = cv2.resize(padded, (padded.shape[1] * 2, padded.shape[0] * 2), interpolation=cv2.INTER_LINEAR)
     noise = large[4 : 4 + height, 4 : 4 + width]
-    return noise / (float(noise.std()) + 1e-6)
+    _, std = cv2.meanStdDev(noise)
+    return noise * np.float32(1.0 / (float(std[0, 0]) + 1e-6))
 
 
 def _wrapped(draw: object, x: float, y: float, period_x: int, period_y: int, reach: float) -> None:
@@ -171,11 +173,11 @@ def _build_world(scene: SceneHint, seed: int, width: int, height: int) -> _World
     top = np.array(_shade(backdrop, 1.35 if outdoor else 1.15), dtype=np.float32)
     base = np.array(backdrop, dtype=np.float32)
     mix = np.clip((ys - (horizon - 3.0 * height)) / (3.0 * height), 0.0, 1.0)[..., None]
-    canvas[:horizon] = (top * (1 - mix[:horizon]) + base * mix[:horizon]).repeat(period_x, axis=1)
+    canvas[:horizon] = top * (1 - mix[:horizon]) + base * mix[:horizon]  # (rows, 1, 3): broadcast along x
     floor_far = np.array(_shade(floor, 0.8), dtype=np.float32)
     floor_near = np.array(_shade(floor, 1.1), dtype=np.float32)
     mix = np.clip((ys[horizon:] - horizon) / (1.5 * height), 0.0, 1.0)[..., None]
-    canvas[horizon:] = (floor_far * (1 - mix) + floor_near * mix).repeat(period_x, axis=1)
+    canvas[horizon:] = floor_far * (1 - mix) + floor_near * mix
 
     if outdoor:
         hill_top = _outdoor_patterns(canvas, rng, accents, tile, horizon, xs, ys, floor)
@@ -200,8 +202,8 @@ def _build_world(scene: SceneHint, seed: int, width: int, height: int) -> _World
 
     coarse = _periodic_noise(rng, period_y, period_x, 1.1)
     fine = _periodic_noise(rng, period_y, period_x, 0.6)
-    shaded = drawn.astype(np.float32) * (1.0 + 0.09 * coarse + 0.05 * fine)[..., None]
-    level0 = cv2.convertScaleAbs(shaded)
+    shade = cv2.addWeighted(coarse, 0.09, fine, 0.05, 1.0)
+    level0 = cv2.multiply(drawn, cv2.merge([shade, shade, shade]), dtype=cv2.CV_8U)
     levels = [level0]
     for _ in range(1, _MIP_LEVELS):
         previous = levels[-1]
@@ -234,7 +236,9 @@ def _indoor_patterns(
         canvas[band_top:horizon, gx : gx + 2] = grout
     for gy in range(band_top, horizon, tile // 2):
         canvas[gy : gy + 2, :] = grout
-    checker = (((xs // tile) + (ys[horizon:] // tile)) % 2).astype(np.float32)
+    columns = np.arange(canvas.shape[1]) // tile
+    rows = np.arange(horizon, canvas.shape[0]) // tile
+    checker = ((rows[:, None] + columns[None, :]) & 1).astype(np.float32)  # integer tiles: no float floor division
     canvas[horizon:] *= (0.88 + 0.18 * checker)[..., None]
     canvas[horizon : horizon + 3, :] = _shade(floor, 0.5)
 
@@ -735,7 +739,10 @@ class ShotRenderer:
 
 
 class ProceduralVideoGenerator:
-    """Renders the planned shot procedurally on the CPU (numpy + OpenCV); the always-available video backend."""
+    """Renders the planned shot procedurally on the CPU (numpy + OpenCV); the always-available video backend.
+
+    Its files are masters (`studio.tools.media.video_encode_args`): lossless in `.mkv`, 4:4:4 in `.mp4`, where the
+    embedded chain keeps a shot at its generation size for the segment's conform to scale."""
 
     name = "procedural"
 
@@ -752,7 +759,7 @@ class ProceduralVideoGenerator:
         renderer = ShotRenderer(request)
         written = write_video(
             renderer.frames(0, request.num_frames, request.fps), request.fps, output_path,
-            width=request.width, height=request.height,
+            width=request.width, height=request.height, master=True,
         )  # fmt: skip
         return Clip(output_path, request.fps, written, request.width, request.height, self.name)
 
@@ -802,7 +809,9 @@ class ProceduralExtender:
         else:
             carried = replace(shot, width=width, height=height)
             continuation = _carry_camera(frames[-1], carried, existing - 1, num_frames - existing)
-        written = write_video(chain(iter(frames), continuation), clip.fps, output_path, width=width, height=height)
+        written = write_video(
+            chain(iter(frames), continuation), clip.fps, output_path, width=width, height=height, master=True
+        )
         return Clip(output_path, clip.fps, written, width, height, self.name)
 
 

@@ -45,6 +45,24 @@ def test_conform_rounds_to_whole_frames_and_makes_relative_paths_absolute(tmp_pa
     assert "trim=end_frame=30" in argv[argv.index("-filter_complex") + 1]
 
 
+def test_a_shot_with_its_own_filters_is_brought_to_the_house_format_by_them() -> None:
+    kept_small = "tpad=stop=3:stop_mode=clone,framerate=fps=24,trim=end_frame=72,scale=1024:576:flags=lanczos"
+    argv = commands.conform_segment_argv(
+        [Path("/m/small.mp4"), Path("/m/house.mp4")], Path("/m/score.wav"), Path("/out/seg.mp4"),
+        width=1024, height=576, fps=24, seconds=6, shot_filters=[kept_small, None],
+    )  # fmt: skip
+    chains = argv[argv.index("-filter_complex") + 1].split(";")
+    assert chains[0] == f"[0:v:0]{kept_small},format=yuv420p[v0]"
+    assert chains[1] == (
+        "[1:v:0]scale=1024:576:force_original_aspect_ratio=increase,crop=1024:576,setsar=1,fps=24,format=yuv420p[v1]"
+    )
+    with pytest.raises(ValueError, match="1 shot filters for 2 shots"):
+        commands.conform_segment_argv(
+            [Path("/a.mp4"), Path("/b.mp4")], Path("/m.wav"), Path("/o.mp4"), width=2, height=2, fps=24, seconds=1,
+            shot_filters=[None],
+        )  # fmt: skip
+
+
 def test_conform_needs_a_shot() -> None:
     with pytest.raises(ValueError, match="at least one shot"):
         commands.conform_segment_argv([], Path("/m.wav"), Path("/o.mp4"), width=2, height=2, fps=24, seconds=1)

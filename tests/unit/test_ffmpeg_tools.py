@@ -14,12 +14,13 @@ from studio.tools.base import Clip, SceneHint, VideoRequest
 from studio.tools.interpolate_ffmpeg import (
     FFmpegInterpolator,
     FFmpegUpscaler,
+    house_format_filter,
     interpolate_argv,
     interpolated_frame_count,
     rate_text,
     upscale_argv,
 )
-from studio.tools.media import probe, read_video, write_video
+from studio.tools.media import MediaInfo, probe, read_video, write_video
 
 
 def _moving_clip(path: Path, frames: int = 24, fps: float = 8.0, width: int = 192, height: int = 108) -> Clip:
@@ -36,6 +37,26 @@ def _moving_clip(path: Path, frames: int = 24, fps: float = 8.0, width: int = 19
 
 def _request(width: int, height: int) -> VideoRequest:
     return VideoRequest("p", "", MotionSpec(), width, height, 24, 8.0, 1, SceneHint("studio", ("grey",)))
+
+
+def _info(width: int, height: int, fps: float, frames: int) -> MediaInfo:
+    return MediaInfo(width, height, fps, frames, frames / fps if fps else 0.0, "h264", "yuv444p", 0.0, 0, 0, "")
+
+
+def test_house_format_filter_is_the_embedded_upscaler_and_interpolator() -> None:
+    upscale = "scale=1024:576:force_original_aspect_ratio=increase:flags=lanczos,crop=1024:576,setsar=1,format=yuv444p"
+    blend = "tpad=stop=3:stop_mode=clone,framerate=fps=24,trim=end_frame=72"
+    assert house_format_filter(_info(576, 320, 8.0, 24), 1024, 576, 24, "blend") == f"{upscale},{blend}"
+    long_mci = house_format_filter(_info(576, 320, 8.0, 40), 1024, 576, 24, "mci")
+    assert long_mci == (
+        "tpad=stop=3:stop_mode=clone,minterpolate=fps=24:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1,"
+        f"trim=end_frame=120,{upscale}"
+    ), "motion search at the small size"
+    assert house_format_filter(_info(1024, 576, 8.0, 24), 1024, 576, 24, "blend") == f"setsar=1,{blend}"
+    assert house_format_filter(_info(576, 320, 24.0, 72), 1024, 576, 24, "blend") == f"{upscale},fps=24"
+    assert house_format_filter(_info(1024, 576, 24.0, 72), 1024, 576, 24, "blend") is None, "already house format"
+    assert house_format_filter(_info(1280, 720, 30.0, 90), 1024, 576, 24, "blend") is None, "conform's own scale"
+    assert house_format_filter(_info(1024, 576, 0.0, 72), 1024, 576, 24, "blend") is None, "no rate: conform's fps"
 
 
 def test_interpolation_modes() -> None:
