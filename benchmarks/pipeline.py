@@ -50,7 +50,8 @@ def _context(data_dir: Path, **settings: Any) -> Any:
     from studio.station import Station
     from studio.tools.registry import build_toolkit
 
-    config = load_settings(data_dir=data_dir, buffer_target_s=1e9, **settings)
+    # Every episode as the show file writes it: no buffer to watch (nothing airs), so no lean strategy either.
+    config = load_settings(data_dir=data_dir, buffer_target_s=1e9, buffer_strategy=False, **settings)
     show = load_show(COOKING)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     station = Station(config.data_dir / "station.sqlite")
