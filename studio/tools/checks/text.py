@@ -1,8 +1,9 @@
 """Leaked text: OCR on a few sampled frames with an offline engine, and the prompt words that leaked.
 
-The engine is RapidOCR 3.x on onnxruntime; its wheel carries the PP-OCR detection and recognition models, so
-nothing is downloaded at run time. It is imported lazily; without it the check reports itself unavailable and
-passes, saying what to install.
+The engine is RapidOCR 3.x's pipeline on onnxruntime (`studio.tools.checks.ocr`: the same steps and readings
+without RapidOCR's start-up); its wheel carries the PP-OCR detection and recognition models, so nothing is
+downloaded at run time. It is imported lazily; without it the check reports itself unavailable and passes, saying
+what to install.
 """
 
 from __future__ import annotations
@@ -47,27 +48,50 @@ class TextFound:
 
 
 _engine_lock = threading.Lock()
-_read_lock = threading.Lock()
 _engine: Any = None
 
 
 OCR_PARAMS = {"Global.log_level": "error", "Global.use_cls": False, "Det.limit_type": "max", "Det.limit_side_len": 1024}
 """RapidOCR settings every engine here starts from (the critic's, the safety gate's): quiet, no angle classifier,
-detection at the frame's own size up to 1024 px."""
+detection at the frame's own size up to 1024 px. The critic's own engine (`studio.tools.checks.ocr.OnnxOCR`) runs
+RapidOCR's pipeline with exactly these settings."""
+
+
+class _RapidOCRLines:
+    """`rapidocr.RapidOCR` behind `OnnxOCR.read`'s interface: the fallback when the wheel's models are not the ones
+    `OnnxOCR` runs (another rapidocr release). Its pipeline objects keep state between calls: one read at a time."""
+
+    def __init__(self) -> None:
+        from rapidocr import RapidOCR
+
+        self._engine = RapidOCR(params={**OCR_PARAMS, "EngineConfig.onnxruntime.intra_op_num_threads": 1})
+        self._lock = threading.Lock()
+
+    def read(self, image: np.ndarray) -> list[tuple[Any, str, float]]:
+        with self._lock:
+            output = self._engine(image)
+        if output.txts is None:
+            return []
+        return list(zip(output.boxes, output.txts, output.scores, strict=True))
 
 
 def ocr_engine() -> Any:
-    """The process-wide RapidOCR engine (built on first use). Raises ImportError when it is not installed."""
+    """The process-wide OCR engine (built on first use; its models load when a frame first needs them): an
+    `OnnxOCR`, or RapidOCR itself when the installed wheel carries other models. Raises ImportError when it is not
+    installed."""
     global _engine
     with _engine_lock:
         if _engine is None:
-            from rapidocr import RapidOCR
+            from studio.tools.checks.ocr import OnnxOCR
 
             # Detection at the frame's own size: upscaling to RapidOCR's default 736 px short side costs 6x the
             # time and adds false readings on texture, and text 16 px high is found without it. One onnxruntime
             # thread: on the 2 shared cores the critic runs on, a pool of spinning threads took 0.28 s of CPU and
             # 0.76 s of wall per 576 px frame against 0.19 s and 0.34 s for one (same readings).
-            _engine = RapidOCR(params={**OCR_PARAMS, "EngineConfig.onnxruntime.intra_op_num_threads": 1})
+            try:
+                _engine = OnnxOCR(threads=1)
+            except FileNotFoundError:
+                _engine = _RapidOCRLines()
         return _engine
 
 
@@ -83,15 +107,10 @@ def ocr_available() -> tuple[bool, str]:
 
 
 def read_text(frame: np.ndarray, frame_index: int = 0, *, min_score: float = 0.5) -> list[TextFound]:
-    """Every text line RapidOCR reads in one RGB frame, with its confidence and box."""
-    engine = ocr_engine()
-    # RapidOCR's pipeline objects rebuild their pre-processing state on each call: one reading at a time.
-    with _read_lock:
-        output = engine(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    if output.txts is None:
-        return []
+    """Every text line the OCR engine reads in one RGB frame, with its confidence and box."""
+    lines = ocr_engine().read(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     found: list[TextFound] = []
-    for text, score, box in zip(output.txts, output.scores, output.boxes, strict=True):
+    for box, text, score in lines:
         if float(score) >= min_score and text.strip():
             found.append(TextFound(frame_index, text.strip(), float(score), np.asarray(box, float).tolist()))
     return found
