@@ -23,12 +23,15 @@ if TYPE_CHECKING:
 class ClipAnalysis:
     """A decoded clip (`frames`: uint8 (T, H, W, 3) RGB at `fps`) and its shared analyses, computed lazily.
 
-    Thread-safe: each lazy analysis is computed once under this clip's own lock."""
+    Thread-safe: each lazy analysis is computed once under its own lock on this clip, so checks that need
+    different analyses (the flow, the OCR readings) compute them at the same time in different threads."""
 
     def __init__(self, frames: np.ndarray, fps: float) -> None:
         self.frames = frames
         self.fps = float(fps)
-        self._lock = threading.RLock()
+        self._motion_lock = threading.Lock()
+        self._luma_lock = threading.Lock()
+        self._text_lock = threading.Lock()
         self._motion: MotionAnalysis | None = None
         self._luma: np.ndarray | None = None
         self._texts: dict[tuple[int, int], list[TextFound]] = {}
@@ -51,7 +54,7 @@ class ClipAnalysis:
     @property
     def motion(self) -> MotionAnalysis:
         """Dense optical flow split into camera and subject motion (`studio.tools.checks.motion.analyse_motion`)."""
-        with self._lock:
+        with self._motion_lock:
             if self._motion is None:
                 from studio.tools.checks.motion import analyse_motion
 
@@ -61,7 +64,7 @@ class ClipAnalysis:
     @property
     def luma(self) -> np.ndarray:
         """Rec. 601 luma of every frame at half size, float32 (T, H/2, W/2)."""
-        with self._lock:
+        with self._luma_lock:
             if self._luma is None:
                 import numpy as np
 
@@ -73,7 +76,7 @@ class ClipAnalysis:
         """Every line the OCR engine reads in frame `index` (scaled to at most `max_width` wide; boxes in the
         frame's own pixels), whatever its confidence. Raises ImportError when no OCR engine is installed."""
         key = (index, max_width)
-        with self._lock:
+        with self._text_lock:
             if key not in self._texts:
                 same = next(
                     (read for read, width in self._texts if width == max_width and self.same_picture(read, index)), None

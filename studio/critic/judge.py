@@ -29,12 +29,45 @@ def is_available(result: CheckResult) -> bool:
     return result.evidence.get("available", True) is not False
 
 
-def judge(clip: ClipAnalysis, shot: Shot, checks: Sequence[Check]) -> Verdict:
-    """Run every check over `clip`.
+SLOW_FIRST = ("vision", "text", "reversed", "direction", "artifact", "continuity")
+"""Checks started first when they run side by side: the longest (a model's answer, OCR, the clip's optical flow,
+the moving-lines search) so that the short ones fill the gaps."""
+
+
+def default_workers() -> int:
+    """Threads a clip's checks run on: the cores there are, at most three (OCR, the flow and the moving-lines
+    search are the long ones; the rest take milliseconds)."""
+    import os
+
+    return max(1, min(3, os.cpu_count() or 1))
+
+
+def run_checks(
+    clip: ClipAnalysis, shot: Shot, checks: Sequence[Check], *, workers: int | None = None
+) -> list[CheckResult]:
+    """Every check's result over `clip`, in the order of `checks`.
+
+    With more than one worker the checks run side by side in a pool of this call's own: they read the same
+    `ClipAnalysis`, which computes each shared analysis once, and the heavy work in them (onnxruntime, OpenCV,
+    numpy) runs outside the GIL. The results are the same as one at a time."""
+    workers = default_workers() if workers is None else workers
+    if workers <= 1 or len(checks) <= 1:
+        return [check.run(clip, shot) for check in checks]
+    from concurrent.futures import ThreadPoolExecutor
+
+    rank = {name: position for position, name in enumerate(SLOW_FIRST)}
+    order = sorted(range(len(checks)), key=lambda index: rank.get(checks[index].name, len(rank)))
+    with ThreadPoolExecutor(max_workers=min(workers, len(checks)), thread_name_prefix="critic-check") as pool:
+        futures = {index: pool.submit(checks[index].run, clip, shot) for index in order}
+        return [futures[index].result() for index in range(len(checks))]
+
+
+def judge(clip: ClipAnalysis, shot: Shot, checks: Sequence[Check], *, workers: int | None = None) -> Verdict:
+    """Run every check over `clip` (side by side on `workers` threads; `default_workers()` without).
 
     The verdict fails when any check fails, so an advisory check (the vision critic) can add failures but never
     clears a measured one. The score is the lowest score of the checks that ran."""
-    results = [check.run(clip, shot) for check in checks]
+    results = run_checks(clip, shot, checks, workers=workers)
     failures = [result for result in results if not result.passed]
     score = min((result.score for result in results if is_available(result)), default=1.0)
     return Verdict(
