@@ -12,12 +12,17 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     import numpy as np
 
     from studio.tools.checks.motion import MotionAnalysis
     from studio.tools.checks.text import TextFound
+
+
+JUDGED_SIZE = (576, 320)
+"""The critic reads a station's clips at this size (width, height): its evidence (OCR boxes, flow) is measured there."""
 
 
 class ClipAnalysis:
@@ -43,6 +48,15 @@ class ClipAnalysis:
 
         frames, fps = read_video(path, width=width, height=height)
         return cls(frames, fps or 24.0)
+
+    @classmethod
+    def start(
+        cls, path: Path, *, width: int | None = None, height: int | None = None, max_width: int | None = None
+    ) -> ClipDecoding:
+        """`from_file` in the background: ffmpeg decodes `path` (at width x height, or its own size scaled down to
+        `max_width` wide) in a thread while the caller does other work, and frames can be read for text as they
+        arrive (`ClipDecoding.read_early`); `.analysis()` waits for the clip."""
+        return ClipDecoding(path, width=width, height=height, max_width=max_width)
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -97,8 +111,115 @@ class ClipAnalysis:
         import cv2
         import numpy as np
 
-        luma = self.luma
-        height, width = luma.shape[1:3]
+        lumas = [self.frame_luma(index) for index in (first, second)]
+        height, width = lumas[0].shape
         size = (max(1, width // 8), max(1, height // 8))
-        blocks = [cv2.resize(luma[index], size, interpolation=cv2.INTER_AREA) for index in (first, second)]
+        blocks = [cv2.resize(luma, size, interpolation=cv2.INTER_AREA) for luma in lumas]
         return float(np.abs(blocks[0] - blocks[1]).max()) <= tolerance
+
+    def frame_luma(self, index: int) -> np.ndarray:
+        """`luma[index]`, the same values, without computing every frame's when they are not computed yet (OCR can
+        read a frame before the rest of the clip is decoded)."""
+        with self._luma_lock:
+            if self._luma is not None:
+                return self._luma[index]
+        import numpy as np
+
+        half = self.frames[index : index + 1, ::2, ::2].astype(np.float32)
+        return (half[..., 0] * 0.299 + half[..., 1] * 0.587 + half[..., 2] * 0.114)[0]
+
+
+class ClipDecoding:
+    """A clip being decoded (`ClipAnalysis.start`): ffmpeg's frames go into the analysis's frame array from a
+    thread as they come, and `read_early` has OCR read the frames a text check will sample as soon as each is
+    decoded (in the order the check reads them, so its readings are the ones the check would make). `analysis()`
+    waits for the whole clip and gives the `ClipAnalysis` that `ClipAnalysis.from_file` would, with those
+    readings already made."""
+
+    def __init__(
+        self, path: Path, *, width: int | None = None, height: int | None = None, max_width: int | None = None
+    ) -> None:
+        import numpy as np
+
+        from studio.tools.media import probe, video_size
+
+        self.path = path
+        self._info = probe(path)
+        own_width, own_height = video_size(self._info, max_width=max_width)
+        self.width, self.height = width or own_width, height or own_height
+        self.expected = self._info.video_frames
+        """Frames the container holds (its packets); the count decoded is checked against it at the end."""
+        self._clip = ClipAnalysis(
+            np.empty((self.expected, self.height, self.width, 3), np.uint8), self._info.fps or 24.0
+        )
+        self._extra: list[np.ndarray] = []
+        self._decoded = 0
+        self._done = False
+        self._cancelled = False
+        self._error: BaseException | None = None
+        self._arrived = threading.Condition()
+        self._early: threading.Thread | None = None
+        self._thread = threading.Thread(target=self._decode, name=f"decode-{path.name}", daemon=True)
+        self._thread.start()
+
+    def _decode(self) -> None:
+        from studio.tools.media import stream_video
+
+        try:
+            frames = self._clip.frames
+            for index, frame in enumerate(
+                stream_video(self.path, width=self.width, height=self.height, info=self._info, into=frames)
+            ):
+                if index >= len(frames):
+                    self._extra.append(frame)
+                with self._arrived:
+                    self._decoded = index + 1
+                    self._arrived.notify_all()
+        except BaseException as error:  # noqa: BLE001 - handed to whoever waits for the clip
+            self._error = error
+        finally:
+            with self._arrived:
+                self._done = True
+                self._arrived.notify_all()
+
+    def read_early(self, indices: Sequence[int], *, max_width: int = 1024) -> None:
+        """Read text (`ClipAnalysis.texts`) in frames `indices` of the `expected` ones, in this order, each as soon
+        as it is decoded, in a thread. Readings that cannot be made (no OCR engine) are left to the check."""
+
+        def read() -> None:
+            from studio.tools.checks.text import warm_up
+
+            # The engine and its detection model load while the first sampled frame is being decoded.
+            warm_up()
+            for index in indices:
+                with self._arrived:
+                    self._arrived.wait_for(lambda: self._decoded > index or self._done)  # noqa: B023
+                    if self._cancelled or self._decoded <= index:
+                        return
+                try:
+                    self._clip.texts(index, max_width=max_width)
+                except Exception:  # noqa: BLE001 - the text check reads again and reports why
+                    return
+
+        self._early = threading.Thread(target=read, name=f"ocr-{self.path.name}", daemon=True)
+        self._early.start()
+
+    def analysis(self) -> ClipAnalysis:
+        """The decoded clip (raises `ToolError` when it could not be decoded)."""
+        import numpy as np
+
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        clip = self._clip
+        if self._decoded != self.expected:
+            # The container's packet count was not the frame count: readings made for the sampled frames of the
+            # count it claimed would not be the check's; drop them.
+            with self._arrived:
+                self._cancelled = True
+            if self._early is not None:
+                self._early.join()
+            with clip._text_lock:
+                clip._texts.clear()
+            clip.frames = np.concatenate([clip.frames[: self._decoded], *[frame[None] for frame in self._extra]])
+        return clip

@@ -60,9 +60,10 @@ class OnnxOCR:
 
     def __init__(self, folder: Path | None = None, *, threads: int = 1) -> None:
         import onnxruntime  # noqa: F401 - fail here, not at the first frame, when it is missing
-        import pyclipper  # noqa: F401
-        import shapely  # noqa: F401
 
+        for name in ("pyclipper", "shapely"):  # imported when a frame first holds a box: present, not loaded
+            if importlib.util.find_spec(name) is None:
+                raise ImportError(f"No module named {name!r}", name=name)
         self.folder = folder if folder is not None else model_dir()
         self.threads = threads
         self._lock = threading.Lock()

@@ -106,6 +106,17 @@ def ocr_available() -> tuple[bool, str]:
     return True, "rapidocr"
 
 
+def warm_up() -> None:
+    """Build the OCR engine and load its detection model now, not at the first frame (nothing when there is no
+    engine: the text check says why)."""
+    try:
+        engine = ocr_engine()
+        if hasattr(engine, "detector"):
+            engine.detector()
+    except Exception:  # noqa: BLE001, S110 - ocr_available() reports what is wrong when the check runs
+        pass
+
+
 def read_text(frame: np.ndarray, frame_index: int = 0, *, min_score: float = 0.5) -> list[TextFound]:
     """Every text line the OCR engine reads in one RGB frame, with its confidence and box."""
     lines = ocr_engine().read(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
@@ -207,6 +218,10 @@ class TextCheck:
         self.min_score = min_score
         self.max_width = max_width
 
+    def frames_to_read(self, count: int) -> list[int]:
+        """The frames of a clip of `count` frames this check reads, in the order it reads them."""
+        return sample_indices(count, self.samples)
+
     def run(self, clip: ClipAnalysis, shot: Shot) -> CheckResult:
         available, reason = ocr_available()
         if not available:
@@ -217,7 +232,7 @@ class TextCheck:
                 detail=f"unavailable, text not checked: {reason}",
                 evidence={"available": False, "reason": reason},
             )
-        indices = sample_indices(len(clip), self.samples)
+        indices = self.frames_to_read(len(clip))
         found = [
             item
             for index in indices
