@@ -12,7 +12,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+    from concurrent.futures import Future
     from pathlib import Path
 
     import numpy as np
@@ -39,7 +40,7 @@ class ClipAnalysis:
         self._text_lock = threading.Lock()
         self._motion: MotionAnalysis | None = None
         self._luma: np.ndarray | None = None
-        self._texts: dict[tuple[int, int], list[TextFound]] = {}
+        self._texts: dict[tuple[int, int], Future[list[TextFound]]] = {}
 
     @classmethod
     def from_file(cls, path: Path, *, width: int | None = None, height: int | None = None) -> ClipAnalysis:
@@ -89,20 +90,58 @@ class ClipAnalysis:
     def texts(self, index: int, *, max_width: int = 1024) -> list[TextFound]:
         """Every line the OCR engine reads in frame `index` (scaled to at most `max_width` wide; boxes in the
         frame's own pixels), whatever its confidence. Raises ImportError when no OCR engine is installed."""
+        readings, read = self.plan_text(index, max_width=max_width)
+        if read is not None:
+            read()
+        return readings.result()
+
+    def plan_text(
+        self, index: int, *, max_width: int = 1024
+    ) -> tuple[Future[list[TextFound]], Callable[[], None] | None]:
+        """What `texts(index)` will give, and, when this call is the one to make the reading, the reading to run.
+
+        OCR only on frames that change: a frame showing the same picture as one planned before it (in the order
+        frames are planned) reuses that frame's readings. Deciding that needs only pixels, so frames are planned
+        one after another and read side by side: the reading runs outside the clip's lock, in whatever thread
+        runs it, and `texts` waits for it."""
+        from concurrent.futures import Future
+
         key = (index, max_width)
         with self._text_lock:
-            if key not in self._texts:
-                same = next(
-                    (read for read, width in self._texts if width == max_width and self.same_picture(read, index)), None
-                )
-                if same is not None:
-                    # OCR only on frames that change: the same picture reads the same.
-                    self._texts[key] = [replace(item, frame=index) for item in self._texts[(same, max_width)]]
-                else:
-                    from studio.tools.checks.text import read_frame
+            planned = self._texts.get(key)
+            if planned is not None:
+                return planned, None
+            same = next(
+                (read for read, width in self._texts if width == max_width and self.same_picture(read, index)), None
+            )
+            readings: Future[list[TextFound]] = Future()
+            self._texts[key] = readings
+            source = self._texts[(same, max_width)] if same is not None else None
+        if source is not None:
+            # Outside the lock: a source already read settles the copy at once, in this thread.
+            source.add_done_callback(
+                lambda done: self._settle(key, readings, lambda: [replace(i, frame=index) for i in done.result()])
+            )
+            return readings, None
 
-                    self._texts[key] = read_frame(self.frames[index], index, max_width=max_width)
-            return self._texts[key]
+        def read() -> None:
+            from studio.tools.checks.text import read_frame
+
+            self._settle(key, readings, lambda: read_frame(self.frames[index], index, max_width=max_width))
+
+        return readings, read
+
+    def _settle(
+        self, key: tuple[int, int], readings: Future[list[TextFound]], make: Callable[[], list[TextFound]]
+    ) -> None:
+        try:
+            readings.set_result(make())
+        except BaseException as error:  # noqa: BLE001 - whoever waits for the readings gets it
+            with self._text_lock:
+                # Not kept: the next caller plans and reads again.
+                if self._texts.get(key) is readings:
+                    del self._texts[key]
+            readings.set_exception(error)
 
     def same_picture(self, first: int, second: int, *, tolerance: float = 2.0) -> bool:
         """Whether frames `first` and `second` show the same picture: no 8x8 block of their luma differs by more
@@ -129,6 +168,10 @@ class ClipAnalysis:
         return (half[..., 0] * 0.299 + half[..., 1] * 0.587 + half[..., 2] * 0.114)[0]
 
 
+OCR_WORKERS = 2
+"""Frames `ClipDecoding.read_early` reads at once."""
+
+
 class ClipDecoding:
     """A clip being decoded (`ClipAnalysis.start`): ffmpeg's frames go into the analysis's frame array from a
     thread as they come, and `read_early` has OCR read the frames a text check will sample as soon as each is
@@ -139,16 +182,19 @@ class ClipDecoding:
     def __init__(
         self, path: Path, *, width: int | None = None, height: int | None = None, max_width: int | None = None
     ) -> None:
-        import numpy as np
-
-        from studio.tools.media import probe, video_size
+        from studio.tools.media import probe, start_video_decode, video_size
 
         self.path = path
         self._info = probe(path)
         own_width, own_height = video_size(self._info, max_width=max_width)
-        self.width, self.height = width or own_width, height or own_height
+        # ffmpeg starts before numpy is imported and the frames' memory is laid out.
+        self._process, self.width, self.height = start_video_decode(
+            path, width=width or own_width, height=height or own_height, info=self._info
+        )
         self.expected = self._info.video_frames
         """Frames the container holds (its packets); the count decoded is checked against it at the end."""
+        import numpy as np
+
         self._clip = ClipAnalysis(
             np.empty((self.expected, self.height, self.width, 3), np.uint8), self._info.fps or 24.0
         )
@@ -163,12 +209,12 @@ class ClipDecoding:
         self._thread.start()
 
     def _decode(self) -> None:
-        from studio.tools.media import stream_video
+        from studio.tools.media import frames_of
 
         try:
             frames = self._clip.frames
             for index, frame in enumerate(
-                stream_video(self.path, width=self.width, height=self.height, info=self._info, into=frames)
+                frames_of(self._process, self.width, self.height, self.path.name, into=frames)
             ):
                 if index >= len(frames):
                     self._extra.append(frame)
@@ -187,19 +233,22 @@ class ClipDecoding:
         as it is decoded, in a thread. Readings that cannot be made (no OCR engine) are left to the check."""
 
         def read() -> None:
+            from concurrent.futures import ThreadPoolExecutor
+
             from studio.tools.checks.text import warm_up
 
             # The engine and its detection model load while the first sampled frame is being decoded.
             warm_up()
-            for index in indices:
-                with self._arrived:
-                    self._arrived.wait_for(lambda: self._decoded > index or self._done)  # noqa: B023
-                    if self._cancelled or self._decoded <= index:
-                        return
-                try:
-                    self._clip.texts(index, max_width=max_width)
-                except Exception:  # noqa: BLE001 - the text check reads again and reports why
-                    return
+            # Frames are planned in order as they arrive and read two at a time (onnxruntime runs outside the GIL).
+            with ThreadPoolExecutor(max_workers=OCR_WORKERS, thread_name_prefix=f"ocr-{self.path.name}") as pool:
+                for index in indices:
+                    with self._arrived:
+                        self._arrived.wait_for(lambda: self._decoded > index or self._done)  # noqa: B023
+                        if self._cancelled or self._decoded <= index:
+                            return
+                    _, reading = self._clip.plan_text(index, max_width=max_width)
+                    if reading is not None:
+                        pool.submit(reading)
 
         self._early = threading.Thread(target=read, name=f"ocr-{self.path.name}", daemon=True)
         self._early.start()

@@ -163,6 +163,61 @@ def video_size(info: MediaInfo, *, max_width: int | None = None) -> tuple[int, i
     return width, height
 
 
+def start_video_decode(
+    path: Path, *, width: int | None = None, height: int | None = None, info: MediaInfo | None = None
+) -> tuple[subprocess.Popen[bytes], int, int]:
+    """Start the ffmpeg that `read_video` runs, writing raw RGB frames to its stdout (stderr to a temporary file
+    that nothing has to drain), and return it with the frames' width and height; `frames_of` reads them.
+    `info` is the file's `probe` when the caller has it."""
+    import tempfile
+
+    info = info if info is not None else probe(path)
+    if info.width == 0:
+        raise ToolError(f"{path.name} has no video stream")
+    out_w, out_h = width or info.width, height or info.height
+    command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path)]
+    if (out_w, out_h) != (info.width, info.height):
+        command += ["-vf", f"scale={out_w}:{out_h}:flags=area"]
+    command += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+    stderr = tempfile.TemporaryFile()
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True)
+    except BaseException:
+        stderr.close()
+        raise
+    process.stderr = stderr  # type: ignore[assignment] - read back by frames_of when ffmpeg fails
+    return process, out_w, out_h
+
+
+def frames_of(
+    process: subprocess.Popen[bytes], width: int, height: int, name: str, *, into: np.ndarray | None = None
+) -> Iterator[np.ndarray]:
+    """The frames a `start_video_decode` ffmpeg writes, one at a time as it decodes them: RGB uint8 (H, W, 3), read
+    straight into `into[i]` (T, H, W, 3) while it has room. Raises `ToolError` naming `name` when ffmpeg fails;
+    stops ffmpeg if the caller stops early."""
+    import numpy as np
+
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        for index in itertools.count():
+            fits = into is not None and index < len(into) and into.shape[1:] == (height, width, 3)
+            frame = into[index] if fits else np.empty((height, width, 3), np.uint8)
+            got = process.stdout.readinto(memoryview(frame).cast("B"))
+            if got != frame.nbytes:
+                break
+            yield frame
+        if process.wait() != 0:
+            process.stderr.seek(0)
+            message = process.stderr.read().decode("utf-8", "replace").strip()[-300:]
+            raise ToolError(f"cannot decode {name}: {message}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+        process.stderr.close()
+
+
 def stream_video(
     path: Path,
     *,
@@ -175,39 +230,8 @@ def stream_video(
     pixels (the same ffmpeg command). `info` is the file's `probe` when the caller has it; frames are read straight
     into `into[i]` (T, H, W, 3) while it has room. Raises `ToolError` when the file cannot be decoded; ffmpeg is
     stopped if the caller stops early."""
-    import numpy as np
-
-    info = info if info is not None else probe(path)
-    if info.width == 0:
-        raise ToolError(f"{path.name} has no video stream")
-    out_w, out_h = width or info.width, height or info.height
-    command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path)]
-    if (out_w, out_h) != (info.width, info.height):
-        command += ["-vf", f"scale={out_w}:{out_h}:flags=area"]
-    command += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
-    # stderr to a file, not a pipe: nothing reads it until ffmpeg is done, and a full pipe would stall it.
-    import tempfile
-
-    with tempfile.TemporaryFile() as stderr:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True)
-        assert process.stdout is not None
-        try:
-            for index in itertools.count():
-                fits = into is not None and index < len(into) and into.shape[1:] == (out_h, out_w, 3)
-                frame = into[index] if fits else np.empty((out_h, out_w, 3), np.uint8)
-                got = process.stdout.readinto(memoryview(frame).cast("B"))
-                if got != frame.nbytes:
-                    break
-                yield frame
-            if process.wait() != 0:
-                stderr.seek(0)
-                message = stderr.read().decode("utf-8", "replace").strip()[-300:]
-                raise ToolError(f"cannot decode {path.name}: {message}")
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            process.stdout.close()
+    process, out_w, out_h = start_video_decode(path, width=width, height=height, info=info)
+    yield from frames_of(process, out_w, out_h, path.name, into=into)
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,8 @@ class OnnxOCR:
                 raise ImportError(f"No module named {name!r}", name=name)
         self.folder = folder if folder is not None else model_dir()
         self.threads = threads
-        self._lock = threading.Lock()
+        self._det_lock = threading.Lock()
+        self._rec_lock = threading.Lock()
         self._det: Any = None
         self._rec: Any = None
         self._characters: list[str] = []
@@ -88,13 +89,13 @@ class OnnxOCR:
         )
 
     def detector(self) -> Any:
-        with self._lock:
+        with self._det_lock:
             if self._det is None:
                 self._det = self._session(DET_MODEL)
             return self._det
 
     def recogniser(self) -> tuple[Any, list[str]]:
-        with self._lock:
+        with self._rec_lock:
             if self._rec is None:
                 session = self._session(REC_MODEL)
                 characters = session.get_modelmeta().custom_metadata_map["character"].splitlines()
