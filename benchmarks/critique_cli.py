@@ -55,9 +55,11 @@ def _clips(workdir: Path, width: int, height: int, fps: float) -> dict[str, tupl
 def _run(clip: Path, prompt: str, repo: Path = REPO) -> tuple[float, float, dict]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
+    # Run from the checkout: `python -m` puts the working directory first on sys.path, ahead of PYTHONPATH, so a
+    # baseline run from this checkout's root would time this checkout's code.
     done = subprocess.run(
         [sys.executable, "-m", "studio.cli", "critique", str(clip), "--prompt", prompt, "--json"],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(repo)}, check=False,
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(repo)}, cwd=repo, check=False,
     )  # fmt: skip
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
