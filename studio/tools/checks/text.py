@@ -233,12 +233,19 @@ class TextCheck:
                 evidence={"available": False, "reason": reason},
             )
         indices = self.frames_to_read(len(clip))
-        found = [
-            item
-            for index in indices
-            for item in clip.texts(index, max_width=self.max_width)
-            if item.score >= self.min_score
-        ]
+        # Every frame planned in order (read, or the same picture as one before it), then the readings not made
+        # yet (`ClipDecoding.read_early` may have made them) two at a time: onnxruntime runs outside the GIL.
+        planned = [clip.plan_text(index, max_width=self.max_width) for index in indices]
+        reads = [read for _, read in planned if read is not None]
+        if len(reads) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ocr") as pool:
+                list(pool.map(lambda read: read(), reads))
+        else:
+            for read in reads:
+                read()
+        found = [item for readings, _ in planned for item in readings.result() if item.score >= self.min_score]
         allowed = allowed_text(shot.prompt)
         prompt_words = frozenset(re.findall(r"[a-z0-9]+", shot.prompt.casefold()))
         legible = [item for item in found if is_legible(item.text, prompt_words)]
