@@ -815,14 +815,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_critique(args: argparse.Namespace) -> int:
+    from studio.critic.analysis import JUDGED_SIZE, ClipAnalysis
+
+    clip = Path(args.clip)
+    if not clip.is_file():
+        raise ConfigError(f"{clip}: no such video file")
+    # ffmpeg decodes the clip (and OCR reads its first frames) while the rest of the critic is imported and built.
+    decoding = ClipAnalysis.start(clip, max_width=JUDGED_SIZE[0])
+
     from studio.critic.judge import critique_file
     from studio.critic.report import verdict_json
     from studio.plan import MotionSpec
     from studio.tools.registry import critic_checks
 
-    clip = Path(args.clip)
-    if not clip.is_file():
-        raise ConfigError(f"{clip}: no such video file")
     motion = None
     if args.motion:
         try:
@@ -831,8 +836,9 @@ def cmd_critique(args: argparse.Namespace) -> int:
             raise ConfigError(f"--motion is not a valid motion spec JSON: {_validation_problems(error)}") from None
     checks = critic_checks(_settings(args))
     verdict = critique_file(
-        clip, args.prompt, motion, contact_sheet=Path(args.contact_sheet) if args.contact_sheet else None, checks=checks
-    )
+        clip, args.prompt, motion, contact_sheet=Path(args.contact_sheet) if args.contact_sheet else None,
+        checks=checks, decoding=decoding,
+    )  # fmt: skip
     payload = verdict_json(verdict)
     if args.json:
         print(json.dumps(payload, indent=2, default=str))

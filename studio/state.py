@@ -139,11 +139,14 @@ class StudioContext:
         """The verdict, who gave it, and its evidence pictures beside the clip (`contact_sheet`, `thumbnail`),
         which front-ends show; a picture that cannot be written is left out, never fails the verdict."""
         from studio.critic.analysis import ClipAnalysis
-        from studio.critic.judge import JUDGED_SIZE, judge
+        from studio.critic.judge import JUDGED_SIZE, judge, read_text_early
         from studio.critic.report import write_contact_sheet, write_thumbnail
 
         width, height = JUDGED_SIZE
-        analysis = ClipAnalysis.from_file(Path(clip_path), width=width, height=height)
+        # OCR reads the frames the text check samples while the rest of the clip is still being decoded.
+        decoding = ClipAnalysis.start(Path(clip_path), width=width, height=height)
+        read_text_early(decoding, self.toolkit.checks)
+        analysis = decoding.analysis()
         verdict = judge(analysis, shot, self.toolkit.checks)
         clip = Path(clip_path)
         evidence: dict[str, str] = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from studio.critic.analysis import ClipAnalysis
+from studio.critic.analysis import JUDGED_SIZE, ClipAnalysis, ClipDecoding
 from studio.critic.repair import plan_repair
 from studio.plan import MotionSpec, Shot, ShotDesign, Verdict
 from studio.vocabulary import motion_from_prompt
@@ -20,21 +20,51 @@ if TYPE_CHECKING:
     from studio.plan import CheckResult
     from studio.tools.base import Check
 
-JUDGED_SIZE = (576, 320)
-"""The critic reads a station's clips at this size (width, height): its evidence (OCR boxes, flow) is measured there."""
-
 
 def is_available(result: CheckResult) -> bool:
     """False when a check could not run here (its engine is missing) and passed without measuring."""
     return result.evidence.get("available", True) is not False
 
 
-def judge(clip: ClipAnalysis, shot: Shot, checks: Sequence[Check]) -> Verdict:
-    """Run every check over `clip`.
+SLOW_FIRST = ("vision", "text", "reversed", "direction", "artifact", "continuity")
+"""Checks started first when they run side by side: the longest (a model's answer, OCR, the clip's optical flow,
+the moving-lines search) so that the short ones fill the gaps."""
+
+
+def default_workers() -> int:
+    """Threads a clip's checks run on: the cores there are, at most three (OCR, the flow and the moving-lines
+    search are the long ones; the rest take milliseconds)."""
+    import os
+
+    return max(1, min(3, os.cpu_count() or 1))
+
+
+def run_checks(
+    clip: ClipAnalysis, shot: Shot, checks: Sequence[Check], *, workers: int | None = None
+) -> list[CheckResult]:
+    """Every check's result over `clip`, in the order of `checks`.
+
+    With more than one worker the checks run side by side in a pool of this call's own: they read the same
+    `ClipAnalysis`, which computes each shared analysis once, and the heavy work in them (onnxruntime, OpenCV,
+    numpy) runs outside the GIL. The results are the same as one at a time."""
+    workers = default_workers() if workers is None else workers
+    if workers <= 1 or len(checks) <= 1:
+        return [check.run(clip, shot) for check in checks]
+    from concurrent.futures import ThreadPoolExecutor
+
+    rank = {name: position for position, name in enumerate(SLOW_FIRST)}
+    order = sorted(range(len(checks)), key=lambda index: rank.get(checks[index].name, len(rank)))
+    with ThreadPoolExecutor(max_workers=min(workers, len(checks)), thread_name_prefix="critic-check") as pool:
+        futures = {index: pool.submit(checks[index].run, clip, shot) for index in order}
+        return [futures[index].result() for index in range(len(checks))]
+
+
+def judge(clip: ClipAnalysis, shot: Shot, checks: Sequence[Check], *, workers: int | None = None) -> Verdict:
+    """Run every check over `clip` (side by side on `workers` threads; `default_workers()` without).
 
     The verdict fails when any check fails, so an advisory check (the vision critic) can add failures but never
     clears a measured one. The score is the lowest score of the checks that ran."""
-    results = [check.run(clip, shot) for check in checks]
+    results = run_checks(clip, shot, checks, workers=workers)
     failures = [result for result in results if not result.passed]
     score = min((result.score for result in results if is_available(result)), default=1.0)
     return Verdict(
@@ -67,31 +97,28 @@ def critique_file(
     contact_sheet: Path | None = None,
     checks: Sequence[Check] | None = None,
     max_width: int = JUDGED_SIZE[0],
+    decoding: ClipDecoding | None = None,
 ) -> Verdict:
     """Judge any video file against the prompt it was made from, with `checks` (the default checks without).
 
     `motion` is a `MotionSpec`, its JSON, or words ("pans left, the ball falls"); without it the motion is read
-    from the prompt. Frames wider than `max_width` (the width a station judges at) are scaled down first. Writes a
-    contact sheet when asked."""
+    from the prompt. Frames wider than `max_width` (the width a station judges at) are scaled down first; a caller
+    that started decoding `path` already (`ClipAnalysis.start(path, max_width=…)`) passes it as `decoding`. Writes
+    a contact sheet when asked."""
     from pathlib import Path as _Path
 
     from studio.tools.checks import default_checks
-    from studio.tools.media import probe
 
     path = _Path(path)
+    if decoding is None:
+        decoding = ClipAnalysis.start(path, max_width=max_width)
     checks = list(checks) if checks is not None else default_checks()
-    if any(check.name == "text" for check in checks):
-        _start_ocr_engine()
+    read_text_early(decoding, checks)
     if isinstance(motion, str):
         stripped = motion.strip()
         motion = MotionSpec.model_validate_json(stripped) if stripped.startswith("{") else motion_from_prompt(stripped)
     intent = motion if motion is not None else motion_from_prompt(prompt)
-    info = probe(path)
-    width, height = info.width, info.height
-    if width > max_width:
-        height = max(2, int(round(height * max_width / width / 2)) * 2)
-        width = max_width
-    clip = ClipAnalysis.from_file(path, width=width, height=height)
+    clip = decoding.analysis()
     shot = shot_for(prompt, intent, clip.seconds, shot_id=path.stem)
     verdict = judge(clip, shot, checks)
     if contact_sheet is not None:
@@ -101,11 +128,11 @@ def critique_file(
     return verdict
 
 
-def _start_ocr_engine() -> None:
-    """Build the OCR engine (imports and model loading: most of a short clip's start-up) in a thread while the clip
-    is decoded and its motion measured; the text check waits for it under the engine's own lock."""
-    import threading
-
-    from studio.tools.checks.text import ocr_available
-
-    threading.Thread(target=ocr_available, name="ocr-engine-start", daemon=True).start()
+def read_text_early(decoding: ClipDecoding, checks: Sequence[Check]) -> None:
+    """Have OCR read the frames the text check will read as soon as each is decoded (`ClipDecoding.read_early`),
+    so that its readings are ready, or nearly, when the checks start."""
+    for check in checks:
+        frames_to_read = getattr(check, "frames_to_read", None)
+        if frames_to_read is not None:
+            decoding.read_early(frames_to_read(decoding.expected), max_width=getattr(check, "max_width", 1024))
+            return

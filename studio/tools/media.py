@@ -6,6 +6,7 @@ Everything that runs ffmpeg goes through `run_ffmpeg`; argv lists come from pure
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 from studio.errors import BackendUnavailable, ToolError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
     import numpy as np
 
@@ -160,6 +161,87 @@ def read_video(path: Path, *, width: int | None = None, height: int | None = Non
     count = len(completed.stdout) // frame_size
     frames = np.frombuffer(completed.stdout[: count * frame_size], dtype=np.uint8).reshape(count, out_h, out_w, 3)
     return frames, info.fps
+
+
+def video_size(info: MediaInfo, *, max_width: int | None = None) -> tuple[int, int]:
+    """The size frames of a video with `info` are read at: its own, or scaled down to `max_width` wide with its
+    aspect ratio (an even height) when it is wider."""
+    width, height = info.width, info.height
+    if max_width is not None and width > max_width:
+        height = max(2, int(round(height * max_width / width / 2)) * 2)
+        width = max_width
+    return width, height
+
+
+def start_video_decode(
+    path: Path, *, width: int | None = None, height: int | None = None, info: MediaInfo | None = None
+) -> tuple[subprocess.Popen[bytes], int, int]:
+    """Start the ffmpeg that `read_video` runs, writing raw RGB frames to its stdout (stderr to a temporary file
+    that nothing has to drain), and return it with the frames' width and height; `frames_of` reads them.
+    `info` is the file's `probe` when the caller has it."""
+    import tempfile
+
+    info = info if info is not None else probe(path)
+    if info.width == 0:
+        raise ToolError(f"{path.name} has no video stream")
+    out_w, out_h = width or info.width, height or info.height
+    command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path)]
+    if (out_w, out_h) != (info.width, info.height):
+        command += ["-vf", f"scale={out_w}:{out_h}:flags=area"]
+    command += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+    stderr = tempfile.TemporaryFile()
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True)
+    except BaseException:
+        stderr.close()
+        raise
+    process.stderr = stderr  # type: ignore[assignment] - read back by frames_of when ffmpeg fails
+    return process, out_w, out_h
+
+
+def frames_of(
+    process: subprocess.Popen[bytes], width: int, height: int, name: str, *, into: np.ndarray | None = None
+) -> Iterator[np.ndarray]:
+    """The frames a `start_video_decode` ffmpeg writes, one at a time as it decodes them: RGB uint8 (H, W, 3), read
+    straight into `into[i]` (T, H, W, 3) while it has room. Raises `ToolError` naming `name` when ffmpeg fails;
+    stops ffmpeg if the caller stops early."""
+    import numpy as np
+
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        for index in itertools.count():
+            fits = into is not None and index < len(into) and into.shape[1:] == (height, width, 3)
+            frame = into[index] if fits else np.empty((height, width, 3), np.uint8)
+            got = process.stdout.readinto(memoryview(frame).cast("B"))
+            if got != frame.nbytes:
+                break
+            yield frame
+        if process.wait() != 0:
+            process.stderr.seek(0)
+            message = process.stderr.read().decode("utf-8", "replace").strip()[-300:]
+            raise ToolError(f"cannot decode {name}: {message}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+        process.stderr.close()
+
+
+def stream_video(
+    path: Path,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    info: MediaInfo | None = None,
+    into: np.ndarray | None = None,
+) -> Iterator[np.ndarray]:
+    """`read_video`'s frames one at a time, each as soon as ffmpeg has decoded it: RGB uint8 (H, W, 3), the same
+    pixels (the same ffmpeg command). `info` is the file's `probe` when the caller has it; frames are read straight
+    into `into[i]` (T, H, W, 3) while it has room. Raises `ToolError` when the file cannot be decoded; ffmpeg is
+    stopped if the caller stops early."""
+    process, out_w, out_h = start_video_decode(path, width=width, height=height, info=info)
+    yield from frames_of(process, out_w, out_h, path.name, into=into)
 
 
 @dataclass(frozen=True)

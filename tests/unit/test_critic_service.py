@@ -78,3 +78,30 @@ def test_ocr_reads_only_frames_that_change(monkeypatch) -> None:  # noqa: ANN001
     moving = ClipAnalysis(clip.frames, clip.fps)
     TextCheck().run(moving, clip.shot)
     assert len(reads) == 1 + 4, "a moving picture is read at every sampled frame"
+
+
+def test_a_clips_checks_run_side_by_side_with_the_verdicts_they_get_one_at_a_time() -> None:
+    import threading
+
+    from studio.plan import CheckResult
+
+    class Meets:
+        """Passes only when another check runs at the same time (both wait for each other)."""
+
+        def __init__(self, name: str, barrier: threading.Barrier) -> None:
+            self.name, self.barrier = name, barrier
+
+        def run(self, clip: ClipAnalysis, shot: object) -> CheckResult:
+            self.barrier.wait(timeout=10)
+            return CheckResult(check=self.name, passed=True, score=1.0, detail="met")
+
+    barrier = threading.Barrier(2)
+    clip = _clips()[0]
+    verdict = judge(ClipAnalysis(clip.frames, clip.fps), clip.shot, [Meets("duration", barrier), Meets("black", barrier)],
+                    workers=2)  # fmt: skip
+    assert [check.check for check in verdict.checks] == ["duration", "black"]
+    checks = default_checks(text=ocr_available()[0])
+    for clip in _clips()[:4]:
+        alone = judge(ClipAnalysis(clip.frames, clip.fps), clip.shot, checks, workers=1).model_dump()
+        side_by_side = judge(ClipAnalysis(clip.frames, clip.fps), clip.shot, checks, workers=3).model_dump()
+        assert side_by_side == alone, clip.name

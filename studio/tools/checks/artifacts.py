@@ -176,8 +176,6 @@ class MovingLinesCheck:
         work_w = min(width, 384)
         work_h = max(self.bands * 4, int(round(height * work_w / width)))
         columns = np.arange(work_w, dtype=np.float32)
-        profiles: list[np.ndarray] = []
-        consistencies: list[float] = []
         lumas = np.stack(
             [
                 cv2.resize(_luma(frame.astype(np.float32)), (work_w, work_h), interpolation=cv2.INTER_AREA)
@@ -187,13 +185,10 @@ class MovingLinesCheck:
         highs = np.stack([luma - cv2.blur(luma, (9, 1)) for luma in lumas])
         # Column medians of every frame at once (a median per frame costs as much again in call overhead).
         band_medians = np.stack([np.median(band, axis=1) for band in np.array_split(highs, self.bands, axis=1)], axis=1)
-        high_medians = np.median(highs, axis=1)
-        for bands, high_median in zip(band_medians, high_medians, strict=True):
-            # Sharp scenery edges resample differently at each sub-pixel position; lines that move stay apart.
-            bands = cv2.GaussianBlur(bands, (0, 0), sigmaX=1.5, sigmaY=0.01)
-            profile = cv2.GaussianBlur(high_median[None, :], (0, 0), sigmaX=1.5, sigmaY=0.01)[0]
-            consistencies.append(_pairwise_correlation(bands))
-            profiles.append(profile)
+        # Sharp scenery edges resample differently at each sub-pixel position; lines that move stay apart.
+        consistencies = [
+            _pairwise_correlation(cv2.GaussianBlur(bands, (0, 0), sigmaX=1.5, sigmaY=0.01)) for bands in band_medians
+        ]
         structured = np.array(consistencies) >= self.min_consistency
         flagged: list[int] = []
         changes: list[float] = []
@@ -201,6 +196,11 @@ class MovingLinesCheck:
         if structured.mean() > self.max_ratio:
             from studio.tools.checks.motion import camera_path
 
+            # Whole-height column profiles, only of the frames with column structure (the only ones compared).
+            profiles: dict[int, np.ndarray] = {
+                int(index): cv2.GaussianBlur(median[None, :], (0, 0), sigmaX=1.5, sigmaY=0.01)[0]
+                for index, median in zip(np.flatnonzero(structured), np.median(highs[structured], axis=1), strict=True)
+            }
             # The scene's own move, measured with the column structure taken out so lines cannot drag it along.
             destriped = lumas - np.median(lumas, axis=1)[:, None, :] + 128.0
             camera, to_work = camera_path(destriped)

@@ -1,8 +1,9 @@
 """Leaked text: OCR on a few sampled frames with an offline engine, and the prompt words that leaked.
 
-The engine is RapidOCR 3.x on onnxruntime; its wheel carries the PP-OCR detection and recognition models, so
-nothing is downloaded at run time. It is imported lazily; without it the check reports itself unavailable and
-passes, saying what to install.
+The engine is RapidOCR 3.x's pipeline on onnxruntime (`studio.tools.checks.ocr`: the same steps and readings
+without RapidOCR's start-up); its wheel carries the PP-OCR detection and recognition models, so nothing is
+downloaded at run time. It is imported lazily; without it the check reports itself unavailable and passes, saying
+what to install.
 """
 
 from __future__ import annotations
@@ -47,27 +48,50 @@ class TextFound:
 
 
 _engine_lock = threading.Lock()
-_read_lock = threading.Lock()
 _engine: Any = None
 
 
 OCR_PARAMS = {"Global.log_level": "error", "Global.use_cls": False, "Det.limit_type": "max", "Det.limit_side_len": 1024}
 """RapidOCR settings every engine here starts from (the critic's, the safety gate's): quiet, no angle classifier,
-detection at the frame's own size up to 1024 px."""
+detection at the frame's own size up to 1024 px. The critic's own engine (`studio.tools.checks.ocr.OnnxOCR`) runs
+RapidOCR's pipeline with exactly these settings."""
+
+
+class _RapidOCRLines:
+    """`rapidocr.RapidOCR` behind `OnnxOCR.read`'s interface: the fallback when the wheel's models are not the ones
+    `OnnxOCR` runs (another rapidocr release). Its pipeline objects keep state between calls: one read at a time."""
+
+    def __init__(self) -> None:
+        from rapidocr import RapidOCR
+
+        self._engine = RapidOCR(params={**OCR_PARAMS, "EngineConfig.onnxruntime.intra_op_num_threads": 1})
+        self._lock = threading.Lock()
+
+    def read(self, image: np.ndarray) -> list[tuple[Any, str, float]]:
+        with self._lock:
+            output = self._engine(image)
+        if output.txts is None:
+            return []
+        return list(zip(output.boxes, output.txts, output.scores, strict=True))
 
 
 def ocr_engine() -> Any:
-    """The process-wide RapidOCR engine (built on first use). Raises ImportError when it is not installed."""
+    """The process-wide OCR engine (built on first use; its models load when a frame first needs them): an
+    `OnnxOCR`, or RapidOCR itself when the installed wheel carries other models. Raises ImportError when it is not
+    installed."""
     global _engine
     with _engine_lock:
         if _engine is None:
-            from rapidocr import RapidOCR
+            from studio.tools.checks.ocr import OnnxOCR
 
             # Detection at the frame's own size: upscaling to RapidOCR's default 736 px short side costs 6x the
             # time and adds false readings on texture, and text 16 px high is found without it. One onnxruntime
             # thread: on the 2 shared cores the critic runs on, a pool of spinning threads took 0.28 s of CPU and
             # 0.76 s of wall per 576 px frame against 0.19 s and 0.34 s for one (same readings).
-            _engine = RapidOCR(params={**OCR_PARAMS, "EngineConfig.onnxruntime.intra_op_num_threads": 1})
+            try:
+                _engine = OnnxOCR(threads=1)
+            except FileNotFoundError:
+                _engine = _RapidOCRLines()
         return _engine
 
 
@@ -82,16 +106,22 @@ def ocr_available() -> tuple[bool, str]:
     return True, "rapidocr"
 
 
+def warm_up() -> None:
+    """Build the OCR engine and load its detection model now, not at the first frame (nothing when there is no
+    engine: the text check says why)."""
+    try:
+        engine = ocr_engine()
+        if hasattr(engine, "detector"):
+            engine.detector()
+    except Exception:  # noqa: BLE001, S110 - ocr_available() reports what is wrong when the check runs
+        pass
+
+
 def read_text(frame: np.ndarray, frame_index: int = 0, *, min_score: float = 0.5) -> list[TextFound]:
-    """Every text line RapidOCR reads in one RGB frame, with its confidence and box."""
-    engine = ocr_engine()
-    # RapidOCR's pipeline objects rebuild their pre-processing state on each call: one reading at a time.
-    with _read_lock:
-        output = engine(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    if output.txts is None:
-        return []
+    """Every text line the OCR engine reads in one RGB frame, with its confidence and box."""
+    lines = ocr_engine().read(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     found: list[TextFound] = []
-    for text, score, box in zip(output.txts, output.scores, output.boxes, strict=True):
+    for box, text, score in lines:
         if float(score) >= min_score and text.strip():
             found.append(TextFound(frame_index, text.strip(), float(score), np.asarray(box, float).tolist()))
     return found
@@ -188,6 +218,10 @@ class TextCheck:
         self.min_score = min_score
         self.max_width = max_width
 
+    def frames_to_read(self, count: int) -> list[int]:
+        """The frames of a clip of `count` frames this check reads, in the order it reads them."""
+        return sample_indices(count, self.samples)
+
     def run(self, clip: ClipAnalysis, shot: Shot) -> CheckResult:
         available, reason = ocr_available()
         if not available:
@@ -198,13 +232,20 @@ class TextCheck:
                 detail=f"unavailable, text not checked: {reason}",
                 evidence={"available": False, "reason": reason},
             )
-        indices = sample_indices(len(clip), self.samples)
-        found = [
-            item
-            for index in indices
-            for item in clip.texts(index, max_width=self.max_width)
-            if item.score >= self.min_score
-        ]
+        indices = self.frames_to_read(len(clip))
+        # Every frame planned in order (read, or the same picture as one before it), then the readings not made
+        # yet (`ClipDecoding.read_early` may have made them) two at a time: onnxruntime runs outside the GIL.
+        planned = [clip.plan_text(index, max_width=self.max_width) for index in indices]
+        reads = [read for _, read in planned if read is not None]
+        if len(reads) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ocr") as pool:
+                list(pool.map(lambda read: read(), reads))
+        else:
+            for read in reads:
+                read()
+        found = [item for readings, _ in planned for item in readings.result() if item.score >= self.min_score]
         allowed = allowed_text(shot.prompt)
         prompt_words = frozenset(re.findall(r"[a-z0-9]+", shot.prompt.casefold()))
         legible = [item for item in found if is_legible(item.text, prompt_words)]

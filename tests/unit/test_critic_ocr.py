@@ -1,0 +1,81 @@
+"""The critic's OCR (`studio.tools.checks.ocr.OnnxOCR`) reads what RapidOCR reads, box for box and score for score:
+it runs RapidOCR's pipeline without RapidOCR's start-up, so the two must not drift apart (a rapidocr upgrade that
+changes a step fails here)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.unit.critic_fixtures import labelled_set
+
+rapidocr = pytest.importorskip("rapidocr")
+pytest.importorskip("onnxruntime")
+
+
+def _frames() -> list[tuple[str, np.ndarray]]:
+    frames: list[tuple[str, np.ndarray]] = []
+    for clip in labelled_set(2, start_seed=70, text_count=2, variety=True):
+        if not clip.labels or "text" in clip.labels:
+            frames.append((clip.name, clip.frames[len(clip.frames) // 2]))
+    # RapidOCR's other paths: a strip low enough to be padded above and below, a picture wide enough to be
+    # padded, one over 1024 px (detection scaled down) and one over 2000 px (the whole picture scaled down).
+    strip = np.full((28, 300, 3), 230, np.uint8)
+    cv2.putText(strip, "PUMPKIN SOUP", (6, 21), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (20, 20, 20), 2, cv2.LINE_AA)
+    wide = np.full((120, 1100, 3), 40, np.uint8)
+    cv2.putText(wide, "orange pumpkin falls", (20, 80), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (250, 250, 250), 3)
+    large = cv2.resize(frames[-1][1], (1280, 720))
+    cv2.putText(large, "KITCHEN 4K", (300, 400), cv2.FONT_HERSHEY_DUPLEX, 2.0, (255, 255, 0), 3, cv2.LINE_AA)
+    huge = cv2.resize(large, (2400, 1350))
+    frames += [("strip", strip), ("wide", wide), ("large", large), ("huge", huge)]
+    return frames
+
+
+def test_onnx_ocr_reads_what_rapidocr_reads() -> None:
+    from studio.tools.checks.ocr import OnnxOCR
+    from studio.tools.checks.text import OCR_PARAMS
+
+    reference = rapidocr.RapidOCR(params={**OCR_PARAMS, "EngineConfig.onnxruntime.intra_op_num_threads": 1})
+    ours = OnnxOCR()
+    lines = 0
+    for name, rgb in _frames():
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        output = reference(bgr)
+        expected = (
+            []
+            if output.txts is None
+            else [(np.asarray(box, float).tolist(), text, float(score))
+                  for box, text, score in zip(output.boxes, output.txts, output.scores, strict=True)]
+        )  # fmt: skip
+        got = [(np.asarray(box, float).tolist(), text, float(score)) for box, text, score in ours.read(bgr)]
+        assert got == expected, name
+        lines += len(expected)
+    assert lines >= 6, "the frames hold text to compare"
+
+
+def test_onnx_ocr_loads_the_recogniser_only_for_a_picture_with_text() -> None:
+    from studio.tools.checks.ocr import OnnxOCR
+
+    ocr = OnnxOCR()
+    assert ocr.read(np.full((320, 576, 3), 128, np.uint8)) == []
+    assert ocr._det is not None and ocr._rec is None
+    picture = np.full((320, 576, 3), 200, np.uint8)
+    cv2.putText(picture, "PUMPKIN", (100, 180), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (0, 0, 0), 4, cv2.LINE_AA)
+    assert [text for _, text, _ in ocr.read(picture)] == ["PUMPKIN"]
+    assert ocr._rec is not None
+
+
+def test_rapidocr_itself_reads_when_the_wheel_carries_other_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    import studio.tools.checks.ocr as ocr_module
+    import studio.tools.checks.text as text_module
+
+    def other_models() -> None:
+        raise FileNotFoundError("rapidocr's wheel has no PP-OCRv6_det_small.onnx")
+
+    monkeypatch.setattr(ocr_module, "model_dir", other_models)
+    monkeypatch.setattr(text_module, "_engine", None)
+    picture = np.full((320, 576, 3), 200, np.uint8)
+    cv2.putText(picture, "PUMPKIN", (100, 180), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (0, 0, 0), 4, cv2.LINE_AA)
+    assert [found.text for found in text_module.read_text(picture)] == ["PUMPKIN"]
+    assert type(text_module.ocr_engine()).__name__ == "_RapidOCRLines"
