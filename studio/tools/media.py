@@ -228,22 +228,6 @@ def frames_of(
         process.stderr.close()
 
 
-def stream_video(
-    path: Path,
-    *,
-    width: int | None = None,
-    height: int | None = None,
-    info: MediaInfo | None = None,
-    into: np.ndarray | None = None,
-) -> Iterator[np.ndarray]:
-    """`read_video`'s frames one at a time, each as soon as ffmpeg has decoded it: RGB uint8 (H, W, 3), the same
-    pixels (the same ffmpeg command). `info` is the file's `probe` when the caller has it; frames are read straight
-    into `into[i]` (T, H, W, 3) while it has room. Raises `ToolError` when the file cannot be decoded; ffmpeg is
-    stopped if the caller stops early."""
-    process, out_w, out_h = start_video_decode(path, width=width, height=height, info=info)
-    yield from frames_of(process, out_w, out_h, path.name, into=into)
-
-
 @dataclass(frozen=True)
 class MediaInfo:
     width: int
