@@ -177,7 +177,8 @@ def test_sigterm_stops_cleanly_and_a_new_run_resumes(tmp_path: Path) -> None:
     resumed = [e for e in events if e["type"] == "EpisodeResumed" and e["id"] > before]
     assert [e["episode"] for e in resumed] == [2], "the second run resumed episode 2 from its checkpoint"
     plans = [e["episode"] for e in events if e["type"] == "EpisodePlanned"]
-    assert plans == [1, 2], f"episode 2 was planned again instead of resumed: {plans}"
+    # Episode 3 may have been planned just in time before the stop; no episode is ever planned twice.
+    assert plans[:2] == [1, 2] and len(plans) == len(set(plans)), f"episode 2 was planned again: {plans}"
     first_segment_of_2 = [
         e for e in events if e["type"] == "SegmentWritten" and e["episode"] == 2 and e["segment"] == 0
     ]
