@@ -27,7 +27,7 @@ KILLS = 4
 
 
 def start_station(data_dir: Path, *extra: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, STUDIO_DATA_DIR=str(data_dir))
+    env = dict(os.environ, STUDIO_DATA_DIR=str(data_dir), STUDIO_PIPELINE_DEPTH="3")  # the product default
     return subprocess.Popen(
         [sys.executable, "-m", "studio.cli", "run", str(SHOW), "--headless", "--port", "0", *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
