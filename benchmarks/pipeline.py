@@ -34,7 +34,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from studio.tools.base import Clip
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -62,6 +65,21 @@ def _context(data_dir: Path, **settings: Any) -> Any:
 # --- busy fraction ------------------------------------------------------------------------------------------------
 
 
+class PassThrough:
+    """Upscaling and interpolation are inside the simulated latency: the clip goes on as it is."""
+
+    name = "simulated-gpu-chain"
+
+    def upscale(self, clip: Clip, request: Any, width: int, height: int, output_path: Path) -> Clip:
+        return clip
+
+    def interpolate(self, clip: Clip, fps: int, output_path: Path) -> Clip:
+        from studio.tools.base import Clip
+
+        shutil.copyfile(clip.path, output_path)
+        return Clip(output_path, clip.fps, clip.num_frames, clip.width, clip.height, self.name)
+
+
 def _simulated_gpu(context: Any, latency: float) -> None:
     from studio.tools.base import Clip
     from studio.tools.video_procedural import ProceduralVideoGenerator
@@ -80,18 +98,6 @@ def _simulated_gpu(context: Any, latency: float) -> None:
             else:
                 print(f"  warning: a render took {latency - left:.2f} s, over the simulated {latency:g} s")
             return Clip(clip.path, clip.fps, clip.num_frames, clip.width, clip.height, self.name)
-
-    class PassThrough:
-        """Upscaling and interpolation are inside the simulated latency: the clip goes on as it is."""
-
-        name = "simulated-gpu-chain"
-
-        def upscale(self, clip: Clip, request: Any, width: int, height: int, output_path: Path) -> Clip:
-            return clip
-
-        def interpolate(self, clip: Clip, fps: int, output_path: Path) -> Clip:
-            shutil.copyfile(clip.path, output_path)
-            return Clip(output_path, clip.fps, clip.num_frames, clip.width, clip.height, self.name)
 
     context.toolkit.video = FixedLatencyRenderer(context.settings)
     context.toolkit.upscaler = PassThrough()
@@ -254,6 +260,7 @@ def overhead(args: argparse.Namespace) -> int:
         for run, depth in enumerate((1, 3, 1)):  # the first run warms up (imports, caches) and is not counted
             context = _context(scratch / f"run{run}", pipeline_depth=depth, safety_gate=False)
             context.toolkit.video = InstantRender(context.show.channel)
+            context.toolkit.upscaler = context.toolkit.interpolator = PassThrough()  # no shot is checked or converted
             context.critique = instant_critique  # type: ignore[method-assign]
             production = Production(context)
             started = time.perf_counter()
