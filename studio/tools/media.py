@@ -142,11 +142,9 @@ def write_video(
     return count
 
 
-def read_video(path: Path, *, width: int | None = None, height: int | None = None) -> tuple[np.ndarray, float]:
-    """Decode every frame as RGB uint8 (T, H, W, 3), optionally resized. Returns (frames, fps)."""
-    import numpy as np
-
-    info = probe(path)
+def _decode_command(path: Path, info: MediaInfo, width: int | None, height: int | None) -> tuple[list[str], int, int]:
+    """The ffmpeg argv that decodes `path` to raw RGB frames on stdout (scaled to `width` x `height` when given),
+    and the frames' width and height."""
     if info.width == 0:
         raise ToolError(f"{path.name} has no video stream")
     out_w, out_h = width or info.width, height or info.height
@@ -154,6 +152,15 @@ def read_video(path: Path, *, width: int | None = None, height: int | None = Non
     if (out_w, out_h) != (info.width, info.height):
         command += ["-vf", f"scale={out_w}:{out_h}:flags=area"]
     command += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+    return command, out_w, out_h
+
+
+def read_video(path: Path, *, width: int | None = None, height: int | None = None) -> tuple[np.ndarray, float]:
+    """Decode every frame as RGB uint8 (T, H, W, 3), optionally resized. Returns (frames, fps)."""
+    import numpy as np
+
+    info = probe(path)
+    command, out_w, out_h = _decode_command(path, info, width, height)
     completed = subprocess.run(command, capture_output=True, check=False, start_new_session=True)
     if completed.returncode != 0:
         raise ToolError(f"cannot decode {path.name}: {completed.stderr.decode('utf-8', 'replace').strip()[-300:]}")
@@ -181,14 +188,7 @@ def start_video_decode(
     `info` is the file's `probe` when the caller has it."""
     import tempfile
 
-    info = info if info is not None else probe(path)
-    if info.width == 0:
-        raise ToolError(f"{path.name} has no video stream")
-    out_w, out_h = width or info.width, height or info.height
-    command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path)]
-    if (out_w, out_h) != (info.width, info.height):
-        command += ["-vf", f"scale={out_w}:{out_h}:flags=area"]
-    command += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+    command, out_w, out_h = _decode_command(path, info if info is not None else probe(path), width, height)
     stderr = tempfile.TemporaryFile()
     try:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True)
