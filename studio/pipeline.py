@@ -98,7 +98,6 @@ class RenderStage:
         self._jobs = 0
         self._cancelled = 0
         self._queue_wait_s = 0.0
-        self._current: tuple[Any, ...] | None = None
 
     # --- submitting -----------------------------------------------------------------------------------------------
 
@@ -174,7 +173,6 @@ class RenderStage:
                 continue
             started = time.perf_counter()
             waited = started - job.submitted
-            self._current = job.key
             try:
                 result = job.run(waited)
             except BaseException as error:  # noqa: BLE001 - handed to the waiting node, which decides
@@ -182,7 +180,6 @@ class RenderStage:
             else:
                 job.future.set_result(result)
             finally:
-                self._current = None
                 with self._cond:
                     self._busy_s += time.perf_counter() - started
                     self._jobs += 1
@@ -206,11 +203,6 @@ class RenderStage:
         """The keys of the jobs waiting, in the order they will render."""
         with self._cond:
             return [job.key for job in sorted(self._heap)]
-
-    @property
-    def rendering(self) -> tuple[Any, ...] | None:
-        """The key of the job rendering now."""
-        return self._current
 
     def close(self) -> None:
         """Stop the thread after the job in progress; queued jobs fail with `ProductionStopped`."""
