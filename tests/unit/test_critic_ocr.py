@@ -32,12 +32,21 @@ def _frames() -> list[tuple[str, np.ndarray]]:
     return frames
 
 
-def test_onnx_ocr_reads_what_rapidocr_reads() -> None:
+@pytest.mark.parametrize("who", ["critic", "gate"])
+def test_onnx_ocr_reads_what_rapidocr_reads(who: str) -> None:
+    """With the critic's settings, and with the safety gate's lower detection thresholds."""
+    from studio.gate import GATE_BOX_THRESH, GATE_DET_THRESH, gate_ocr_engine
     from studio.tools.checks.ocr import OnnxOCR
     from studio.tools.checks.text import OCR_PARAMS
 
-    reference = rapidocr.RapidOCR(params={**OCR_PARAMS, "EngineConfig.onnxruntime.intra_op_num_threads": 1})
-    ours = OnnxOCR()
+    params = {**OCR_PARAMS, "EngineConfig.onnxruntime.intra_op_num_threads": 1}
+    if who == "gate":
+        params.update({"Det.thresh": GATE_DET_THRESH, "Det.box_thresh": GATE_BOX_THRESH})
+        ours = gate_ocr_engine()
+        assert isinstance(ours, OnnxOCR)
+    else:
+        ours = OnnxOCR()
+    reference = rapidocr.RapidOCR(params=params)
     lines = 0
     for name, rgb in _frames():
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)

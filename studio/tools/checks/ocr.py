@@ -58,7 +58,14 @@ class OnnxOCR:
     """Text lines in a BGR uint8 picture: `read(image)` → [(box (4, 2) float32, text, score)], RapidOCR's output
     for the same picture with `text.OCR_PARAMS`, minus its lines scored below 0.5 (as RapidOCR drops them)."""
 
-    def __init__(self, folder: Path | None = None, *, threads: int = 1) -> None:
+    def __init__(
+        self,
+        folder: Path | None = None,
+        *,
+        threads: int = 1,
+        det_thresh: float = DET_THRESH,
+        box_thresh: float = DET_BOX_THRESH,
+    ) -> None:
         import onnxruntime  # noqa: F401 - fail here, not at the first frame, when it is missing
 
         for name in ("pyclipper", "shapely"):  # imported when a frame first holds a box: present, not loaded
@@ -66,6 +73,10 @@ class OnnxOCR:
                 raise ImportError(f"No module named {name!r}", name=name)
         self.folder = folder if folder is not None else model_dir()
         self.threads = threads
+        self.det_thresh = det_thresh
+        """Probability above which a pixel belongs to text (RapidOCR's `Det.thresh`)."""
+        self.box_thresh = box_thresh
+        """Mean probability inside a box for it to count (RapidOCR's `Det.box_thresh`)."""
         self._det_lock = threading.Lock()
         self._rec_lock = threading.Lock()
         self._det: Any = None
@@ -142,7 +153,7 @@ class OnnxOCR:
         tensor = np.expand_dims(tensor.transpose((2, 0, 1)), axis=0).astype(np.float32)
         session = self.detector()
         prediction = session.run(None, {session.get_inputs()[0].name: tensor})[0]
-        boxes = _db_boxes(prediction[:, 0, :, :], height, width)
+        boxes = _db_boxes(prediction[:, 0, :, :], height, width, self.det_thresh, self.box_thresh)
         return _sorted_boxes(boxes) if len(boxes) else boxes
 
     def recognise(self, crops: Sequence[np.ndarray]) -> list[tuple[str, float]]:
@@ -233,11 +244,17 @@ def _unclip(box: np.ndarray) -> np.ndarray:
     return np.array(offset.Execute(distance)).reshape((-1, 1, 2))
 
 
-def _db_boxes(prediction: np.ndarray, dest_height: int, dest_width: int) -> np.ndarray:
+def _db_boxes(
+    prediction: np.ndarray,
+    dest_height: int,
+    dest_width: int,
+    thresh: float = DET_THRESH,
+    box_thresh: float = DET_BOX_THRESH,
+) -> np.ndarray:
     """RapidOCR's `DBPostProcess` (dilated mask, fast box score) and its `filter_det_res`."""
     bitmap = prediction[0]
     height, width = bitmap.shape
-    mask = cv2.dilate(np.array(prediction[0] > DET_THRESH).astype(np.uint8), np.array([[1, 1], [1, 1]]))
+    mask = cv2.dilate(np.array(prediction[0] > thresh).astype(np.uint8), np.array([[1, 1], [1, 1]]))
     outs = cv2.findContours((mask * 255).astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     contours = outs[1] if len(outs) == 3 else outs[0]
     boxes: list[np.ndarray] = []
@@ -245,7 +262,7 @@ def _db_boxes(prediction: np.ndarray, dest_height: int, dest_width: int) -> np.n
         points, short_side = _mini_box(contour)
         if short_side < DET_MIN_SIZE:
             continue
-        if DET_BOX_THRESH > _box_score(bitmap, points.reshape(-1, 2)):
+        if box_thresh > _box_score(bitmap, points.reshape(-1, 2)):
             continue
         box, short_side = _mini_box(_unclip(points))
         if short_side < DET_MIN_SIZE + 2:
