@@ -90,6 +90,8 @@ class StationQueue:
         self.realtime = realtime
         last = station.last_aired(show)
         self._last_played: QueuedSegment | None = _queued(last) if last is not None and last.path else None
+        self._last_on_air: QueuedSegment | None = None
+        """The last item aired, a rerun included: what a hold repeats (a person holds what they see)."""
 
     def next_item(self, *, fill_gaps: bool = True) -> QueuedSegment | Idle:
         """The next segment to air, or why none can (`Idle`). Between episodes the gap is filled with a card or a
@@ -101,9 +103,10 @@ class StationQueue:
 
     def _next(self) -> tuple[QueuedSegment | Idle, int | None]:
         """What airs next without filling gaps, and the episode a gap comes before (None: not planned yet)."""
-        if self.station.flag(self.show, "hold") and self._last_played is not None:
-            if self._last_played.path.is_file():
-                return replace(self._last_played, repeat=True), None
+        if self.station.flag(self.show, "hold"):
+            for held in (self._last_on_air, self._last_played):
+                if held is not None and held.path.is_file():
+                    return replace(held, repeat=True), None
         queue = self.station.queue(self.show)
         if not queue:
             if self._last_played is None:
@@ -157,11 +160,14 @@ class StationQueue:
         )
         if not segment.rerun:
             self._last_played = replace(segment, repeat=False)
+        self._last_on_air = replace(segment, repeat=False)
         if self.between is not None:
             self.between.aired(segment)
 
     def skipped(self, segment: QueuedSegment, reason: str, command_id: int | None) -> None:
         if segment.rerun:  # the segment itself aired before: only this rerun is dropped
+            if self._last_on_air is not None and self._last_on_air.segment_id == segment.segment_id:
+                self._last_on_air = None  # a hold goes back to the last new segment, not the dropped rerun
             self.station.record(self._event(ev.RerunDropped, segment, reason=reason))
             if self.between is not None:
                 self.between.dropped(segment)

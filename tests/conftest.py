@@ -25,7 +25,7 @@ def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # Stations under test make one segment at a time unless a test asks for more (the pipeline's own tests and
     # the soaks run the default 3): several timing-sensitive station tests, written against one step after
     # another, do not yet hold with three segments at once on a loaded 2-core runner.
-    monkeypatch.setenv("STUDIO_PIPELINE_DEPTH", "1")
+    monkeypatch.setenv("STUDIO_PIPELINE_DEPTH", os.environ.get("TEST_PIPELINE_DEPTH", "1"))
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "STUDIO_OPENAI_API_KEY", "STUDIO_OPENAI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     return data_dir

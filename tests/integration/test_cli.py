@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -216,9 +217,10 @@ def test_steering_reaches_the_showrunner(tmp_path: Path) -> None:
 
 
 def _wait_for_event(
-    station_path: Path, type_name: str, timeout: float = 300, where: Any = lambda event: True
+    station_path: Path, type_name: str, timeout: float = 300, where: Any = lambda event: True, after_id: int = 0
 ) -> dict[str, Any]:
-    """Wait (generously) for an event of `type_name`, as `studio log --json` shows it, that `where` accepts."""
+    """Wait (generously) for an event of `type_name` logged after event `after_id`, as `studio log --json` shows
+    it, that `where` accepts."""
     import time
 
     from studio.station import Station
@@ -228,13 +230,23 @@ def _wait_for_event(
         if station_path.exists():
             station = Station(station_path)
             try:
-                for logged in station.events(types=[type_name]):
+                for logged in station.events(types=[type_name], after_id=after_id):
                     if where(logged.event.to_dict()):
                         return logged.event.to_dict()
             finally:
                 station.close()
         time.sleep(0.2)
     raise AssertionError(f"no {type_name} within {timeout} s")
+
+
+def _last_event_id(station_path: Path) -> int:
+    from studio.station import Station
+
+    station = Station(station_path)
+    try:
+        return max((logged.id for logged in station.events(last=1)), default=0)
+    finally:
+        station.close()
 
 
 @pytest.mark.slow
@@ -254,9 +266,15 @@ def test_commands_reach_a_running_station_and_print_its_answer(tmp_path: Path) -
 
         held = studio("hold", data_dir=data_dir)
         assert held.returncode == 0 and "applied: " in held.stdout and "repeats until" in held.stdout, held
-        # Skip the repeat once one airs. A skip that lands in the moment between two repeats is rightly answered
-        # "nothing to skip" (nothing is being aired then); the next repeat is skipped instead.
-        repeat = _wait_for_event(data_dir / "station.sqlite", "SegmentOnAir", where=lambda event: event["repeat"])
+        hold_applied = _last_event_id(data_dir / "station.sqlite")
+        named = re.search(r"station-test-e\d{4}-s\d{2}", held.stdout)
+        # Skip the repeat once one airs (the held segment's, not a repeat the channel aired before the hold to
+        # keep from going dark). A skip that lands in the moment between two repeats is rightly answered "nothing
+        # to skip" (nothing is being aired then); the next repeat is skipped instead.
+        repeat = _wait_for_event(
+            data_dir / "station.sqlite", "SegmentOnAir", after_id=hold_applied,
+            where=lambda event: event["repeat"] and (named is None or event["segment_id"] == named.group(0)),
+        )  # fmt: skip
         for _ in range(5):
             skipped = studio("skip", data_dir=data_dir)
             if skipped.returncode == 0:

@@ -127,3 +127,26 @@ def test_hold_repeats_the_last_segment_and_a_restart_resumes_the_interrupted_one
     station.record(ev.CommandApplied(show="x", command_id=station.add_command("x", "hold"), kind="hold", effect="held"))
     held = resumed.next_item()
     assert isinstance(held, QueuedSegment) and (held.segment_id, held.repeat) == (s1, True), "hold survives a restart"
+
+
+def test_a_hold_while_a_rerun_airs_repeats_the_rerun_and_a_dropped_rerun_hands_the_hold_back(tmp_path: Path) -> None:
+    """A person holds what they see: the hold answer names the item on air, so a rerun on air is what repeats.
+    Once that rerun is skipped (dropped), the hold repeats the last new segment instead."""
+    station = Station(tmp_path / "station.sqlite")
+    queue = StationQueue(station, "x", rate=lambda: None, margin=1.5, realtime=True)
+    (s1,) = plan(station, 1, 1)
+    (s2,) = plan(station, 2, 1)
+    for segment_id in (s1, s2):
+        approve(station, tmp_path, segment_id)
+    air(queue, queue.next_item())
+    air(queue, queue.next_item())
+    rerun = QueuedSegment(s1, tmp_path / f"{s1}.mp4", 3.0, episode=1, repeat=True, rerun=True)
+    air(queue, rerun)
+    station.record(ev.CommandApplied(show="x", command_id=station.add_command("x", "hold"), kind="hold", effect="held"))
+    held = queue.next_item()
+    assert isinstance(held, QueuedSegment)
+    assert (held.segment_id, held.repeat, held.rerun) == (s1, True, True)
+    queue.started(held)
+    queue.skipped(held, "skipped by a person", None)
+    after = queue.next_item()
+    assert isinstance(after, QueuedSegment) and (after.segment_id, after.repeat) == (s2, True)
