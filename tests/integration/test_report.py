@@ -102,13 +102,17 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     verdicts = [logged.event for logged in station.events(types=["VerdictGiven"])]
     station.close()
     assert any(not verdict.passed for verdict in verdicts), "the leaky model made the critic fail a clip"
-    # One clip pruned from disk with its contact sheet; one whose sheet is gone (the report draws it again).
-    pruned = Path(renders[0].path)
-    first_sheet = next(Path(v.contact_sheet) for v in verdicts if v.shot == renders[0].shot and v.attempt == 0)
+    # One clip pruned from disk with its contact sheet; another, a failed one, whose sheet is gone (the report draws
+    # it again). Which clip the critic fails first depends on the order segments are made in: the pruned clip is
+    # the first rendered that is not that one.
+    failed = next(verdict for verdict in verdicts if not verdict.passed)
+    first = next(r for r in renders if (r.shot, r.attempt) != (failed.shot, failed.attempt))
+    pruned = Path(first.path)
+    first_sheet = next(Path(v.contact_sheet) for v in verdicts if (v.shot, v.attempt) == (first.shot, first.attempt))
     pruned.unlink()
     first_sheet.unlink()
-    failed = next(verdict for verdict in verdicts if not verdict.passed)
     saved_sheet = cv2.imread(failed.contact_sheet)
+    assert saved_sheet is not None, failed.contact_sheet
     Path(failed.contact_sheet).unlink()
     redrawn = next(Path(r.path) for r in renders if (r.shot, r.attempt) == (failed.shot, failed.attempt))
     return Run(data_dir, pruned, redrawn, saved_sheet)
