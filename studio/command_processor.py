@@ -110,6 +110,22 @@ class CommandProcessor:
         unread = f" (not understood: {'; '.join(reading.not_understood)})" if reading.not_understood else ""
         return Outcome(True, f"pinned {pinned}, in every prompt from now on{unread}")
 
+    def _held_item(self, show: str) -> str | None:
+        """The segment a hold will repeat (the last item aired, a rerun included), as the show's playout queue
+        decides it; the last new segment aired where no such queue is running."""
+        from studio.channel_playout import ChannelQueue
+        from studio.runtime import StationQueue
+
+        supervisor = getattr(self.runtime, "supervisor", None)
+        queue = supervisor.queue if supervisor is not None else None
+        if isinstance(queue, ChannelQueue):
+            queue = next((each for each in queue.queues.values() if each.show == show), None)
+        if isinstance(queue, StationQueue):
+            held = queue.held_item()
+            return held.segment_id if held is not None else None
+        last = self.station.last_aired(show)
+        return last.segment_id if last is not None else None
+
     # --- everything else ------------------------------------------------------------------------------------------
 
     def _apply(self, command: Command) -> Outcome | None:
@@ -135,9 +151,9 @@ class CommandProcessor:
                 airing = runtime.supervisor.airing_segment
                 if airing is not None:
                     return Outcome(True, f"the segment on air ({airing}) repeats until `studio release`")
-                last = station.last_aired(show)
+                last = self._held_item(show)
                 if last is not None:
-                    return Outcome(True, f"no segment is on air now; {last.segment_id}, the last one aired, airs again"
+                    return Outcome(True, f"no segment is on air now; {last}, the last one aired, airs again"
                                    " next and repeats until `studio release`")  # fmt: skip
                 return Outcome(True, "the first segment to air repeats until `studio release`")
             case "release":

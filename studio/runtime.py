@@ -101,12 +101,18 @@ class StationQueue:
             return item
         return self.between.fill(item, upcoming)
 
+    def held_item(self) -> QueuedSegment | None:
+        """What a hold repeats once the item on air (if any) ends: the last item aired, a rerun included, else the
+        last new segment; None when neither's file is there."""
+        for held in (self._last_on_air, self._last_played):
+            if held is not None and held.path.is_file():
+                return held
+        return None
+
     def _next(self) -> tuple[QueuedSegment | Idle, int | None]:
         """What airs next without filling gaps, and the episode a gap comes before (None: not planned yet)."""
-        if self.station.flag(self.show, "hold"):
-            for held in (self._last_on_air, self._last_played):
-                if held is not None and held.path.is_file():
-                    return replace(held, repeat=True), None
+        if self.station.flag(self.show, "hold") and (held := self.held_item()) is not None:
+            return replace(held, repeat=True), None
         queue = self.station.queue(self.show)
         if not queue:
             if self._last_played is None:

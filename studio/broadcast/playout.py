@@ -275,6 +275,11 @@ class PlayoutSupervisor:
         return self._position_s
 
     @property
+    def queue(self) -> PlayoutQueue:
+        """The queue this playout asks what airs next."""
+        return self._queue
+
+    @property
     def airing_segment(self) -> str | None:
         """The id of the segment being aired now (checked or fed), None while the filler card airs or between items."""
         segment = self._airing
