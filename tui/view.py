@@ -29,6 +29,12 @@ REMAKING = ("re-making", "rendering", "critiquing", "repairing")
 """What a shot of a made segment goes through again when a person re-prompts it."""
 
 
+DONE_STATUSES = frozenset({"aired", "skipped", "rejected", "removed", "dropped"})
+"""Rundown statuses of a segment that will not air (again)."""
+HISTORY_ROWS = 12
+"""Done segments the rundown table keeps showing, the latest ones."""
+
+
 @dataclass
 class ShotState:
     shot_id: str
@@ -292,14 +298,21 @@ class StationView:
 
     # --- rundown ------------------------------------------------------------------------------------------------
 
-    def rundown_rows(self, *, with_shots: bool = True) -> list[RundownRow]:
+    def rundown_rows(self, *, with_shots: bool = True, history: int | None = HISTORY_ROWS) -> list[RundownRow]:
+        """The rundown as the table shows it: every segment still to air, and the last `history` that are done
+        (aired, skipped, rejected, removed, dropped; None: all of them). A channel that has run for a week has
+        thousands of those, and the table is redrawn whenever a row changes."""
         rows: list[RundownRow] = []
-        for entry in self.station.rundown(self.show):
-            shots = [
-                shot
-                for shot in self.shots.values()
-                if shot.episode == entry.episode and shot.segment == entry.segment_index
-            ]
+        entries = self.station.rundown(self.show)
+        done = [index for index, entry in enumerate(entries) if entry.status in DONE_STATUSES]
+        hidden = set(done[: len(done) - history]) if history is not None and len(done) > history else set()
+        shots_of: dict[tuple[int, int], list[ShotState]] = {}
+        for shot in self.shots.values():
+            shots_of.setdefault((shot.episode, shot.segment), []).append(shot)
+        for index, entry in enumerate(entries):
+            if index in hidden:
+                continue
+            shots = shots_of.get((entry.episode, entry.segment_index), [])
             rows.append(
                 RundownRow(
                     key=entry.segment_id,

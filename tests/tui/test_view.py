@@ -98,3 +98,26 @@ def test_attaching_reads_the_latest_start_and_a_bounded_history(
     assert attached.started_at == first[0].ts and attached.outputs == {"hls": True, "rtmp": True}
     station.record(ev.CommandReceived(show=scene.SHOW, command_id=100, kind="skip"))
     assert [logged.event.command_id for logged in attached.refresh()] == [100]
+
+
+def test_a_long_running_channels_rundown_shows_what_is_to_come_and_only_the_latest_done(tmp_path: Path) -> None:
+    """After a week a rundown holds thousands of aired segments; the table (redrawn whenever a row changes) shows
+    every segment still to air and the last twelve done."""
+    from studio.runtime import StationQueue
+    from studio.tui.view import HISTORY_ROWS
+    from tests.unit.test_playout_queue import air, approve, plan
+
+    station = Station(tmp_path / "station.sqlite")
+    queue = StationQueue(station, "x", rate=lambda: None, margin=1.5, realtime=True)
+    segments = [plan(station, episode, 1)[0] for episode in range(1, 21)]
+    for segment_id in segments:
+        approve(station, tmp_path, segment_id)
+    for _ in range(18):
+        air(queue, queue.next_item())
+    view = StationView(station, "x")
+    view.refresh()
+    shown = [row.segment_id for row in view.rundown_rows()]
+    assert HISTORY_ROWS == 12
+    assert shown == segments[18 - 12 :], "the last 12 aired, then the 2 to come"
+    assert [row.segment_id for row in view.rundown_rows(history=None)] == segments
+    station.close()
