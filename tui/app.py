@@ -43,7 +43,7 @@ from textual_image.widget import HalfcellImage
 
 from studio import events as ev
 from studio.station import Station
-from studio.tui.view import LogFilter, StationView, answer_to
+from studio.tui.view import LOG_HISTORY, LogFilter, StationView, answer_to
 
 if TYPE_CHECKING:
     from studio.station import LoggedEvent
@@ -314,6 +314,8 @@ class StudioApp(App[str]):
         self._log_shown = 0
         self._thumbnail: Path | None = None
         self._done_told = False
+        self._undrawn: list[LoggedEvent] = []
+        """Events read from the store while a dialog was open, drawn when it closes."""
 
     # --- layout -------------------------------------------------------------------------------------------------
 
@@ -382,11 +384,22 @@ class StudioApp(App[str]):
                 self.answers.append(text)
                 self.notify(text, title="applied" if applied else "rejected",
                             severity="information" if applied else "warning", timeout=8)  # fmt: skip
+        self._undrawn.extend(new)
+        if isinstance(self.screen, ModalScreen):
+            # A dialog is open over the main screen, which it dims: redrawing what is under it would composite the
+            # whole screen again on every tick and make typing into the dialog lag while the station is busy. The
+            # main screen catches up as soon as the dialog closes.
+            self._check_finished()
+            return
+        new, self._undrawn = self._undrawn, []
         self._draw_on_air()
         self._draw_recent(new)
         self._draw_rundown()
         self._draw_log(new)
         self._draw_commands()
+        self._check_finished()
+
+    def _check_finished(self) -> None:
         if self.stop_requested is not None and self.stop_requested():
             self.exit("stop")
             return
@@ -504,6 +517,8 @@ class StudioApp(App[str]):
         for logged in new:
             if self.log_filter.keeps(logged.event):
                 table.add_row(*self._event_cells(logged), key=str(logged.id))
+        if table.row_count > LOG_HISTORY:  # a station that runs for a week: the table keeps the latest, as the view
+            self._rebuild_log()
         agents = self.view.agents()
         select = self.main.query_one("#filter-agent", Select)
         if len(agents) != self._log_shown:

@@ -76,3 +76,34 @@ def test_the_direction_prompt(snap_compare: Any, app: StudioApp) -> None:
         await pilot.pause()
 
     assert snap_compare(app, run_before=open_it, terminal_size=(80, 24))
+
+
+def test_a_dialog_open_holds_the_screen_under_it_still_and_it_catches_up_when_the_dialog_closes(app: StudioApp) -> None:
+    """Typing into a dialog must not lag while a busy station logs events: what the dialog dims is not redrawn
+    until it closes, then nothing read meanwhile is missing."""
+    import asyncio
+
+    from textual.widgets import DataTable
+
+    from studio import events as ev
+    from studio.station import Station
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("3")
+            log = app.query_one("#log-table", DataTable)
+            before = log.row_count
+            await pilot.press("d")  # the direction prompt
+            await pilot.pause()
+            station = Station(app.view.station.path)
+            station.record(ev.CommandReceived(show=scene.SHOW, command_id=99, kind="steer", args={"note": "x"}))
+            station.close()
+            app.refresh_view()
+            assert app.view.log and app.view.log[-1].event.kind == "steer", "the store was read"
+            assert log.row_count == before, "the log under the dialog was not redrawn"
+            await pilot.press("escape")
+            await pilot.pause()
+            app.refresh_view()
+            assert log.row_count == before + 1, "it caught up once the dialog closed"
+
+    asyncio.run(scenario())
