@@ -94,7 +94,8 @@ _engine: Any = None
 
 def gate_ocr_engine() -> Any:
     """The gate's OCR engine (built on first use; ImportError when rapidocr is missing): the critic's `OnnxOCR`
-    with lower detection thresholds, or RapidOCR itself with the same when the installed wheel carries other models.
+    with lower detection thresholds, or RapidOCR itself with the same (one reading at a time) when the installed
+    wheel carries other models.
 
     More sensitive than the critic's: lower detection thresholds find two-character tokens ("$4") the default
     misses, at no false reading measured on procedural renders, gradients, stripes or grids. One onnxruntime thread,
@@ -108,37 +109,14 @@ def gate_ocr_engine() -> Any:
             try:
                 _engine = OnnxOCR(threads=1, det_thresh=GATE_DET_THRESH, box_thresh=GATE_BOX_THRESH)
             except FileNotFoundError:
-                _engine = _RapidOCRGate()
+                from studio.tools.checks.text import _RapidOCRLines
+
+                _engine = _RapidOCRLines(**{"Det.thresh": GATE_DET_THRESH, "Det.box_thresh": GATE_BOX_THRESH})
         return _engine
 
 
 GATE_DET_THRESH, GATE_BOX_THRESH = 0.2, 0.3
 """The gate's detection thresholds (the critic's are RapidOCR's defaults, 0.3 and 0.5)."""
-
-
-class _RapidOCRGate:
-    """`rapidocr.RapidOCR` with the gate's thresholds behind `OnnxOCR.read`'s interface. Its pipeline objects keep
-    state between calls: one reading at a time."""
-
-    def __init__(self) -> None:
-        from rapidocr import RapidOCR
-
-        from studio.tools.checks.text import OCR_PARAMS
-
-        self._engine = RapidOCR(
-            params={
-                **OCR_PARAMS, "Det.thresh": GATE_DET_THRESH, "Det.box_thresh": GATE_BOX_THRESH,
-                "EngineConfig.onnxruntime.intra_op_num_threads": 1,
-            }
-        )  # fmt: skip
-        self._lock = threading.Lock()
-
-    def read(self, image: np.ndarray) -> list[tuple[Any, str, float]]:
-        with self._lock:
-            output = self._engine(image)
-        if output.txts is None:
-            return []
-        return list(zip(output.boxes, output.txts, output.scores, strict=True))
 
 
 def _read(image: np.ndarray) -> list[tuple[str, float, list[list[float]]]]:

@@ -88,3 +88,23 @@ def test_rapidocr_itself_reads_when_the_wheel_carries_other_models(monkeypatch: 
     cv2.putText(picture, "PUMPKIN", (100, 180), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (0, 0, 0), 4, cv2.LINE_AA)
     assert [found.text for found in text_module.read_text(picture)] == ["PUMPKIN"]
     assert type(text_module.ocr_engine()).__name__ == "_RapidOCRLines"
+
+
+def test_the_gate_reads_with_rapidocr_itself_at_its_thresholds_when_the_wheel_carries_other_models(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import studio.gate as gate_module
+    import studio.tools.checks.ocr as ocr_module
+
+    def other_models() -> None:
+        raise FileNotFoundError("rapidocr's wheel has no PP-OCRv6_det_small.onnx")
+
+    monkeypatch.setattr(ocr_module, "model_dir", other_models)
+    monkeypatch.setattr(gate_module, "_engine", None)
+    picture = np.full((320, 576, 3), 200, np.uint8)
+    cv2.putText(picture, "$4", (100, 180), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (0, 0, 0), 4, cv2.LINE_AA)
+    seen = gate_module.read_frame(picture, 0.0, min_score=0.9, corners=False)
+    assert [item.text for item in seen] == ["$4"]
+    engine = gate_module.gate_ocr_engine()
+    assert type(engine).__name__ == "_RapidOCRLines"
+    assert engine._engine.text_det.postprocess_op.thresh == gate_module.GATE_DET_THRESH
