@@ -111,12 +111,14 @@ def gate_ocr_engine() -> Any:
             except FileNotFoundError:
                 from studio.tools.checks.text import _RapidOCRLines
 
-                _engine = _RapidOCRLines(**{"Det.thresh": GATE_DET_THRESH, "Det.box_thresh": GATE_BOX_THRESH})
+                _engine = _RapidOCRLines(GATE_RAPIDOCR_PARAMS)
         return _engine
 
 
 GATE_DET_THRESH, GATE_BOX_THRESH = 0.2, 0.3
 """The gate's detection thresholds (the critic's are RapidOCR's defaults, 0.3 and 0.5)."""
+GATE_RAPIDOCR_PARAMS = {"Det.thresh": GATE_DET_THRESH, "Det.box_thresh": GATE_BOX_THRESH}
+"""The same, as RapidOCR's settings."""
 
 
 def _read(image: np.ndarray) -> list[tuple[str, float, list[list[float]]]]:

@@ -35,13 +35,13 @@ def _frames() -> list[tuple[str, np.ndarray]]:
 @pytest.mark.parametrize("who", ["critic", "gate"])
 def test_onnx_ocr_reads_what_rapidocr_reads(who: str) -> None:
     """With the critic's settings, and with the safety gate's lower detection thresholds."""
-    from studio.gate import GATE_BOX_THRESH, GATE_DET_THRESH, gate_ocr_engine
+    from studio.gate import GATE_RAPIDOCR_PARAMS, gate_ocr_engine
     from studio.tools.checks.ocr import OnnxOCR
     from studio.tools.checks.text import OCR_PARAMS
 
     params = {**OCR_PARAMS, "EngineConfig.onnxruntime.intra_op_num_threads": 1}
     if who == "gate":
-        params.update({"Det.thresh": GATE_DET_THRESH, "Det.box_thresh": GATE_BOX_THRESH})
+        params.update(GATE_RAPIDOCR_PARAMS)
         ours = gate_ocr_engine()
         assert isinstance(ours, OnnxOCR)
     else:
@@ -75,7 +75,10 @@ def test_onnx_ocr_loads_the_recogniser_only_for_a_picture_with_text() -> None:
     assert ocr._rec is not None
 
 
-def test_rapidocr_itself_reads_when_the_wheel_carries_other_models(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def wheel_with_other_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The installed rapidocr wheel carries models `OnnxOCR` does not run; no OCR engine is built yet."""
+    import studio.gate as gate_module
     import studio.tools.checks.ocr as ocr_module
     import studio.tools.checks.text as text_module
 
@@ -84,26 +87,28 @@ def test_rapidocr_itself_reads_when_the_wheel_carries_other_models(monkeypatch: 
 
     monkeypatch.setattr(ocr_module, "model_dir", other_models)
     monkeypatch.setattr(text_module, "_engine", None)
+    monkeypatch.setattr(gate_module, "_engine", None)
+
+
+def _painted(text: str) -> np.ndarray:
     picture = np.full((320, 576, 3), 200, np.uint8)
-    cv2.putText(picture, "PUMPKIN", (100, 180), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (0, 0, 0), 4, cv2.LINE_AA)
-    assert [found.text for found in text_module.read_text(picture)] == ["PUMPKIN"]
+    cv2.putText(picture, text, (100, 180), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (0, 0, 0), 4, cv2.LINE_AA)
+    return picture
+
+
+@pytest.mark.usefixtures("wheel_with_other_models")
+def test_rapidocr_itself_reads_when_the_wheel_carries_other_models() -> None:
+    import studio.tools.checks.text as text_module
+
+    assert [found.text for found in text_module.read_text(_painted("PUMPKIN"))] == ["PUMPKIN"]
     assert type(text_module.ocr_engine()).__name__ == "_RapidOCRLines"
 
 
-def test_the_gate_reads_with_rapidocr_itself_at_its_thresholds_when_the_wheel_carries_other_models(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.mark.usefixtures("wheel_with_other_models")
+def test_the_gate_reads_with_rapidocr_itself_at_its_thresholds_when_the_wheel_carries_other_models() -> None:
     import studio.gate as gate_module
-    import studio.tools.checks.ocr as ocr_module
 
-    def other_models() -> None:
-        raise FileNotFoundError("rapidocr's wheel has no PP-OCRv6_det_small.onnx")
-
-    monkeypatch.setattr(ocr_module, "model_dir", other_models)
-    monkeypatch.setattr(gate_module, "_engine", None)
-    picture = np.full((320, 576, 3), 200, np.uint8)
-    cv2.putText(picture, "$4", (100, 180), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (0, 0, 0), 4, cv2.LINE_AA)
-    seen = gate_module.read_frame(picture, 0.0, min_score=0.9, corners=False)
+    seen = gate_module.read_frame(_painted("$4"), 0.0, min_score=0.9, corners=False)
     assert [item.text for item in seen] == ["$4"]
     engine = gate_module.gate_ocr_engine()
     assert type(engine).__name__ == "_RapidOCRLines"

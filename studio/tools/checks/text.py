@@ -20,6 +20,8 @@ import numpy as np
 from studio.plan import CheckResult
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from studio.critic.analysis import ClipAnalysis
     from studio.plan import Shot
 
@@ -61,11 +63,13 @@ class _RapidOCRLines:
     """`rapidocr.RapidOCR` behind `OnnxOCR.read`'s interface: the fallback when the wheel's models are not the ones
     `OnnxOCR` runs (another rapidocr release). Its pipeline objects keep state between calls: one read at a time."""
 
-    def __init__(self, **params: Any) -> None:
+    def __init__(self, params: Mapping[str, Any] | None = None) -> None:
         """`params`: RapidOCR settings over the critic's (the safety gate's lower detection thresholds)."""
         from rapidocr import RapidOCR
 
-        self._engine = RapidOCR(params={**OCR_PARAMS, "EngineConfig.onnxruntime.intra_op_num_threads": 1, **params})
+        self._engine = RapidOCR(
+            params={**OCR_PARAMS, "EngineConfig.onnxruntime.intra_op_num_threads": 1, **(params or {})}
+        )
         self._lock = threading.Lock()
 
     def read(self, image: np.ndarray) -> list[tuple[Any, str, float]]:
