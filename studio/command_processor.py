@@ -116,8 +116,7 @@ class CommandProcessor:
         from studio.channel_playout import ChannelQueue
         from studio.runtime import StationQueue
 
-        supervisor = getattr(self.runtime, "supervisor", None)
-        queue = supervisor.queue if supervisor is not None else None
+        queue = self.runtime.supervisor.queue
         if isinstance(queue, ChannelQueue):
             queue = next((each for each in queue.queues.values() if each.show == show), None)
         if isinstance(queue, StationQueue):

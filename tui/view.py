@@ -13,9 +13,10 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from studio import events as ev
+from studio.station import QUEUED_STATUSES, SegmentStatus
 
 if TYPE_CHECKING:
     from studio.station import Command, LoggedEvent, RundownEntry, Station
@@ -29,8 +30,8 @@ REMAKING = ("re-making", "rendering", "critiquing", "repairing")
 """What a shot of a made segment goes through again when a person re-prompts it."""
 
 
-DONE_STATUSES = frozenset({"aired", "skipped", "rejected", "removed", "dropped"})
-"""Rundown statuses of a segment that will not air (again)."""
+DONE_STATUSES = frozenset(get_args(SegmentStatus)) - {*QUEUED_STATUSES, "held"}
+"""Rundown statuses of a segment that will not air (again): aired, skipped, dropped, rejected, removed."""
 HISTORY_ROWS = 12
 """Done segments the rundown table keeps showing, the latest ones."""
 
