@@ -81,10 +81,16 @@ class ClipAnalysis:
         """Rec. 601 luma of every frame at half size, float32 (T, H/2, W/2)."""
         with self._luma_lock:
             if self._luma is None:
+                import cv2
                 import numpy as np
 
-                half = self.frames[:, ::2, ::2].astype(np.float32)
-                self._luma = half[..., 0] * 0.299 + half[..., 1] * 0.587 + half[..., 2] * 0.114
+                # One conversion over the clip's half-size frames stacked as one tall picture.
+                count = len(self.frames)
+                half = np.ascontiguousarray(self.frames[:, ::2, ::2])
+                rows, columns = half.shape[1:3]
+                stacked = half.reshape(count * rows, columns, 3).astype(np.float32)
+                grey = cv2.cvtColor(stacked, cv2.COLOR_RGB2GRAY) if stacked.size else stacked[..., 0]
+                self._luma = grey.reshape(count, rows, columns)
             return self._luma
 
     def texts(self, index: int, *, max_width: int = 1024) -> list[TextFound]:

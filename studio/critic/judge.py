@@ -26,17 +26,20 @@ def is_available(result: CheckResult) -> bool:
     return result.evidence.get("available", True) is not False
 
 
-SLOW_FIRST = ("vision", "text", "reversed", "direction", "artifact", "continuity")
+SLOW_FIRST = ("vision", "text", "reversed", "artifact", "direction", "continuity")
 """Checks started first when they run side by side: the longest (a model's answer, OCR, the clip's optical flow,
-the moving-lines search) so that the short ones fill the gaps."""
+the moving-lines search) so that the short ones fill the gaps. The moving-lines search starts before the direction
+check, which would only wait for the flow the reversal check is computing."""
 
 
 def default_workers() -> int:
-    """Threads a clip's checks run on: the cores there are, at most three (OCR, the flow and the moving-lines
-    search are the long ones; the rest take milliseconds)."""
+    """Threads a clip's checks run on: one more than the cores there are, at most three (OCR, the flow and the
+    moving-lines search are the long ones; the rest take milliseconds). One more because the text check mostly
+    waits for readings OCR threads of its own are making (or `ClipDecoding.read_early` made), and a waiting check
+    should not keep the flow and the moving-lines search from sharing the cores."""
     import os
 
-    return max(1, min(3, os.cpu_count() or 1))
+    return max(1, min(3, (os.cpu_count() or 1) + 1))
 
 
 def run_checks(

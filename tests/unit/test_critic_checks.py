@@ -19,12 +19,14 @@ from studio.tools.checks.artifacts import (
     FlickerCheck,
     FrozenFramesCheck,
     MovingLinesCheck,
+    _median_rows,
 )
 from studio.tools.checks.colour import ColourCheck, colour_claims
 from studio.tools.checks.motion import (
     FORWARD_ARROW,
     DirectionCheck,
     ReversalCheck,
+    _fit_similarity,
     analyse_motion,
     arrow_of_time,
     assess,
@@ -298,3 +300,34 @@ def test_default_checks_cover_every_failure_kind() -> None:
     ):
         assert name in names
     assert "text" not in [check.name for check in default_checks(text=False)]
+
+
+def test_camera_fit_gives_the_least_squares_answer_and_ignores_the_outlying_30_percent() -> None:
+    """The similarity fit solves its normal equations directly: the answer must be the one a general least-squares
+    solver gives on the points it keeps, and a moving subject (a block of outliers) must not drag it."""
+    rng = np.random.default_rng(7)
+    height, width = 108, 192
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    xs, ys = xx - width / 2, yy - height / 2
+    inner = np.zeros((height, width), bool)
+    inner[9:-9, 16:-16] = True
+    tx, ty, scale, rotation = 1.5, -0.75, 0.012, -0.004
+    flow = np.stack([tx + scale * xs - rotation * ys, ty + scale * ys + rotation * xs], axis=-1)
+    flow = (flow + rng.normal(0.0, 0.05, flow.shape)).astype(np.float32)
+    flow[30:60, 60:110] += np.float32([6.0, -4.0])  # a subject running across the scene
+    fitted = _fit_similarity(flow, xs, ys, inner)
+    assert np.allclose(fitted, [tx, ty, scale, rotation], atol=[0.03, 0.03, 5e-4, 5e-4])
+    # The same answer as numpy's least squares on every inner point when there are no outliers to drop.
+    clean = np.stack([tx + scale * xs - rotation * ys, ty + scale * ys + rotation * xs], axis=-1).astype(np.float32)
+    x, y = xs[::2, ::2][inner[::2, ::2]], ys[::2, ::2][inner[::2, ::2]]
+    u, v = clean[::2, ::2, 0][inner[::2, ::2]], clean[::2, ::2, 1][inner[::2, ::2]]
+    ones, zeros = np.ones_like(x), np.zeros_like(x)
+    design = np.concatenate([np.stack([ones, zeros, x, -y], 1), np.stack([zeros, ones, y, x], 1)])
+    reference, *_ = np.linalg.lstsq(design, np.concatenate([u, v]), rcond=None)
+    assert np.allclose(_fit_similarity(clean, xs, ys, inner), reference, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("rows", [7, 8])
+def test_column_medians_are_numpys_median(rows: int) -> None:
+    stack = np.random.default_rng(rows).normal(size=(5, rows, 11)).astype(np.float32)
+    assert np.allclose(_median_rows(stack), np.median(stack, axis=1), rtol=0, atol=1e-6)

@@ -14,8 +14,14 @@ if TYPE_CHECKING:
     from studio.plan import Shot
 
 
-def _luma(frames: np.ndarray) -> np.ndarray:
-    return frames[..., 0] * 0.299 + frames[..., 1] * 0.587 + frames[..., 2] * 0.114
+def _median_rows(stack: np.ndarray) -> np.ndarray:
+    """The median down axis 1 of `stack` (T, H, W), as `np.median(stack, axis=1)` gives it: sorting along that
+    axis is several times faster than numpy's partition there."""
+    ordered = np.sort(stack, axis=1)
+    middle = stack.shape[1] // 2
+    if stack.shape[1] % 2:
+        return ordered[:, middle]
+    return (ordered[:, middle - 1] + ordered[:, middle]) * 0.5
 
 
 class DurationCheck:
@@ -178,13 +184,17 @@ class MovingLinesCheck:
         columns = np.arange(work_w, dtype=np.float32)
         lumas = np.stack(
             [
-                cv2.resize(_luma(frame.astype(np.float32)), (work_w, work_h), interpolation=cv2.INTER_AREA)
+                cv2.resize(
+                    cv2.cvtColor(frame.astype(np.float32), cv2.COLOR_RGB2GRAY),
+                    (work_w, work_h),
+                    interpolation=cv2.INTER_AREA,
+                )
                 for frame in frames
             ]
         )
         highs = np.stack([luma - cv2.blur(luma, (9, 1)) for luma in lumas])
         # Column medians of every frame at once (a median per frame costs as much again in call overhead).
-        band_medians = np.stack([np.median(band, axis=1) for band in np.array_split(highs, self.bands, axis=1)], axis=1)
+        band_medians = np.stack([_median_rows(band) for band in np.array_split(highs, self.bands, axis=1)], axis=1)
         # Sharp scenery edges resample differently at each sub-pixel position; lines that move stay apart.
         consistencies = [
             _pairwise_correlation(cv2.GaussianBlur(bands, (0, 0), sigmaX=1.5, sigmaY=0.01)) for bands in band_medians
@@ -199,10 +209,10 @@ class MovingLinesCheck:
             # Whole-height column profiles, only of the frames with column structure (the only ones compared).
             profiles: dict[int, np.ndarray] = {
                 int(index): cv2.GaussianBlur(median[None, :], (0, 0), sigmaX=1.5, sigmaY=0.01)[0]
-                for index, median in zip(np.flatnonzero(structured), np.median(highs[structured], axis=1), strict=True)
+                for index, median in zip(np.flatnonzero(structured), _median_rows(highs[structured]), strict=True)
             }
             # The scene's own move, measured with the column structure taken out so lines cannot drag it along.
-            destriped = lumas - np.median(lumas, axis=1)[:, None, :] + 128.0
+            destriped = lumas - _median_rows(lumas)[:, None, :] + 128.0
             camera, to_work = camera_path(destriped)
             # Cumulative map of a column since frame 0: x_t = centre + zooms[t]·(x_0 − centre) + shifts[t].
             zooms, shifts = np.ones(len(frames)), np.zeros(len(frames))
