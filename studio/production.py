@@ -474,6 +474,8 @@ class Production:
                         if isinstance(update, dict):
                             self.record(update.get("events"))
                     self.gate()
+                    if "review" in chunk:
+                        continue  # a person's decision ends the segment: no planned work is left to cancel
                     if reason := ctx.invalidated(segment_id):
                         raise SegmentCancelled(reason)
                 snapshot = self.segment_graph.get_state(config)

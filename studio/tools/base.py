@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    import numpy as np
+
     from studio.critic.analysis import ClipAnalysis
     from studio.plan import CheckResult, MotionSpec, Shot
 
@@ -174,6 +176,16 @@ class Toolkit:
 
     KINDS = {"video": "video", "upscale": "upscaler", "extend": "extender", "interpolate": "interpolator",
              "music": "music"}  # fmt: skip
+
+    def drawn_frames(self, path: Path) -> tuple[np.ndarray, float] | None:
+        """The frames (and fps) the embedded renderer drew for the clip at `path`, handed over once to the critic
+        so it need not decode the file (`studio.tools.drawn_frames`); None when no renderer of this toolkit still
+        holds them."""
+        for backend in (self.video, self._fallback_instances.get("video")):
+            drawn = getattr(backend, "drawn", None)
+            if drawn is not None and (taken := drawn.take(path)) is not None:
+                return taken
+        return None
 
     def backend(self, kind: str) -> Any:
         """The selected backend of a tool kind (`video`, `upscale`, `extend`, `interpolate`, `music`)."""

@@ -49,6 +49,7 @@ import numpy as np
 from studio.colours import parse_colour
 from studio.errors import ToolError
 from studio.tools.base import Clip, Figure, SceneHint, VideoRequest
+from studio.tools.drawn_frames import DrawnFrames
 from studio.tools.media import read_video, write_video
 
 if TYPE_CHECKING:
@@ -748,6 +749,8 @@ class ProceduralVideoGenerator:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.drawn = DrawnFrames()
+        """The frames of the shots it wrote, until the critic takes them (`Toolkit.drawn_frames`)."""
 
     @classmethod
     def availability(cls, settings: Settings) -> tuple[bool, str]:
@@ -757,10 +760,18 @@ class ProceduralVideoGenerator:
         if request.num_frames < 1 or request.fps <= 0:
             raise ToolError(f"cannot render {request.num_frames} frames at {request.fps} fps")
         renderer = ShotRenderer(request)
+        drawn = np.empty((request.num_frames, request.height, request.width, 3), np.uint8)
+
+        def frames() -> Iterator[np.ndarray]:
+            for index, frame in enumerate(renderer.frames(0, request.num_frames, request.fps)):
+                drawn[index] = frame
+                yield frame
+
         written = write_video(
-            renderer.frames(0, request.num_frames, request.fps), request.fps, output_path,
-            width=request.width, height=request.height, master=True,
-        )  # fmt: skip
+            frames(), request.fps, output_path, width=request.width, height=request.height, master=True
+        )
+        if written == request.num_frames:
+            self.drawn.keep(output_path, drawn, request.fps)
         return Clip(output_path, request.fps, written, request.width, request.height, self.name)
 
 

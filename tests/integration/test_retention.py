@@ -168,7 +168,9 @@ def test_a_station_stopped_mid_episode_after_its_checkpoints_were_pruned_resumes
     """The runtime's own passes cut the running episode's thread down to its latest checkpoints while production
     writes it; a station stopped then resumes the episode from what is left instead of planning it again."""
     data_dir = tmp_path / "data"
-    settings = settings_for(data_dir, playout_realtime=False, retention_interval_s=0.2)
+    # One segment at a time: side by side, the second segment can be approved while the pause lands, and the
+    # episode finishes instead of stopping in its middle.
+    settings = settings_for(data_dir, playout_realtime=False, retention_interval_s=0.2, pipeline_depth=1)
     runtime = StationRuntime(show, settings, episodes=1)
     runtime.start()
     client = Station(data_dir / "station.sqlite")
