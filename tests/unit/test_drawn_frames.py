@@ -29,13 +29,15 @@ def test_the_renderers_frames_reach_the_critic_once_and_are_the_files_pictures(t
         CameraMove(kind="pan", direction="right", speed="medium"),
         [SubjectMotion(subject="chef", action="walks", direction="left")],
     )
-    clip = generator.generate(request, tmp_path / "shot.mp4")
+    partial = generator.generate(request, tmp_path / ".shot.partial.mp4").path
+    # The render stage renames the finished shot into place: the frames follow the file, not its name.
+    clip = partial.rename(tmp_path / "shot.mp4")
     toolkit = Toolkit(video=generator, upscaler=None, extender=None, interpolator=None, music=None)  # type: ignore[arg-type]
-    taken = toolkit.drawn_frames(clip.path)
-    assert taken is not None and toolkit.drawn_frames(clip.path) is None, "handed over once"
+    taken = toolkit.drawn_frames(clip)
+    assert taken is not None and toolkit.drawn_frames(clip) is None, "handed over once"
     frames, fps = taken
     assert frames.shape == (24, 320, 576, 3) and fps == 8.0 and (576, 320) == JUDGED_SIZE
-    decoded = ClipAnalysis.from_file(clip.path, width=576, height=320)
+    decoded = ClipAnalysis.from_file(clip, width=576, height=320)
     # The master is near-lossless: the drawn frames are the file's pictures up to its encoding (about a grey level
     # on average: the RGB to 4:4:4 YUV round trip and CRF 10).
     assert float(np.abs(decoded.frames.astype(np.int16) - frames.astype(np.int16)).mean()) < 2.0
@@ -57,7 +59,10 @@ def test_frames_of_a_file_rewritten_since_are_not_handed_over(tmp_path: Path) ->
     drawn.keep(path, np.zeros((2, 4, 4, 3), np.uint8), 8.0)
     path.write_bytes(b"second take")
     os.utime(path, ns=(1, 1))
-    assert drawn.take(path) is None and len(drawn) == 0
+    assert drawn.take(path) is None, "another file now: decoded, not the first take's frames"
+    drawn.keep(path, np.ones((2, 4, 4, 3), np.uint8), 8.0)
+    taken = drawn.take(path)
+    assert taken is not None and int(taken[0].max()) == 1
 
 
 def test_the_oldest_frames_go_first_past_the_bound_and_a_clip_larger_than_it_is_never_kept(tmp_path: Path) -> None:
