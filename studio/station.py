@@ -353,6 +353,22 @@ class Station:
         sql = "SELECT * FROM rundown" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY position"
         return [_entry(row) for row in self._query(sql, params)]
 
+    def rundown_tail(self, show: str, *, done: Iterable[str], keep_done: int) -> list[RundownEntry]:
+        """The show's rundown less all but the last `keep_done` entries whose status is in `done` (aired,
+        skipped…): what a front-end shows of a channel that has run for weeks, read without the thousands of rows
+        it would hide."""
+        statuses = sorted(done)
+        marks = ",".join("?" * len(statuses))
+        sql = (
+            f"SELECT * FROM rundown WHERE show = ? AND (status NOT IN ({marks}) OR position >= COALESCE("
+            f"(SELECT position FROM rundown WHERE show = ? AND status IN ({marks}) ORDER BY position DESC"
+            " LIMIT 1 OFFSET ?), 0)) ORDER BY position"
+        )
+        if keep_done <= 0:
+            sql = f"SELECT * FROM rundown WHERE show = ? AND status NOT IN ({marks}) ORDER BY position"
+            return [_entry(row) for row in self._query(sql, (show, *statuses))]
+        return [_entry(row) for row in self._query(sql, (show, *statuses, show, *statuses, keep_done - 1))]
+
     def segment(self, segment_id: str) -> RundownEntry | None:
         rows = self._query("SELECT * FROM rundown WHERE segment_id = ?", (segment_id,))
         return _entry(rows[0]) if rows else None

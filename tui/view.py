@@ -302,17 +302,20 @@ class StationView:
     def rundown_rows(self, *, with_shots: bool = True, history: int | None = HISTORY_ROWS) -> list[RundownRow]:
         """The rundown as the table shows it: every segment still to air, and the last `history` that are done
         (aired, skipped, rejected, removed, dropped; None: all of them). A channel that has run for a week has
-        thousands of those, and the table is redrawn whenever a row changes."""
+        thousands of those, and the table is redrawn whenever a row changes: only the rows shown are read, and the
+        shots of segments no longer shown are forgotten, so neither grows with the channel's age."""
         rows: list[RundownRow] = []
-        entries = self.station.rundown(self.show)
-        done = [index for index, entry in enumerate(entries) if entry.status in DONE_STATUSES]
-        hidden = set(done[: len(done) - history]) if history is not None and len(done) > history else set()
+        if history is None:
+            entries = self.station.rundown(self.show)
+        else:
+            entries = self.station.rundown_tail(self.show, done=DONE_STATUSES, keep_done=history)
+            shown = {(entry.episode, entry.segment_index) for entry in entries}
+            if any((shot.episode, shot.segment) not in shown for shot in self.shots.values()):
+                self.shots = {key: shot for key, shot in self.shots.items() if (shot.episode, shot.segment) in shown}
         shots_of: dict[tuple[int, int], list[ShotState]] = {}
         for shot in self.shots.values():
             shots_of.setdefault((shot.episode, shot.segment), []).append(shot)
-        for index, entry in enumerate(entries):
-            if index in hidden:
-                continue
+        for entry in entries:
             shots = shots_of.get((entry.episode, entry.segment_index), [])
             rows.append(
                 RundownRow(

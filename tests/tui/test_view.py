@@ -116,8 +116,21 @@ def test_a_long_running_channels_rundown_shows_what_is_to_come_and_only_the_late
         air(queue, queue.next_item())
     view = StationView(station, "x")
     view.refresh()
-    shown = [row.segment_id for row in view.rundown_rows()]
+    # A shot of every segment, as the view learns them from the log.
+    for episode in range(1, 21):
+        view._shot(f"x-e{episode:04d}-s01-sh01", ev.RenderStarted(show="x", episode=episode, segment=0, attempt=0, seconds=3.0))
+    shown = [row.segment_id for row in view.rundown_rows(with_shots=False)]
     assert HISTORY_ROWS == 12
     assert shown == segments[18 - 12 :], "the last 12 aired, then the 2 to come"
-    assert [row.segment_id for row in view.rundown_rows(history=None)] == segments
+    assert sorted(shot.episode for shot in view.shots.values()) == list(range(7, 21)), (
+        "the shots of segments no longer shown are forgotten"
+    )
+    assert [row.segment_id for row in view.rundown_rows(history=None, with_shots=False)] == segments
+    # The rows shown are read alone, and are the ones the whole rundown would give.
+    whole = station.rundown("x")
+    for keep in (0, 1, 12, 18, 40):
+        tail = station.rundown_tail("x", done={"aired"}, keep_done=keep)
+        aired = [entry for entry in whole if entry.status == "aired"]
+        expected = [entry for entry in whole if entry.status != "aired" or entry in aired[len(aired) - keep :]]
+        assert tail == (expected if keep else [entry for entry in whole if entry.status != "aired"]), keep
     station.close()
