@@ -118,7 +118,9 @@ def test_a_long_running_channels_rundown_shows_what_is_to_come_and_only_the_late
     view.refresh()
     # A shot of every segment, as the view learns them from the log.
     for episode in range(1, 21):
-        view._shot(f"x-e{episode:04d}-s01-sh01", ev.RenderStarted(show="x", episode=episode, segment=0, attempt=0, seconds=3.0))
+        view._shot(
+            f"x-e{episode:04d}-s01-sh01", ev.RenderStarted(show="x", episode=episode, segment=0, attempt=0, seconds=3.0)
+        )
     shown = [row.segment_id for row in view.rundown_rows(with_shots=False)]
     assert HISTORY_ROWS == 12
     assert shown == segments[18 - 12 :], "the last 12 aired, then the 2 to come"
