@@ -1148,12 +1148,15 @@ def main(argv: Sequence[str] | None = None, *, exit_when_done: bool = False) -> 
     With `exit_when_done` (the `studio` command itself), a one-shot command (`studio critique`) ends the process as
     soon as its answer is out: it has nothing to clean up, and tearing down the interpreter (the OCR sessions,
     OpenCV, every module) costs it about 0.1 s of a 1 s run. Its threads also share one malloc arena, so arrays
-    freed by one check are reused by the next rather than handed back to the kernel and faulted in again."""
+    freed by one check are reused by the next rather than faulted in afresh in another thread's arena: a third of
+    its system time."""
     parser = build_parser()
     args = parser.parse_args(argv)
     one_shot = exit_when_done and getattr(args, "one_shot", False)
     if one_shot:
-        _share_one_malloc_arena()
+        from studio.malloc_arenas import limit_malloc_arenas
+
+        limit_malloc_arenas(1)
     code = _run_command(args)
     if one_shot:
         sys.stdout.flush()
@@ -1173,19 +1176,6 @@ def _run_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("studio: interrupted", file=sys.stderr)
         return 130
-
-
-def _share_one_malloc_arena() -> None:
-    """glibc gives each new thread that allocates its own malloc arena: memory one thread frees is never reused by
-    another, so a short process whose threads each make large arrays faults every one of them in afresh (a third
-    of `studio critique`'s system time). One arena for the whole process; nothing where malloc is not glibc's."""
-    import ctypes
-
-    m_arena_max = -8  # glibc's malloc.h
-    try:
-        ctypes.CDLL(None).mallopt(m_arena_max, 1)
-    except (OSError, AttributeError):
-        pass
 
 
 def entry() -> None:

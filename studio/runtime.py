@@ -25,6 +25,7 @@ from studio.channel_runtime import ChannelRuntime, ShowDesk, single_show_channel
 from studio.command_processor import CommandProcessor
 from studio.errors import StudioError
 from studio.lock import StationLock
+from studio.malloc_arenas import limit_malloc_arenas
 from studio.pipeline import RenderStage
 from studio.production import Production, open_station
 from studio.secrets import mask_url
@@ -182,34 +183,6 @@ class StationQueue:
 
     def _event(self, cls: type[ev.Event], segment: QueuedSegment, **fields: object) -> ev.Event:
         return cls(show=self.show, episode=segment.episode, segment_id=segment.segment_id, **fields)  # type: ignore[call-arg]
-
-
-MALLOC_ARENAS = 2
-"""glibc malloc arenas a station keeps. By default glibc gives each thread that allocates its own arena (up to 8 per
-core), and the threads of a station (decoding, OCR, checks, segment jobs) each hold freed frames in theirs: over
-6 minutes aired the station's RSS climbed from 1.1 to 1.27 GB (peak 1.5 GB). With 2 arenas it stayed at 0.64–0.70 GB
-(peak 0.9 GB) and made the show faster (`benchmarks/channel_hour.py`)."""
-
-
-def limit_malloc_arenas() -> None:
-    """Cap glibc's malloc arenas for the threads started from now on (`MALLOC_ARENA_MAX`, when set, wins); a no-op
-    off glibc."""
-    import ctypes
-    import ctypes.util
-    import os
-
-    if os.environ.get("MALLOC_ARENA_MAX"):
-        return
-    name = ctypes.util.find_library("c")
-    if not name:
-        return
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    m_arena_max = -8  # <malloc.h>: M_ARENA_MAX
-    mallopt(m_arena_max, MALLOC_ARENAS)
 
 
 def _queued(entry: RundownEntry) -> QueuedSegment:
