@@ -49,7 +49,7 @@ import numpy as np
 from studio.colours import parse_colour
 from studio.errors import ToolError
 from studio.tools.base import Clip, Figure, SceneHint, VideoRequest
-from studio.tools.drawn_frames import DrawnFrames
+from studio.tools.drawn_frames import DrawnFrames, frame_buffer
 from studio.tools.media import read_video, write_video
 
 if TYPE_CHECKING:
@@ -760,7 +760,7 @@ class ProceduralVideoGenerator:
         if request.num_frames < 1 or request.fps <= 0:
             raise ToolError(f"cannot render {request.num_frames} frames at {request.fps} fps")
         renderer = ShotRenderer(request)
-        drawn = np.empty((request.num_frames, request.height, request.width, 3), np.uint8)
+        drawn = frame_buffer(request.num_frames, request.height, request.width)
 
         def frames() -> Iterator[np.ndarray]:
             for index, frame in enumerate(renderer.frames(0, request.num_frames, request.fps)):
