@@ -143,17 +143,17 @@ class StudioContext:
         from studio.critic.report import write_contact_sheet, write_thumbnail
 
         width, height = JUDGED_SIZE
-        drawn = self.toolkit.drawn_frames(Path(clip_path))
+        clip = Path(clip_path)
+        drawn = self.toolkit.drawn_frames(clip)
         if drawn is not None and drawn[0].shape[1:3] == (height, width):
             # The embedded renderer's own frames, still in memory: what its near-lossless master holds.
             analysis = ClipAnalysis(*drawn)
         else:
             # OCR reads the frames the text check samples while the rest of the clip is still being decoded.
-            decoding = ClipAnalysis.start(Path(clip_path), width=width, height=height)
+            decoding = ClipAnalysis.start(clip, width=width, height=height)
             read_text_early(decoding, self.toolkit.checks)
             analysis = decoding.analysis()
         verdict = judge(analysis, shot, self.toolkit.checks)
-        clip = Path(clip_path)
         evidence: dict[str, str] = {}
         for key, write, suffix in (("contact_sheet", write_contact_sheet, ".sheet.jpg"),
                                    ("thumbnail", write_thumbnail, ".thumb.png")):  # fmt: skip

@@ -359,14 +359,14 @@ class Station:
         it would hide."""
         statuses = sorted(done)
         marks = ",".join("?" * len(statuses))
+        if keep_done <= 0:
+            sql = f"SELECT * FROM rundown WHERE show = ? AND status NOT IN ({marks}) ORDER BY position"
+            return [_entry(row) for row in self._query(sql, (show, *statuses))]
         sql = (
             f"SELECT * FROM rundown WHERE show = ? AND (status NOT IN ({marks}) OR position >= COALESCE("
             f"(SELECT position FROM rundown WHERE show = ? AND status IN ({marks}) ORDER BY position DESC"
             " LIMIT 1 OFFSET ?), 0)) ORDER BY position"
         )
-        if keep_done <= 0:
-            sql = f"SELECT * FROM rundown WHERE show = ? AND status NOT IN ({marks}) ORDER BY position"
-            return [_entry(row) for row in self._query(sql, (show, *statuses))]
         return [_entry(row) for row in self._query(sql, (show, *statuses, show, *statuses, keep_done - 1))]
 
     def segment(self, segment_id: str) -> RundownEntry | None:

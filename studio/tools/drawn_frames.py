@@ -4,11 +4,12 @@ The procedural renderer draws every frame of a shot in this process and encodes 
 (`studio.tools.media.video_encode_args`, 4:4:4 at CRF 10); the critic then judges that clip, and decoding it back
 costs as much CPU as a sixteenth of the whole embedded channel. Each renderer holds a `DrawnFrames` (nothing is
 shared between stations or toolkits) that hands the drawn frames over instead: the renderer `keep`s them once the
-file is written, the critic `take`s them once (`Toolkit.drawn_frames`). Bounded by bytes (the
-oldest are dropped first), so clips nobody takes (a shot cancelled by steering) cost nothing for long. Kept by the
-file's identity (device, inode, size and modification time), not its name: the render stage writes a shot to a
-partial file and renames it into place, and a file rewritten since is a different one, decoded as before. Whatever is not found here is decoded from the file: the verdict is the same
-either way up to the master's encoding (tests/unit/test_drawn_frames.py).
+file is written, the critic `take`s them once (`Toolkit.drawn_frames`). Bounded by bytes (the oldest are dropped
+first), so clips nobody takes (a shot cancelled by steering) cost nothing for long. Kept by the file's identity
+(device, inode, size and modification time), not its name: the render stage writes a shot to a partial file and
+renames it into place, and a file rewritten since is a different one, decoded as before. Whatever is not found
+here is decoded from the file: the verdict is the same either way up to the master's encoding
+(tests/unit/test_drawn_frames.py).
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def frame_buffer(count: int, height: int, width: int) -> np.ndarray:
     """An uninitialised uint8 (count, height, width, 3) array in an anonymous memory mapping of its own, unmapped
     when the last reference to it goes. A shot's drawn frames live from the render stage to the critic, freed by
     another thread than the one that made them; blocks of that size and life, taken from malloc's arenas, fragment
-    them: a station's resident memory rose from 750 MiB to 1.46 GB in 22 minutes aired (`benchmarks/channel_hour.py`)."""
+    them: a station's resident memory rose from 750 MiB to 1.46 GB in 22 minutes aired
+    (`benchmarks/channel_hour.py`)."""
     size = count * height * width * 3
     if size == 0:
         return np.empty((count, height, width, 3), np.uint8)
