@@ -814,6 +814,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 # --- critique ----------------------------------------------------------------------------------------------------
 
 
+def _vision_model_named() -> bool:
+    """Whether the environment names a vision model (`STUDIO_VISION_MODEL`, in any case, as the settings read it);
+    the vision critic needs one (`studio.vision.vision_configured`)."""
+    return any(name.upper() == "STUDIO_VISION_MODEL" and value for name, value in os.environ.items())
+
+
 def cmd_critique(args: argparse.Namespace) -> int:
     from studio.critic.analysis import JUDGED_SIZE, ClipAnalysis
 
@@ -826,7 +832,7 @@ def cmd_critique(args: argparse.Namespace) -> int:
     from studio.critic.judge import critique_file
     from studio.critic.report import verdict_json
     from studio.plan import MotionSpec
-    from studio.tools.registry import critic_checks
+    from studio.tools.checks import default_checks
 
     motion = None
     if args.motion:
@@ -834,7 +840,14 @@ def cmd_critique(args: argparse.Namespace) -> int:
             motion = MotionSpec.model_validate_json(args.motion)
         except ValueError as error:
             raise ConfigError(f"--motion is not a valid motion spec JSON: {_validation_problems(error)}") from None
-    checks = critic_checks(_settings(args))
+    if _vision_model_named():
+        from studio.tools.registry import critic_checks
+
+        checks = critic_checks(_settings(args))
+    else:
+        # Without a vision model the critic is the measured checks alone: the settings (pydantic-settings, which
+        # imports asyncio) are not loaded, 40-50 ms of a 1 s budget.
+        checks = default_checks()
     verdict = critique_file(
         clip, args.prompt, motion, contact_sheet=Path(args.contact_sheet) if args.contact_sheet else None,
         checks=checks, decoding=decoding,
@@ -1147,22 +1160,37 @@ def main(argv: Sequence[str] | None = None, *, exit_when_done: bool = False) -> 
 
     With `exit_when_done` (the `studio` command itself), a one-shot command (`studio critique`) ends the process as
     soon as its answer is out: it has nothing to clean up, and tearing down the interpreter (the OCR sessions,
-    OpenCV, every module) costs it about 0.1 s of a 1 s run. Its threads also share one malloc arena, so arrays
-    freed by one check are reused by the next rather than faulted in afresh in another thread's arena: a third of
-    its system time."""
+    OpenCV, every module) costs it about 0.1 s of a 1 s run. Before it starts, the process is set up for one short
+    job (`_one_shot_process`)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     one_shot = exit_when_done and getattr(args, "one_shot", False)
     if one_shot:
-        from studio.malloc_arenas import limit_malloc_arenas
-
-        limit_malloc_arenas(1)
+        _one_shot_process()
     code = _run_command(args)
     if one_shot:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
     return code
+
+
+def _one_shot_process() -> None:
+    """Set up this process for one short job on a few cores (`studio critique`), before numpy or pydantic is
+    imported; a person's own setting of each variable wins.
+
+    - OpenBLAS starts no thread pool (`OPENBLAS_NUM_THREADS=1`): the critic's matrices are small, and the threads
+      numpy's OpenBLAS starts on import spin for work that never comes: 60–90 ms of CPU.
+    - pydantic does not look for plugins among the installed packages' entry points (`PYDANTIC_DISABLE_PLUGINS`).
+    - Its threads share one malloc arena, and malloc keeps what is freed for reuse
+      (`studio.malloc_arenas.keep_freed_memory`): arrays freed by one check or OCR reading are reused by the next
+      rather than faulted in afresh, page by page, in another arena or another mapping (system time)."""
+    from studio.malloc_arenas import keep_freed_memory, limit_malloc_arenas
+
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
+    limit_malloc_arenas(1)
+    keep_freed_memory()
 
 
 def _run_command(args: argparse.Namespace) -> int:

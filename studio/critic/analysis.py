@@ -188,22 +188,20 @@ class ClipDecoding:
     def __init__(
         self, path: Path, *, width: int | None = None, height: int | None = None, max_width: int | None = None
     ) -> None:
-        from studio.tools.media import probe, start_video_decode, video_size
+        from studio.tools.media import start_video_decode, video_size, video_track
 
         self.path = path
-        self._info = probe(path)
-        own_width, own_height = video_size(self._info, max_width=max_width)
+        track = video_track(path)
+        own_width, own_height = video_size(track, max_width=max_width)
         # ffmpeg starts before numpy is imported and the frames' memory is laid out.
         self._process, self.width, self.height = start_video_decode(
-            path, width=width or own_width, height=height or own_height, info=self._info
+            path, width=width or own_width, height=height or own_height, track=track
         )
-        self.expected = self._info.video_frames
+        self.expected = track.frames
         """Frames the container holds (its packets); the count decoded is checked against it at the end."""
         import numpy as np
 
-        self._clip = ClipAnalysis(
-            np.empty((self.expected, self.height, self.width, 3), np.uint8), self._info.fps or 24.0
-        )
+        self._clip = ClipAnalysis(np.empty((self.expected, self.height, self.width, 3), np.uint8), track.fps or 24.0)
         self._extra: list[np.ndarray] = []
         self._decoded = 0
         self._done = False

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from studio.broadcast.commands import Loudness
+    from studio.tools.mp4 import VideoTrack
 
 # Intermediate clips: lossless RGB (Ut Video), frame-exact and about 4x faster to write than FFV1 at 1024x576.
 INTERMEDIATE_SUFFIX = ".mkv"
@@ -142,15 +143,21 @@ def write_video(
     return count
 
 
-def _decode_command(path: Path, info: MediaInfo, width: int | None, height: int | None) -> tuple[list[str], int, int]:
-    """The ffmpeg argv that decodes `path` to raw RGB frames on stdout (scaled to `width` x `height` when given),
-    and the frames' width and height."""
-    if info.width == 0:
+def _decode_command(
+    path: Path, source: tuple[int, int], width: int | None, height: int | None, *, exact: bool = False
+) -> tuple[list[str], int, int]:
+    """The ffmpeg argv that decodes `path` (its video `source` width x height) to raw RGB frames on stdout (scaled
+    to `width` x `height` when given), and the frames' width and height. `exact`: name the size even when it is the
+    source's (a scale filter with ffmpeg's default flags converts to RGB exactly as the one it adds by itself), so
+    frames come out that size even if the source's size was misread."""
+    if source[0] == 0:
         raise ToolError(f"{path.name} has no video stream")
-    out_w, out_h = width or info.width, height or info.height
+    out_w, out_h = width or source[0], height or source[1]
     command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path)]
-    if (out_w, out_h) != (info.width, info.height):
+    if (out_w, out_h) != source:
         command += ["-vf", f"scale={out_w}:{out_h}:flags=area"]
+    elif exact:
+        command += ["-vf", f"scale={out_w}:{out_h}"]
     command += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     return command, out_w, out_h
 
@@ -160,7 +167,7 @@ def read_video(path: Path, *, width: int | None = None, height: int | None = Non
     import numpy as np
 
     info = probe(path)
-    command, out_w, out_h = _decode_command(path, info, width, height)
+    command, out_w, out_h = _decode_command(path, (info.width, info.height), width, height)
     completed = subprocess.run(command, capture_output=True, check=False, start_new_session=True)
     if completed.returncode != 0:
         raise ToolError(f"cannot decode {path.name}: {completed.stderr.decode('utf-8', 'replace').strip()[-300:]}")
@@ -170,7 +177,7 @@ def read_video(path: Path, *, width: int | None = None, height: int | None = Non
     return frames, info.fps
 
 
-def video_size(info: MediaInfo, *, max_width: int | None = None) -> tuple[int, int]:
+def video_size(info: MediaInfo | VideoTrack, *, max_width: int | None = None) -> tuple[int, int]:
     """The size frames of a video with `info` are read at: its own, or scaled down to `max_width` wide with its
     aspect ratio (an even height) when it is wider."""
     width, height = info.width, info.height
@@ -180,15 +187,31 @@ def video_size(info: MediaInfo, *, max_width: int | None = None) -> tuple[int, i
     return width, height
 
 
+def video_track(path: Path) -> VideoTrack:
+    """The size, frame rate and frame count of the video in `path`: from an MP4's sample tables when it is one
+    (`studio.tools.mp4`, without importing PyAV), else from `probe` (all zero without a video stream)."""
+    from studio.tools.mp4 import VideoTrack, video_track
+
+    try:
+        track = video_track(path)
+    except OSError:
+        track = None  # probe says what is wrong with the file
+    if track is not None:
+        return track
+    info = probe(path)
+    return VideoTrack(width=info.width, height=info.height, fps=info.fps, frames=info.video_frames)
+
+
 def start_video_decode(
-    path: Path, *, width: int | None = None, height: int | None = None, info: MediaInfo | None = None
+    path: Path, *, width: int | None = None, height: int | None = None, track: VideoTrack | None = None
 ) -> tuple[subprocess.Popen[bytes], int, int]:
     """Start the ffmpeg that `read_video` runs, writing raw RGB frames to its stdout (stderr to a temporary file
     that nothing has to drain), and return it with the frames' width and height; `frames_of` reads them.
-    `info` is the file's `probe` when the caller has it."""
+    `track` is the file's `video_track` when the caller has it."""
     import tempfile
 
-    command, out_w, out_h = _decode_command(path, info if info is not None else probe(path), width, height)
+    track = track if track is not None else video_track(path)
+    command, out_w, out_h = _decode_command(path, (track.width, track.height), width, height, exact=True)
     stderr = tempfile.TemporaryFile()
     try:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True)

@@ -347,6 +347,22 @@ def test_critique_missing_or_unreadable_clip_is_a_clean_error(tmp_path: Path) ->
     _one_clean_error_line(studio("critique", str(not_video), "--prompt", "x"), str(not_video))
 
 
+def test_critique_without_a_vision_model_loads_neither_the_settings_nor_pyav(clips: Clips) -> None:
+    """`studio critique` has 1 s per clip, start-up included (`benchmarks/critique_cli.py`). Without a vision model
+    the critic is the measured checks alone: the settings are not loaded (pydantic-settings imports asyncio), an
+    MP4's size and frame count come from its boxes rather than PyAV, and OCR needs no shapely (with a vision model,
+    `tests/integration/test_vision_endpoint.py` runs the command against a server)."""
+    command = [sys.executable, "-X", "importtime", "-m", "studio.cli", "critique", str(clips.moving),
+               "--prompt", MOVING_PROMPT, "--json"]  # fmt: skip
+    env = {name: value for name, value in os.environ.items() if name.upper() != "STUDIO_VISION_MODEL"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert {"numpy", "cv2", "onnxruntime", "studio.critic.judge"} <= imported, "not the critique that was timed"
+    assert not {"pydantic_settings", "asyncio", "av", "shapely"} & imported
+    assert json.loads(result.stdout)["passed"] is True
+
+
 # --- studio models -------------------------------------------------------------------------------------------------
 
 

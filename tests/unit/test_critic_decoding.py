@@ -3,7 +3,6 @@ OCR that reads the text check's frames as they are decoded makes the readings th
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,6 +17,7 @@ from studio.plan import CameraMove
 from studio.tools.checks import default_checks
 from studio.tools.checks.text import TextCheck, ocr_available
 from studio.tools.media import write_video
+from studio.tools.mp4 import video_track
 from studio.vocabulary import motion_from_prompt
 from tests.unit.critic_fixtures import SceneSpec, make_shot, overlay_text, render_scene
 
@@ -53,13 +53,26 @@ def test_a_container_that_miscounts_its_frames_still_gives_every_frame(
     painted: Path, claimed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     expected = ClipAnalysis.from_file(painted)
-    probe = media_module.probe
-    monkeypatch.setattr(media_module, "probe", lambda path: replace(probe(path), video_frames=len(expected) + claimed))
+    track = media_module.video_track
+    monkeypatch.setattr(media_module, "video_track", lambda path: track(path)._replace(frames=len(expected) + claimed))
     decoding = ClipAnalysis.start(painted)
     decoding.read_early([5, 9], max_width=1024)
     clip = decoding.analysis()
     assert np.array_equal(clip.frames, expected.frames)
     assert not clip._texts, "readings made for the claimed count's frames are dropped"
+
+
+def test_a_clip_that_is_not_mp4_is_measured_by_probe(tmp_path: Path, painted: Path) -> None:
+    """The MP4 reader answers for MP4s only; a Matroska clip's size and frame count come from PyAV's probe, and
+    decoding it in the background still gives `from_file`'s frames."""
+    matroska = tmp_path / "painted.mkv"
+    frames = ClipAnalysis.from_file(painted).frames
+    write_video(list(frames), 12.0, matroska, width=448, height=256)
+    assert video_track(matroska) is None
+    info = media_module.probe(matroska)
+    assert media_module.video_track(matroska) == (info.width, info.height, info.fps, info.video_frames)
+    clip = ClipAnalysis.start(matroska, max_width=300).analysis()
+    assert np.array_equal(clip.frames, ClipAnalysis.from_file(matroska, width=300, height=172).frames)
 
 
 def test_a_file_that_cannot_be_decoded_raises_tool_error(
