@@ -95,7 +95,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     one_show = len(args.show) == 1 and not is_channel_file(args.show[0])
     programme = load_show(args.show[0]) if one_show else load_programme(args.show)
     title = programme.title if one_show else programme.name
-    settings = _settings(args, port=args.port, bind=args.bind, rtmp_url=args.rtmp, device=args.device)
+    settings = _settings(
+        args, port=args.port, bind=args.bind, rtmp_url=args.rtmp, device=args.device, ray_address=args.ray
+    )
 
     from studio.progress import ProgressLines
     from studio.runtime import StationRuntime
@@ -934,6 +936,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, help="web player port (default 8090; 0 picks a free one)")
     run.add_argument("--bind", help="web player address (default 127.0.0.1)")
     run.add_argument("--device", choices=["auto", "cuda", "cpu"], help="device for model backends")
+    run.add_argument(
+        "--ray", metavar="ADDRESS",
+        help="render on a Ray cluster: auto, HOST:PORT of its head, or ray://HOST:PORT (default $STUDIO_RAY_ADDRESS); "
+        "one render worker per GPU (or per unit of $STUDIO_RAY_RENDER_RESOURCE), models loaded once; needs "
+        "pip install 'studio[ray]'",
+    )  # fmt: skip
     data_dir_arg(run)
     run.set_defaults(func=cmd_run)
 

@@ -178,6 +178,16 @@ class Settings(BaseSettings):
     render stage (the GPU) busy; the next episode is planned as soon as every segment of the ones in hand has
     started. 1: one segment at a time, one step after another."""
 
+    ray_address: str | None = None
+    """A Ray cluster to render on (`studio run --ray`): `auto` (the cluster this machine belongs to), `HOST:PORT` of
+    its head, or `ray://HOST:PORT` (Ray Client). One render worker runs per unit of `ray_render_resource`, its models
+    loaded once; the store, the agents, the critic, post and playout stay here. Unset: everything runs here."""
+
+    ray_render_resource: str = "GPU"
+    """The Ray resource a render worker takes one unit of: `GPU`, or a custom resource the cluster's nodes were
+    started with (`ray start --resources '{"render": 2}'`) to keep some GPUs for other work, or to stand in for
+    GPUs on a test cluster."""
+
     buffer_strategy: bool = True
     """The showrunner watches the buffer: when an episode as planned would not be made before the buffer runs dry
     at the measured production rate, it plans shorter segments with fewer repairs and, if that is not enough, lets

@@ -386,6 +386,25 @@ class RenderFailed(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RenderWorkerLost(Event):
+    """A render worker on a Ray cluster (`--ray`) died while it rendered this shot: the shot goes back to the
+    render stage's queue for another worker (or, with none left, for this machine). Nothing approved is lost."""
+
+    agent: ClassVar[str] = "render"
+    attempt: int
+    worker: str
+    """The worker: its slot, node address and process (`0 (10.0.0.5 pid 4242, GPU 0)`)."""
+    error: str
+    """What Ray said (the actor died, its node was lost, …)."""
+    workers_left: int
+    """Render workers still alive; 0: shots render on the station's own machine."""
+
+    def summary(self) -> str:
+        after = f"{self.workers_left} left" if self.workers_left else "none left: rendering here"
+        return f"render worker {self.worker} lost mid-shot ({self.error}); the shot goes to another ({after})"
+
+
+@dataclass(frozen=True, kw_only=True)
 class BackendFellBack(Event):
     agent: ClassVar[str] = "render"
     kind: str
@@ -1056,7 +1075,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         StationStarted, StationStopped, ProductionPaused, ProductionResumed, ProductionFinished, ProductionFailed,
         PipelineMeasured, SegmentWorkCancelled,
         EpisodePlanned, StrategyChanged, EpisodeResumed, SegmentWritten, ShotsDesigned, ShotRepaired,
-        RenderStarted, ClipRendered, RenderFailed, BackendFellBack,
+        RenderStarted, ClipRendered, RenderFailed, RenderWorkerLost, BackendFellBack,
         VerdictGiven, ShotDropped, LessonLearned,
         SegmentApproved, SegmentDropped, SegmentAwaitingReview, SegmentHeld, ShotReprompted, RepromptFailed, SegmentRemade,
         EpisodeAssembled, EpisodeEmpty,

@@ -40,12 +40,22 @@ class RenderCancelled(StudioError):
     """The job's work was invalidated before it started: it was not rendered."""
 
 
+class RenderWorkerLost(StudioError):
+    """The worker behind a slot of the stage died while it had a job (`studio.ray_render`): the job was not done,
+    and the worker is gone. The stage puts the job back in its queue for another slot."""
+
+    def __init__(self, worker: str, reason: str) -> None:
+        super().__init__(f"render worker {worker} was lost: {reason}")
+        self.worker = worker
+        self.reason = reason
+
+
 @dataclass(order=True)
 class _Job:
     key: tuple[Any, ...]
     seq: int
-    run: Callable[[float], Any] = field(compare=False)
-    """Called on the stage's thread with the seconds the job waited in the queue."""
+    run: Callable[[float, int], Any] = field(compare=False)
+    """Called on a slot's thread with the seconds the job waited in the queue and the slot's number."""
     future: Future[Any] = field(compare=False)
     cancelled: Callable[[], str] = field(compare=False)
     submitted: float = field(compare=False)
@@ -71,7 +81,8 @@ class StageStats:
 
 
 class RenderStage:
-    """One render thread, a bounded priority queue in front of it, and its own busy/starved clock."""
+    """Render threads (one per slot: a GPU of this machine, or a render worker on a Ray cluster), a bounded priority
+    queue in front of them, and their busy/starved clock (summed over the slots)."""
 
     def __init__(
         self,
@@ -81,7 +92,9 @@ class RenderStage:
         stopping: threading.Event | None = None,
         demand: threading.Event | None = None,
         name: str = "studio-render",
+        slots: int = 1,
     ) -> None:
+        self.slots = max(1, slots)
         self.capacity = max(1, capacity)
         self.paused = paused or threading.Event()
         self.stopping = stopping or threading.Event()
@@ -91,7 +104,9 @@ class RenderStage:
         self._heap: list[_Job] = []
         self._cond = threading.Condition()
         self._seq = itertools.count()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._live = self.slots
+        """Slots whose thread still takes jobs (a slot whose worker was lost retires, unless it is the last)."""
         self._closed = False
         self._busy_s = 0.0
         self._starved_s = 0.0
@@ -102,9 +117,10 @@ class RenderStage:
     # --- submitting -----------------------------------------------------------------------------------------------
 
     def submit(
-        self, key: tuple[Any, ...], run: Callable[[float], Any], *, cancelled: Callable[[], str] | None = None
+        self, key: tuple[Any, ...], run: Callable[[float, int], Any], *, cancelled: Callable[[], str] | None = None
     ) -> Future[Any]:
-        """Queue `run` (called on the render thread with its queue wait in seconds); lower `key` renders first.
+        """Queue `run` (called on a slot's thread with its queue wait in seconds and the slot's number); lower `key`
+        renders first.
         Blocks while the queue is full; raises `ProductionStopped` when the station stops meanwhile."""
         future: Future[Any] = Future()
         with self._cond:
@@ -133,9 +149,12 @@ class RenderStage:
     # --- the render thread ----------------------------------------------------------------------------------------
 
     def _start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
-            self._thread.start()
+        if not self._threads:
+            for slot in range(self.slots):
+                name = self._name if self.slots == 1 else f"{self._name}-{slot}"
+                thread = threading.Thread(target=self._loop, args=(slot,), name=name, daemon=True)
+                self._threads.append(thread)
+                thread.start()
 
     def _take(self) -> _Job | None:
         """The next job to render (None when closing), counting idle time while production wanted work."""
@@ -160,7 +179,7 @@ class RenderStage:
                     self._starved_s += now - last
                 last = now
 
-    def _loop(self) -> None:
+    def _loop(self, slot: int) -> None:
         while True:
             job = self._take()
             if job is None:
@@ -174,16 +193,25 @@ class RenderStage:
             started = time.perf_counter()
             waited = started - job.submitted
             try:
-                result = job.run(waited)
+                result = job.run(waited, slot)
+            except RenderWorkerLost:
+                with self._cond:
+                    self._busy_s += time.perf_counter() - started
+                    # Back in the queue as it was (its key and place), for the next free slot.
+                    heapq.heappush(self._heap, job)
+                    self._cond.notify_all()
+                    if self._live > 1:
+                        self._live -= 1
+                        return  # this slot's worker is gone; the last slot stays (its jobs render here)
+                continue
             except BaseException as error:  # noqa: BLE001 - handed to the waiting node, which decides
                 job.future.set_exception(error)
             else:
                 job.future.set_result(result)
-            finally:
-                with self._cond:
-                    self._busy_s += time.perf_counter() - started
-                    self._jobs += 1
-                    self._queue_wait_s += waited
+            with self._cond:
+                self._busy_s += time.perf_counter() - started
+                self._jobs += 1
+                self._queue_wait_s += waited
 
     def _fail_queued(self, error: BaseException) -> None:
         while self._heap:
@@ -209,5 +237,6 @@ class RenderStage:
         with self._cond:
             self._closed = True
             self._fail_queued(ProductionStopped("the render stage is closed"))
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=30)
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=30)

@@ -200,7 +200,10 @@ class Production:
         self.depth = self.depth or self.context.settings.pipeline_depth
         self._owns_stage = self.render_stage is None
         if self.render_stage is None:
-            self.render_stage = RenderStage(paused=self.paused, stopping=self.stop_event, demand=self.demand)
+            farm = self.context.render_farm
+            self.render_stage = RenderStage(
+                paused=self.paused, stopping=self.stop_event, demand=self.demand, slots=farm.slots if farm else 1
+            )
         self.context.render_stage = self.render_stage
         self.pool = ThreadPoolExecutor(max_workers=self.depth, thread_name_prefix=f"studio-{self.context.show_key}")
         self.context.gate = self.gate

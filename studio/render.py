@@ -327,7 +327,7 @@ def submit_render(
     segment_id = ctx.segment_id(episode, segment)
     future = stage.submit(
         (episode, segment, shot.id, shot.attempt),
-        lambda queued_s: _render_now(ctx, shot, where, output_path, previous, queued_s=queued_s),
+        lambda queued_s, slot: _render_now(ctx, shot, where, output_path, previous, queued_s=queued_s, slot=slot),
         cancelled=lambda: ctx.invalidated(segment_id),
     )
 
@@ -344,12 +344,38 @@ def submit_render(
 
 
 def _render_now(
-    ctx: StudioContext, shot: Shot, where: dict[str, Any], output_path: Path, previous: Path | None, *, queued_s: float
+    ctx: StudioContext,
+    shot: Shot,
+    where: dict[str, Any],
+    output_path: Path,
+    previous: Path | None,
+    *,
+    queued_s: float,
+    slot: int = 0,
 ) -> RenderOutcome:
+    """Render the shot here, or on the render worker behind the stage's `slot` when there is a farm (`--ray`) and
+    that worker is alive. A worker lost mid-shot is logged (`RenderWorkerLost`) and the stage hands the shot to
+    another slot."""
+    from studio.pipeline import RenderWorkerLost
+
+    farm = ctx.render_farm
+    remote = farm is not None and slot < farm.slots and farm.workers[slot] is not None
     ctx.notify(ctx.event(ev.RenderStarted, **where, attempt=shot.attempt, seconds=shot.seconds))
     started = time.perf_counter()
     try:
-        path, runner = render_shot(ctx.toolkit, ctx.show, shot, ctx.work_dir / shot.id, output_path, previous)
+        if remote:
+            path, stages, fallbacks = farm.render_shot(slot, ctx.show, shot, output_path, previous)
+            runner = StageRunner(ctx.toolkit, stages=stages, fallbacks=[tuple(item) for item in fallbacks])
+        else:
+            path, runner = render_shot(ctx.toolkit, ctx.show, shot, ctx.work_dir / shot.id, output_path, previous)
+    except RenderWorkerLost as lost:
+        lost_event = ctx.event(
+            ev.RenderWorkerLost, **where, backend="ray", attempt=shot.attempt, worker=lost.worker, error=lost.reason,
+            workers_left=farm.alive() if farm is not None else 0, duration_ms=(time.perf_counter() - started) * 1000,
+        )  # fmt: skip
+        # Into the store now: a node's own events say what it decided, and this shot is not decided yet.
+        ctx.station.record(lost_event)
+        raise
     except ToolError as error:
         failed = ctx.event(
             ev.RenderFailed, **where, backend=ctx.toolkit.video.name, attempt=shot.attempt, error=str(error),

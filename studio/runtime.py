@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from studio.config import Settings
     from studio.memory import ShowMemory
     from studio.metrics import MetricsServer
+    from studio.ray_render import RenderFarm
     from studio.show import Show
     from studio.station import RundownEntry, Station
     from studio.tools.base import Toolkit
@@ -241,6 +242,8 @@ class StationRuntime(ChannelRuntime):
         self.supervisor: PlayoutSupervisor
         self.server: PlayerServer | None = None
         self.metrics: MetricsServer | None = None
+        self.farm: RenderFarm | None = None
+        """The Ray render workers (`--ray`), None when shots render here."""
         self._interstitials: list[Interstitials] = []
         self.start_event_id = 0
         self.finished_episodes: list[Path] = []
@@ -285,14 +288,19 @@ class StationRuntime(ChannelRuntime):
             vision = make_vision_model(settings)
             shows = self.channel.shows if self.channel is not None else {self.show.title: self.show}
             interrupted: list[str] = []
-            # A channel's shows share one render stage: the GPU is one resource, whatever show a shot is for.
-            shared_stage = RenderStage(stopping=self._stop) if self.channel is not None else None
+            if settings.ray_address:
+                from studio.ray_render import RenderFarm
+
+                self.farm = RenderFarm(settings, settings.ray_address, resource=settings.ray_render_resource).start()
+            slots = self.farm.slots if self.farm is not None else 1
+            # A channel's shows share one render stage: the GPUs are one resource, whatever show a shot is for.
+            shared_stage = RenderStage(stopping=self._stop, slots=slots) if self.channel is not None else None
             for name, show in shows.items():
                 memory = self._open_memory(station, show)
                 seed = self.seed if show is self.show else show.channel.seed
                 context = StudioContext(
                     show=show, settings=settings, toolkit=toolkit, director=director, station=station, seed=seed,
-                    notify=self.record, memory=memory, vision=vision,
+                    notify=self.record, memory=memory, vision=vision, render_farm=self.farm,
                 )  # fmt: skip
                 production = Production(context, render_stage=shared_stage)
                 if station.flag(context.show_key, "paused"):
@@ -370,6 +378,8 @@ class StationRuntime(ChannelRuntime):
                 self.server.stop()
             if self.metrics is not None:
                 self.metrics.stop()
+            if self.farm is not None:
+                self.farm.stop()
             station.close()
             self._lock.release()
             raise
@@ -459,6 +469,8 @@ class StationRuntime(ChannelRuntime):
             self.server.stop()
         if self.metrics is not None:
             self.metrics.stop()
+        if self.farm is not None:
+            self.farm.stop()
         with contextlib.suppress(Exception):
             self.record(self.context.event(ev.StationStopped, reason=reason))
         self.station.close()

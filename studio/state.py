@@ -94,6 +94,9 @@ class StudioContext:
     render_stage: Any = None
     """The `studio.pipeline.RenderStage` production runs (the thread that owns the GPU); None: nodes render on
     their own thread."""
+    render_farm: Any = None
+    """The `studio.ray_render.RenderFarm` whose workers are the render stage's slots (`--ray`); None: shots render
+    on this machine's toolkit."""
     show_key: str = field(init=False)
 
     def __post_init__(self) -> None:

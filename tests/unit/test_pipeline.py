@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from studio.pipeline import RenderCancelled, RenderStage
+from studio.pipeline import RenderCancelled, RenderStage, RenderWorkerLost
 from studio.state import ProductionStopped
 
 
@@ -22,7 +22,7 @@ def test_jobs_render_one_at_a_time_earliest_key_first() -> None:
     gate = threading.Event()
 
     def job(key: tuple[int, int]) -> object:
-        def run(queued_s: float) -> tuple[int, int]:
+        def run(queued_s: float, slot: int) -> tuple[int, int]:
             running.append(key)
             assert len(running) == 1, "two renders at once"
             if key == (9, 9):
@@ -47,14 +47,14 @@ def test_jobs_render_one_at_a_time_earliest_key_first() -> None:
 def test_a_full_queue_holds_the_submitter_back_until_the_stage_takes_a_job() -> None:
     stage = _stage(capacity=2)
     release = threading.Event()
-    stage.submit((0,), lambda q: release.wait(5))
+    stage.submit((0,), lambda q, slot: release.wait(5))
     time.sleep(0.1)
-    stage.submit((1,), lambda q: None)
-    stage.submit((2,), lambda q: None)
+    stage.submit((1,), lambda q, slot: None)
+    stage.submit((2,), lambda q, slot: None)
     submitted = threading.Event()
 
     def third() -> None:
-        stage.submit((3,), lambda q: None)
+        stage.submit((3,), lambda q, slot: None)
         submitted.set()
 
     threading.Thread(target=third, daemon=True).start()
@@ -68,10 +68,10 @@ def test_a_job_invalidated_before_it_starts_is_not_rendered() -> None:
     stage = _stage()
     hold = threading.Event()
     rendered: list[str] = []
-    stage.submit((0,), lambda q: hold.wait(5))
+    stage.submit((0,), lambda q, slot: hold.wait(5))
     time.sleep(0.05)
-    dropped = stage.submit((1,), lambda q: rendered.append("dropped"), cancelled=lambda: "dropped by a person")
-    kept = stage.submit((2,), lambda q: rendered.append("kept"))
+    dropped = stage.submit((1,), lambda q, slot: rendered.append("dropped"), cancelled=lambda: "dropped by a person")
+    kept = stage.submit((2,), lambda q, slot: rendered.append("kept"))
     hold.set()
     with pytest.raises(RenderCancelled, match="dropped by a person"):
         stage.wait(dropped)
@@ -86,19 +86,19 @@ def test_nothing_starts_while_paused_and_stopping_fails_what_is_queued() -> None
     stage = _stage(paused=paused, stopping=stopping)
     paused.set()
     ran: list[int] = []
-    future = stage.submit((0,), lambda q: ran.append(0))
+    future = stage.submit((0,), lambda q, slot: ran.append(0))
     time.sleep(0.3)
     assert ran == [] and not future.done(), "paused: the job waits"
     paused.clear()
     stage.wait(future)
     assert ran == [0]
     paused.set()
-    queued = stage.submit((1,), lambda q: ran.append(1))
+    queued = stage.submit((1,), lambda q, slot: ran.append(1))
     stopping.set()
     with pytest.raises(ProductionStopped):
         stage.wait(queued)
     with pytest.raises(ProductionStopped):
-        stage.submit((2,), lambda q: None)
+        stage.submit((2,), lambda q, slot: None)
     assert ran == [0]
     stage.close()
 
@@ -106,12 +106,12 @@ def test_nothing_starts_while_paused_and_stopping_fails_what_is_queued() -> None
 def test_the_clock_counts_idle_time_only_while_production_has_work_in_hand() -> None:
     demand = threading.Event()
     stage = _stage(demand=demand)
-    stage.wait(stage.submit((0,), lambda q: time.sleep(0.3)))
+    stage.wait(stage.submit((0,), lambda q, slot: time.sleep(0.3)))
     time.sleep(0.3)  # idle, nobody wants anything: not starved
     assert stage.stats().starved_s < 0.1
     demand.set()
     time.sleep(0.4)  # idle while production has work in hand: starved
-    stage.wait(stage.submit((1,), lambda q: time.sleep(0.3)))
+    stage.wait(stage.submit((1,), lambda q, slot: time.sleep(0.3)))
     stats = stage.stats()
     assert stats.busy_s == pytest.approx(0.6, abs=0.15)
     assert stats.starved_s == pytest.approx(0.4, abs=0.15)
@@ -122,10 +122,66 @@ def test_the_clock_counts_idle_time_only_while_production_has_work_in_hand() -> 
 def test_an_error_in_a_job_reaches_the_node_that_waits_for_it() -> None:
     stage = _stage()
 
-    def fails(queued_s: float) -> None:
+    def fails(queued_s: float, slot: int) -> None:
         raise RuntimeError("CUDA out of memory")
 
     with pytest.raises(RuntimeError, match="CUDA out of memory"):
         stage.wait(stage.submit((0,), fails))
-    assert stage.wait(stage.submit((1,), lambda q: "next")) == "next", "the stage goes on"
+    assert stage.wait(stage.submit((1,), lambda q, slot: "next")) == "next", "the stage goes on"
+    stage.close()
+
+
+def test_slots_render_side_by_side_and_the_clock_sums_them() -> None:
+    """Two slots (two GPUs, two render workers): two jobs at once, each slot on its own thread, and the busy time
+    is the sum of both."""
+    stage = _stage(slots=2)
+    both = threading.Barrier(2, timeout=5)
+
+    def run(queued_s: float, slot: int) -> tuple[int, str]:
+        both.wait()  # fails unless the other slot is rendering at the same time
+        time.sleep(0.2)
+        return slot, threading.current_thread().name
+
+    done = [stage.wait(future) for future in [stage.submit((0,), run), stage.submit((1,), run)]]
+    assert sorted(slot for slot, _ in done) == [0, 1]
+    assert sorted(name for _, name in done) == ["studio-render-0", "studio-render-1"]
+    assert stage.stats().busy_s == pytest.approx(0.4, abs=0.1)
+    assert stage.stats().jobs == 2
+    stage.close()
+
+
+def test_a_job_whose_worker_is_lost_goes_back_to_the_queue_for_another_slot() -> None:
+    """Slot 1's worker dies mid-job: the job is done by slot 0, slot 1 takes no more jobs, and the last slot left
+    is never retired (its jobs are rendered on the station's own machine)."""
+    stage = _stage(slots=2)
+    ran: list[tuple[str, int]] = []
+    lost = threading.Event()
+    started = threading.Event()
+
+    def hold(queued_s: float, slot: int) -> str:
+        started.set()
+        lost.wait(5)
+        ran.append(("hold", slot))
+        return "held"
+
+    def shot(name: str) -> object:
+        def run(queued_s: float, slot: int) -> str:
+            if slot == 1:
+                raise RenderWorkerLost("1 (127.0.0.1 pid 7)", "ActorDiedError: the node died")
+            ran.append((name, slot))
+            return name
+
+        return run
+
+    first = stage.submit((0,), hold)
+    assert started.wait(5)
+    # Slot 0 is busy holding: slot 1 takes the next job and loses its worker; the job waits for slot 0.
+    later = [stage.submit((key,), shot(f"shot {key}")) for key in (1, 2)]
+    time.sleep(0.3)
+    assert not any(future.done() for future in later), "nothing is lost: the job waits in the queue"
+    assert stage.queued_keys() == [(1,), (2,)], "back in its place, first in the queue"
+    lost.set()
+    assert [stage.wait(future) for future in [first, *later]] == ["held", "shot 1", "shot 2"]
+    assert ran == [("hold", 0), ("shot 1", 0), ("shot 2", 0)]
+    assert stage.stats().jobs == 3
     stage.close()

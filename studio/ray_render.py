@@ -1,0 +1,220 @@
+"""Render on a Ray cluster: one long-lived actor per GPU, each holding its own loaded models, fed by the render stage.
+
+`studio run SHOW --ray ADDRESS` (or `STUDIO_RAY_ADDRESS`) connects this station to a running Ray cluster and starts
+a render worker (`RenderWorker`) for every unit of the render resource the cluster has: `GPU` by default, or the
+custom resource `STUDIO_RAY_RENDER_RESOURCE` names (how a test stands in for GPUs, or how a cluster keeps some GPUs
+for other work). A worker builds its toolkit once (`studio.tools.registry.build_toolkit` on the worker, from this
+station's settings), so its models stay loaded between shots, and renders whole shots (`studio.render.render_shot`:
+generation, extension, the upscaling pass, interpolation) in a scratch folder of its own; the finished shot comes
+back through Ray's object store and is written to the episode's folder here. The station store, the agents'
+decisions and checkpoints, the critic, post and playout stay on this machine.
+
+Each worker is one slot of the render stage (`studio.pipeline.RenderStage`): the stage hands the next shot by
+priority to whichever worker is free. A worker that dies mid-shot (its machine lost, its process killed) is
+retired: its shot goes back to the front of the queue for another worker, and `RenderWorkerLost` says so in the
+log. With every worker lost, shots render on this machine's own toolkit rather than not at all.
+
+Ray is an optional extra (`pip install 'studio[ray]'`); without it, `--ray` is an error saying what to install.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from studio.errors import ConfigError
+from studio.pipeline import RenderWorkerLost
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from studio.config import Settings
+    from studio.plan import Shot
+    from studio.show import Show
+    from studio.tools.base import Toolkit
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install 'studio[ray]'"
+NAMESPACE = "studio"
+
+
+def import_ray() -> Any:
+    """The `ray` module, or a `ConfigError` saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(f"--ray needs Ray, which is not installed: {INSTALL_HINT}") from None
+    return ray
+
+
+class RenderWorker:
+    """The body of a Ray actor (`RenderFarm` wraps it with `ray.remote`): a toolkit built once, rendering shots."""
+
+    def __init__(self, settings: Settings, toolkit_factory: Callable[[Settings], Toolkit] | None = None) -> None:
+        from studio.tools.registry import build_toolkit
+
+        self.toolkit = (toolkit_factory or build_toolkit)(settings)
+        self.scratch = Path(tempfile.mkdtemp(prefix="studio-render-worker-"))
+
+    def describe(self) -> dict[str, Any]:
+        """Where this worker runs: its node's address, its process, the GPUs Ray gave it, its video backend."""
+        import ray
+
+        node_id = ray.get_runtime_context().get_node_id()
+        # The address the node joined the cluster with (`ray start --node-ip-address`), else this machine's.
+        node = next((n["NodeManagerAddress"] for n in ray.nodes() if n["NodeID"] == node_id), None)
+        return {
+            "node": node or ray.util.get_node_ip_address(),
+            "node_id": node_id,
+            "pid": os.getpid(),
+            "gpus": [str(gpu) for gpu in ray.get_gpu_ids()],
+            "video": self.toolkit.video.name,
+        }
+
+    def render(self, show: Show, shot: Shot, previous: bytes | None) -> tuple[bytes, dict[str, Any], list[Any]]:
+        """Render `shot` (`studio.render.render_shot`) and return the shot file's bytes, what each stage did and
+        the stages that fell back. `previous`: the bytes of the shot's earlier render (a reversal needs it)."""
+        import shutil
+
+        from studio.render import render_shot
+
+        folder = Path(tempfile.mkdtemp(dir=self.scratch))
+        try:
+            before = None
+            if previous is not None:
+                before = folder / "previous.mp4"
+                before.write_bytes(previous)
+            path, runner = render_shot(self.toolkit, show, shot, folder / "work", folder / f"{shot.id}.mp4", before)
+            return path.read_bytes(), runner.stages, list(runner.fallbacks)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass
+class RenderFarm:
+    """Render workers on a Ray cluster, one per unit of the render resource, each a slot of the render stage."""
+
+    settings: Settings
+    address: str
+    resource: str = "GPU"
+    toolkit_factory: Callable[[Settings], Toolkit] | None = None
+    """Builds each worker's toolkit (default `build_toolkit`); a benchmark or test passes a simulated one."""
+    workers: list[Any] = field(default_factory=list)
+    """Actor handles; None where a worker was lost."""
+    where: list[dict[str, Any]] = field(default_factory=list)
+    """Each worker's `RenderWorker.describe()`."""
+
+    def start(self, *, timeout_s: float = 120.0) -> RenderFarm:
+        """Connect to the cluster and start one worker per unit of `resource`; raise `ConfigError` when there is
+        no cluster at `address` or it has none of `resource`."""
+        ray = import_ray()
+        _reachable(self.address)
+        if not ray.is_initialized():
+            try:
+                ray.init(address=self.address, namespace=NAMESPACE, log_to_driver=False,
+                         logging_level=logging.WARNING)  # fmt: skip
+            except (ConnectionError, RuntimeError, ValueError) as error:
+                raise ConfigError(f"no Ray cluster at {self.address}: {error}") from None
+        units = int(ray.cluster_resources().get(self.resource, 0))
+        if units < 1:
+            found = ", ".join(f"{name} {amount:g}" for name, amount in sorted(ray.cluster_resources().items()))
+            raise ConfigError(
+                f"the Ray cluster at {self.address} has no {self.resource} to render on (it has {found}); start its "
+                f"nodes with GPUs, or name the resource that stands for them in STUDIO_RAY_RENDER_RESOURCE"
+            )
+        options: dict[str, Any] = {"num_cpus": 0, "max_restarts": 0}
+        if self.resource == "GPU":
+            options["num_gpus"] = 1
+        else:
+            options["resources"] = {self.resource: 1}
+        actor = ray.remote(RenderWorker).options(**options)
+        self.workers = [actor.remote(self.settings, self.toolkit_factory) for _ in range(units)]
+        try:
+            self.where = ray.get([worker.describe.remote() for worker in self.workers], timeout=timeout_s)
+        except Exception as error:
+            self.stop()
+            raise ConfigError(
+                f"the render workers on the Ray cluster at {self.address} did not start: {error}"
+            ) from error
+        for slot in range(self.slots):
+            log.info("render worker %s", self.name(slot))
+        return self
+
+    @property
+    def slots(self) -> int:
+        return len(self.workers)
+
+    def name(self, slot: int) -> str:
+        """`0 (10.0.0.5 pid 4242, GPU 0)`: how the log names a worker."""
+        where = self.where[slot] if slot < len(self.where) else {}
+        gpus = f", GPU {','.join(where['gpus'])}" if where.get("gpus") else ""
+        return f"{slot} ({where.get('node', '?')} pid {where.get('pid', '?')}{gpus})"
+
+    def alive(self) -> int:
+        return sum(worker is not None for worker in self.workers)
+
+    def render_shot(
+        self, slot: int, show: Show, shot: Shot, output_path: Path, previous: Path | None
+    ) -> tuple[Path, dict[str, Any], list[Any]]:
+        """Render `shot` on worker `slot` into `output_path` (whole or not at all). Raises `RenderWorkerLost` when
+        the worker dies meanwhile (it is retired), the render's own error otherwise."""
+        import ray
+
+        worker = self.workers[slot]
+        if worker is None:
+            raise RenderWorkerLost(self.name(slot), "retired earlier")
+        before = previous.read_bytes() if previous is not None and previous.exists() else None
+        try:
+            data, stages, fallbacks = ray.get(worker.render.remote(show, shot, before))
+        except ray.exceptions.RayTaskError as error:
+            raise error.as_instanceof_cause() from None
+        except ray.exceptions.RayError as error:  # the actor, its process or its node is gone
+            self.workers[slot] = None
+            ray.kill(worker, no_restart=True)
+            raise RenderWorkerLost(self.name(slot), _first_line(error)) from None
+        output_path.parent.mkdir(parents=True, exist_ok=True)
+        partial = output_path.with_name(f".{output_path.stem}.partial{output_path.suffix}")
+        partial.write_bytes(data)
+        os.replace(partial, output_path)
+        stages = {name: {**facts, "worker": self.name(slot)} for name, facts in stages.items()}
+        return output_path, stages, fallbacks
+
+    def stop(self) -> None:
+        """End the workers (the cluster itself keeps running)."""
+        try:
+            import ray
+        except ImportError:
+            return
+        for worker in self.workers:
+            if worker is not None:
+                ray.kill(worker, no_restart=True)
+        self.workers = [None for _ in self.workers]
+
+
+def _reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Raise `ConfigError` when nothing answers at a `HOST:PORT` address (Ray itself would retry for minutes);
+    `auto` and `ray://` addresses are left to Ray."""
+    import socket
+
+    if address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--ray {address}: give auto, HOST:PORT of the cluster's head, or ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        raise ConfigError(
+            f"no Ray cluster at {address}: nothing answers there ({error.strerror or error}); start one with "
+            f"`ray start --head --port {port}`, or give its head's address"
+        ) from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0][:300]}" if text else type(error).__name__
