@@ -1,12 +1,14 @@
 """Rendering on a Ray cluster: throughput with 1, 2 and 4 render workers, and recovery from a worker lost mid-shot.
 
-    python benchmarks/scale.py [--latency 8] [--shots 12] [--workers 1 2 4]
+    python benchmarks/scale.py [--latency 8] [--shots 24] [--workers 1 2 4]
 
 Each run starts a Ray cluster of this machine's processes (`tests/ray_cluster.py`: `ray start --block`, a custom
 `render` resource standing in for GPUs, one unit per worker), makes the cooking show with the real agents, critic
 and post on this machine and every shot rendered on the cluster by a simulated GPU renderer of fixed latency (the
 procedural picture delivered after `--latency` seconds), until `--shots` shots are rendered. It prints shots per
-minute with each number of workers and the speed-up over one worker (issue 13: at least 3.5x with 4).
+minute with each number of workers (up to the `--shots`th shot: a channel runs on, and the tail of the episodes in
+hand, when fewer shots are left than workers, is printed beside it) and the speed-up over one worker (issue 13: at
+least 3.5x with 4).
 
 Then the recovery run: 4 workers on 4 nodes, one node killed (every process of it) while its worker renders a shot;
 it prints how long the shot took to be rendered again by another worker, and that the episode was made whole with
@@ -71,11 +73,14 @@ def throughput(workers: int, args: argparse.Namespace, scratch: Path) -> dict[st
         stage = production.render_stage
         done = threading.Event()
 
+        reached: list[float] = []
+
         def watch() -> None:  # no new episode once enough shots are rendered; the ones in hand are finished
             while not done.is_set():
-                if stage.stats().jobs >= args.shots:
+                if stage.stats().jobs >= args.shots and not reached:
+                    reached.append(time.perf_counter())
                     production.winding_down.set()
-                time.sleep(0.1)
+                time.sleep(0.05)
 
         threading.Thread(target=watch, daemon=True).start()
         started = time.perf_counter()
@@ -86,7 +91,10 @@ def throughput(workers: int, args: argparse.Namespace, scratch: Path) -> dict[st
         production.close()
         farm.stop()
         ray.shutdown()
-        return {"renders": stats.jobs, "wall_s": wall, "busy_s": stats.busy_s, "busy": stats.busy_fraction or 0.0}
+        # A channel runs on: its throughput is the rate until the shots asked for were rendered, not the tail of the
+        # last episodes, when fewer shots are left than workers.
+        return {"renders": args.shots, "wall_s": reached[0] - started, "all": stats.jobs, "all_wall_s": wall,
+                "busy": stats.busy_fraction or 0.0}  # fmt: skip
     finally:
         cluster.stop()
 
@@ -100,8 +108,10 @@ def recovery(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     cluster = LocalCluster(SIMULATED_RENDER_S=str(args.latency))
     try:
         cluster.start_head()
-        nodes = [cluster.add_worker() for _ in range(3)]
-        cluster.wait_for(4)
+        nodes = []
+        for joined in range(2, 5):  # one at a time: three raylets starting at once overload the GCS on 2 cores
+            nodes.append(cluster.add_worker())
+            cluster.wait_for(joined)
         farm = RenderFarm(_settings(scratch / "recovery"), cluster.address, resource="render",
                           toolkit_factory=simulated_toolkit).start()  # fmt: skip
         doomed_node = nodes[-1]
@@ -144,7 +154,7 @@ def recovery(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency", type=float, default=8.0, help="seconds the simulated GPU takes a shot")
-    parser.add_argument("--shots", type=int, default=12, help="shots rendered in each throughput run")
+    parser.add_argument("--shots", type=int, default=24, help="shots rendered in each throughput run")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--no-recovery", action="store_true", help="skip the worker-loss run")
     args = parser.parse_args()
@@ -155,8 +165,9 @@ def main() -> int:
             print(f"{workers} render worker(s), {args.latency:g} s a shot: the cooking show until {args.shots} shots"
                   " are rendered ...", flush=True)  # fmt: skip
             results[workers] = result = throughput(workers, args, scratch)
-            print(f"  {result['renders']:.0f} shots in {result['wall_s']:.1f} s -> "
-                  f"{60 * result['renders'] / result['wall_s']:.1f} shots/min; render stage busy "
+            print(f"  {result['renders']:.0f} shots rendered in {result['wall_s']:.1f} s -> "
+                  f"{60 * result['renders'] / result['wall_s']:.1f} shots/min (the episodes in hand finished: "
+                  f"{result['all']:.0f} shots in {result['all_wall_s']:.1f} s); render stage busy "
                   f"{result['busy']:.3f} of its workers' time", flush=True)  # fmt: skip
         base = results[min(results)]
         rate = {workers: result["renders"] / result["wall_s"] for workers, result in results.items()}

@@ -344,6 +344,15 @@ def status_lines(health: Any, pid: int | None) -> list[tuple[str, str]]:
         )
         lines.append(("pipeline", f"{busy} ({measured.renders} renders, {measured.depth} segment(s) at once) · per"
                                   f" shot: {measured.describe_stages()}"))  # fmt: skip
+    if health.render_workers:
+
+        def worker_line(name: str, figures: dict[str, float]) -> str:
+            lost = f", LOST {figures['lost']:.0f}x" if figures["lost"] else ""
+            return (f"{name}: {figures['shots']:.0f} shots in 15 min ({figures['per_minute']:.1f}/min,"
+                    f" {figures['render_s']:.1f} s each){lost}")  # fmt: skip
+
+        workers = sorted(health.render_workers.items())
+        lines.append(("workers", " · ".join(worker_line(name, figures) for name, figures in workers)))
     lines.append(("made", f"{rate} · production {'PAUSED' if health.paused else 'running'} · approval"
                           f" {'manual' if health.manual_approval else 'auto'}{' · playout ON HOLD' if health.hold else ''}"))  # fmt: skip
     outputs = ", ".join(
@@ -770,7 +779,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from studio.tools.media import ffmpeg_exe
     from studio.tools.registry import KIND_SETTING, backend_statuses
 
-    settings = _settings(args, device=args.device)
+    settings = _settings(args, device=args.device, ray_address=args.ray)
     console = _console()
     table = Table(title="studio doctor: which backend each tool uses", show_lines=False)
     for column in ("tool", "backend", "status", "why"):
@@ -802,7 +811,24 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     console.print(table)
     console.print(f"ffmpeg: {ffmpeg_exe()}", markup=False)
     console.print(f"data dir: {settings.data_dir}", markup=False)
-    refused = [
+    cluster_refused = []
+    if settings.ray_address:
+        from studio.ray_render import cluster_summary
+
+        resource = settings.ray_render_resource
+        try:
+            lines, units = cluster_summary(settings.ray_address, resource)
+        except ConfigError as error:
+            cluster_refused.append(str(error))
+        else:
+            for line in lines:
+                console.print(line, markup=False)
+            if not units:
+                cluster_refused.append(
+                    f"the Ray cluster at {settings.ray_address} has no {resource} to render on (start its nodes with "
+                    "GPUs, or name the resource that stands for them in STUDIO_RAY_RENDER_RESOURCE)"
+                )
+    refused = cluster_refused + [
         f"{setting}={getattr(settings, setting)} cannot run here: {status.reason}"
         for status in statuses
         for kind, setting in KIND_SETTING.items()
@@ -1137,6 +1163,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", help="which backends can run here, and why not")
     doctor.add_argument("--device", choices=["auto", "cuda", "cpu"])
+    doctor.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="also show this Ray cluster's nodes and resources (default $STUDIO_RAY_ADDRESS)",
+    )
     data_dir_arg(doctor)
     doctor.set_defaults(func=cmd_doctor)
 

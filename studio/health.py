@@ -53,6 +53,9 @@ class Health:
     strategy_reason: str = ""
     pipeline: ev.PipelineMeasured | None = None
     """The production pipeline's latest measurement (render-stage busy fraction, each stage's time per shot)."""
+    render_workers: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Render workers on a Ray cluster (`--ray`), as the log names them → over the last 15 minutes: `shots`
+    rendered, `per_minute`, `render_s` (mean seconds a shot), `lost` (times lost mid-shot)."""
 
 
 def read_health(station: Station, show: str, *, running: bool, now: float | None = None) -> Health:
@@ -76,6 +79,7 @@ def read_health(station: Station, show: str, *, running: bool, now: float | None
     rate = approved / (now - window_start) if approved > 0 and now - window_start >= 1.0 else None
     measured = station.events(show=show, types=["PipelineMeasured"], last=1)
     pipeline = measured[0].event if measured and isinstance(measured[0].event, ev.PipelineMeasured) else None
+    workers = render_workers(station, show, since=window_start, until=now)
     planned = station.events(show=show, types=["EpisodePlanned"], last=1)
     plan = planned[0].event if planned and isinstance(planned[0].event, ev.EpisodePlanned) else None
     return Health(
@@ -102,4 +106,29 @@ def read_health(station: Station, show: str, *, running: bool, now: float | None
         strategy=plan.strategy if plan is not None else "",
         strategy_reason=plan.strategy_reason if plan is not None else "",
         pipeline=pipeline,
+        render_workers=workers,
     )
+
+
+def render_workers(station: Station, show: str, *, since: float, until: float) -> dict[str, dict[str, float]]:
+    """Each Ray render worker's shots between `since` and `until` (`Health.render_workers`); empty when shots render
+    on the station's own machine."""
+    workers: dict[str, dict[str, float]] = {}
+    minutes = max(until - since, 1.0) / 60
+    for logged in station.events(show=show, types=["ClipRendered", "RenderWorkerLost"], since=since, until=until):
+        event = logged.event
+        if isinstance(event, ev.RenderWorkerLost):
+            workers.setdefault(event.worker, {"shots": 0, "per_minute": 0.0, "render_s": 0.0, "lost": 0})["lost"] += 1
+            continue
+        if not isinstance(event, ev.ClipRendered) or event.reused:
+            continue
+        worker = next((facts.get("worker") for facts in event.stages.values() if isinstance(facts, dict)), None)
+        if not worker:
+            continue
+        figures = workers.setdefault(worker, {"shots": 0, "per_minute": 0.0, "render_s": 0.0, "lost": 0})
+        figures["render_s"] = (figures["render_s"] * figures["shots"] + event.duration_ms / 1000) / (
+            figures["shots"] + 1
+        )
+        figures["shots"] += 1
+        figures["per_minute"] = figures["shots"] / minutes
+    return workers

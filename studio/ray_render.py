@@ -196,6 +196,36 @@ class RenderFarm:
         self.workers = [None for _ in self.workers]
 
 
+def cluster_summary(address: str, resource: str = "GPU") -> tuple[list[str], int]:
+    """What `studio doctor` says of the Ray cluster at `address` (its nodes and their resources), and how many render
+    workers `studio run --ray` would start there. Raises `ConfigError` as `RenderFarm.start` would."""
+    ray = import_ray()
+    _reachable(address)
+    connected = ray.is_initialized()
+    if not connected:
+        try:
+            ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, logging_level=logging.WARNING)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise ConfigError(f"no Ray cluster at {address}: {error}") from None
+    try:
+        nodes = [node for node in ray.nodes() if node.get("Alive")]
+        total = ray.cluster_resources()
+    finally:
+        if not connected:
+            ray.shutdown()
+
+    def shown(resources: dict[str, float]) -> str:
+        kept = {name: amount for name, amount in resources.items() if not name.startswith("node:") and amount}
+        order = sorted(kept, key=lambda name: (name not in ("CPU", "GPU", resource), name))
+        return ", ".join(f"{name} {kept[name]:g}" for name in order if name not in ("memory", "object_store_memory"))
+
+    units = int(total.get(resource, 0))
+    workers = f"{units} render worker{'s' if units != 1 else ''} (one per {resource})" if units else f"no {resource}"
+    lines = [f"ray cluster at {address}: {len(nodes)} node{'s' if len(nodes) != 1 else ''}, {shown(total)}; {workers}"]
+    lines += [f"  node {node.get('NodeManagerAddress', '?')}: {shown(node.get('Resources', {}))}" for node in nodes]
+    return lines, units
+
+
 def _reachable(address: str, timeout_s: float = 5.0) -> None:
     """Raise `ConfigError` when nothing answers at a `HOST:PORT` address (Ray itself would retry for minutes);
     `auto` and `ray://` addresses are left to Ray."""

@@ -77,6 +77,21 @@ def test_studio_run_renders_a_shows_shots_on_the_clusters_workers(cluster: Local
     assert {worker.split()[0] for worker in workers} == {"0", "1"}, "both workers rendered shots"
     assert all(event["stages"]["generate"]["backend"] == "procedural" for event in rendered)
 
+    status = subprocess.run([sys.executable, "-m", "studio.cli", "status"], capture_output=True, text=True, env=env,
+                            timeout=120, check=True).stdout  # fmt: skip
+    line = next(line for line in status.splitlines() if line.startswith("workers"))
+    assert line.count(" shots in 15 min (") == 2 and all(worker in line for worker in workers), line
+    doctor = subprocess.run([sys.executable, "-m", "studio.cli", "doctor", "--ray", cluster.address],
+                            capture_output=True, text=True, env=env, timeout=120, check=False)  # fmt: skip
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert f"ray cluster at {cluster.address}: 2 nodes, CPU 2, render 2; 2 render workers (one per render)" in (
+        doctor.stdout
+    ), doctor.stdout
+    env["STUDIO_RAY_RENDER_RESOURCE"] = "GPU"
+    doctor = subprocess.run([sys.executable, "-m", "studio.cli", "doctor", "--ray", cluster.address],
+                            capture_output=True, text=True, env=env, timeout=120, check=False)  # fmt: skip
+    assert doctor.returncode == 1 and "has no GPU to render on" in " ".join(doctor.stdout.split()), doctor.stdout
+
 
 def test_a_worker_lost_mid_shot_hands_it_to_another_and_nothing_approved_is_lost(
     cluster: LocalCluster, tmp_path: Path
