@@ -3,6 +3,7 @@ approve it (or hold it for a person); assemble the episode file."""
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -25,7 +26,10 @@ if TYPE_CHECKING:
 
     from studio.gate import GateVerdict
     from studio.plan import Shot
+    from studio.tools.base import AudioTrack
     from studio.tools.media import MediaInfo
+
+log = logging.getLogger(__name__)
 
 # A conformed file must match its planned length this closely, video and audio alike.
 DURATION_TOLERANCE_S = 0.1
@@ -68,7 +72,20 @@ def conform_segment(
     partial_path = output_path.with_name(f".{output_path.stem}.partial.mp4")
     try:
         request = MusicRequest(prompt=mood, seconds=seconds, seed=music_seed)
-        track = runner.run("music", "music", lambda music: music.generate(request, music_path))
+        farm = ctx.render_farm
+        # With a render farm, a model backend (MusicGen) scores on a render worker's GPU; the embedded synthesiser
+        # (milliseconds of CPU) scores here, as does the model should no worker be able to.
+        on_farm = farm is not None and ctx.toolkit.fallback("music") is not None
+
+        def score(music: Any) -> AudioTrack:
+            if on_farm and music is ctx.toolkit.music:
+                try:
+                    return farm.music(request, music_path)
+                except ToolError as error:
+                    log.warning("%s: %s; scoring it here", output_path.stem, error)
+            return music.generate(request, music_path)
+
+        track = runner.run("music", "music", score)
         output_path.parent.mkdir(parents=True, exist_ok=True)
         loudness = normalisation(track.path, target_lufs=ctx.settings.loudness_lufs,
                                  true_peak_dbtp=ctx.settings.true_peak_dbtp)  # fmt: skip

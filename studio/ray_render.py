@@ -6,8 +6,10 @@ custom resource `STUDIO_RAY_RENDER_RESOURCE` names (how a test stands in for GPU
 for other work). A worker builds its toolkit once (`studio.tools.registry.build_toolkit` on the worker, from this
 station's settings), so its models stay loaded between shots, and renders whole shots (`studio.render.render_shot`:
 generation, extension, the upscaling pass, interpolation) in a scratch folder of its own; the finished shot comes
-back through Ray's object store and is written to the episode's folder here. The station store, the agents'
-decisions and checkpoints, the critic, post and playout stay on this machine.
+back through Ray's object store and is written to the episode's folder here. Between renders the workers also score
+the segments (`RenderFarm.music`: MusicGen on their GPUs, beside the video models). The critic judges each clip in a Ray
+task on one of the cluster's CPUs (`judge_on_worker`), its evidence pictures written here. The station store, the
+agents' decisions and checkpoints, the rest of post (the conform, the safety gate) and playout stay on this machine.
 
 Each worker is one slot of the render stage (`studio.pipeline.RenderStage`): the stage hands the next shot by
 priority to whichever worker is free. A worker that dies mid-shot (its machine lost, its process killed) is
@@ -33,9 +35,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from studio.config import Settings
-    from studio.plan import Shot
+    from studio.plan import Shot, Verdict
     from studio.show import Show
-    from studio.tools.base import Toolkit
+    from studio.tools.base import AudioTrack, MusicRequest, Toolkit
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,20 @@ class RenderWorker:
             "video": self.toolkit.video.name,
         }
 
+    def music(self, request: MusicRequest) -> tuple[bytes, dict[str, Any]]:
+        """Score a segment with this worker's music backend (on its GPU, beside the video models): the WAV's bytes
+        and the track's facts (`AudioTrack` without its path)."""
+        folder = Path(tempfile.mkdtemp(dir=self.scratch))
+        try:
+            track = self.toolkit.music.generate(request, folder / "music.wav")
+            facts = {"sample_rate": track.sample_rate, "channels": track.channels, "seconds": track.seconds,
+                     "backend": track.backend}  # fmt: skip
+            return track.path.read_bytes(), facts
+        finally:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+
     def render(self, show: Show, shot: Shot, previous: bytes | None) -> tuple[bytes, dict[str, Any], list[Any]]:
         """Render `shot` (`studio.render.render_shot`) and return the shot file's bytes, what each stage did and
         the stages that fell back. `previous`: the bytes of the shot's earlier render (a reversal needs it)."""
@@ -95,6 +111,26 @@ class RenderWorker:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+_worker_checks: list[Any] | None = None
+
+
+def judge_on_worker(settings: Settings, clip: bytes, suffix: str, shot: Shot) -> tuple[Verdict, dict[str, bytes]]:
+    """A Ray task: judge a clip's bytes with the critic's checks (built once per worker process from the station's
+    settings, the vision check included when configured); the verdict and its evidence pictures' bytes."""
+    global _worker_checks
+    from studio.critic.judge import judge_clip
+
+    if _worker_checks is None:
+        from studio.tools.registry import critic_checks
+
+        _worker_checks = critic_checks(settings)
+    with tempfile.TemporaryDirectory(prefix="studio-critic-") as folder:
+        path = Path(folder) / f"clip{suffix}"
+        path.write_bytes(clip)
+        verdict, evidence = judge_clip(path, shot, _worker_checks)
+        return verdict, {key: Path(picture).read_bytes() for key, picture in evidence.items()}
+
+
 @dataclass
 class RenderFarm:
     """Render workers on a Ray cluster, one per unit of the render resource, each a slot of the render stage."""
@@ -108,6 +144,10 @@ class RenderFarm:
     """Actor handles; None where a worker was lost."""
     where: list[dict[str, Any]] = field(default_factory=list)
     """Each worker's `RenderWorker.describe()`."""
+    _critic: Any = None
+    """`judge_on_worker` as a Ray task (made on first use)."""
+    _turn: int = 0
+    """Whose turn it is to score the next segment (`music`)."""
 
     def start(self, *, timeout_s: float = 120.0) -> RenderFarm:
         """Connect to the cluster and start one worker per unit of `resource`; raise `ConfigError` when there is
@@ -183,6 +223,56 @@ class RenderFarm:
         os.replace(partial, output_path)
         stages = {name: {**facts, "worker": self.name(slot)} for name, facts in stages.items()}
         return output_path, stages, fallbacks
+
+    def music(self, request: MusicRequest, output_path: Path) -> AudioTrack:
+        """Score a segment on a render worker (the next alive one in turn; it scores between its renders) into
+        `output_path`. Raises `ToolError` when no worker could (the caller's own backend, or its fallback, then
+        scores it)."""
+        import ray
+
+        from studio.errors import ToolError
+        from studio.tools.base import AudioTrack
+
+        alive = [slot for slot, worker in enumerate(self.workers) if worker is not None]
+        if not alive:
+            raise ToolError("no render worker left to score the segment")
+        self._turn += 1
+        slot = alive[self._turn % len(alive)]
+        try:
+            data, facts = ray.get(self.workers[slot].music.remote(request))
+        except ray.exceptions.RayTaskError as error:
+            raise error.as_instanceof_cause() from None
+        except ray.exceptions.RayError as error:
+            raise ToolError(
+                f"render worker {self.name(slot)} could not score the segment: {_first_line(error)}"
+            ) from None
+        output_path.parent.mkdir(parents=True, exist_ok=True)
+        output_path.write_bytes(data)
+        return AudioTrack(path=output_path, **{**facts, "backend": f"{facts['backend']} on worker {self.name(slot)}"})
+
+    def critique(self, clip: Path, shot: Shot) -> tuple[Verdict, dict[str, str]] | None:
+        """Judge `clip` as production does (`studio.critic.judge.judge_clip`) in a Ray task on one of the cluster's
+        CPUs, its evidence pictures written beside it here. None when the cluster could not (Ray retries a task
+        whose worker died; past that, the caller judges the clip itself)."""
+        import ray
+
+        from studio.critic.judge import EVIDENCE_SUFFIXES
+
+        if self._critic is None:
+            self._critic = ray.remote(num_cpus=1)(judge_on_worker)
+        try:
+            verdict, pictures = ray.get(self._critic.remote(self.settings, clip.read_bytes(), clip.suffix, shot))
+        except ray.exceptions.RayError as error:
+            log.warning("critic on the Ray cluster failed for %s (%s): judging it here", clip.name, _first_line(error))
+            return None
+        evidence: dict[str, str] = {}
+        for key, data in pictures.items():
+            path = clip.with_suffix(EVIDENCE_SUFFIXES[key])
+            partial = path.with_name(f".{path.name}.partial")
+            partial.write_bytes(data)
+            os.replace(partial, path)
+            evidence[key] = str(path)
+        return verdict, evidence
 
     def stop(self) -> None:
         """End the workers (the cluster itself keeps running)."""

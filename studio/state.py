@@ -140,31 +140,20 @@ class StudioContext:
 
     def critique(self, clip_path: str, shot: Shot) -> tuple[Verdict, str, dict[str, str]]:
         """The verdict, who gave it, and its evidence pictures beside the clip (`contact_sheet`, `thumbnail`),
-        which front-ends show; a picture that cannot be written is left out, never fails the verdict."""
-        from studio.critic.analysis import ClipAnalysis
-        from studio.critic.judge import JUDGED_SIZE, judge, read_text_early
-        from studio.critic.report import write_contact_sheet, write_thumbnail
+        which front-ends show; a picture that cannot be written is left out, never fails the verdict. With a render
+        farm on a Ray cluster (`--ray`) the clip is judged on one of the cluster's CPUs; if that fails, here."""
+        from studio.critic.judge import judge_clip
 
-        width, height = JUDGED_SIZE
+        who = "measured checks: " + ", ".join(check.name for check in self.toolkit.checks)
         clip = Path(clip_path)
-        drawn = self.toolkit.drawn_frames(clip)
-        if drawn is not None and drawn[0].shape[1:3] == (height, width):
-            # The embedded renderer's own frames, still in memory: what its near-lossless master holds.
-            analysis = ClipAnalysis(*drawn)
-        else:
-            # OCR reads the frames the text check samples while the rest of the clip is still being decoded.
-            decoding = ClipAnalysis.start(clip, width=width, height=height)
-            read_text_early(decoding, self.toolkit.checks)
-            analysis = decoding.analysis()
-        verdict = judge(analysis, shot, self.toolkit.checks)
-        evidence: dict[str, str] = {}
-        for key, write, suffix in (("contact_sheet", write_contact_sheet, ".sheet.jpg"),
-                                   ("thumbnail", write_thumbnail, ".thumb.png")):  # fmt: skip
-            try:
-                evidence[key] = str(write(analysis.frames, verdict, clip.with_suffix(suffix)))
-            except StudioError:
-                continue
-        return verdict, "measured checks: " + ", ".join(check.name for check in self.toolkit.checks), evidence
+        farm = self.render_farm
+        if farm is not None:
+            judged = farm.critique(clip, shot)
+            if judged is not None:
+                verdict, evidence = judged
+                return verdict, f"{who} (on the Ray cluster)", evidence
+        verdict, evidence = judge_clip(clip, shot, self.toolkit.checks, drawn=self.toolkit.drawn_frames(clip))
+        return verdict, who, evidence
 
     def lessons_from(self, verdict: Verdict) -> list[str]:
         from studio.critic.repair import lessons_from

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
+    import numpy as np
+
     from studio.plan import CheckResult
     from studio.tools.base import Check
 
@@ -129,6 +131,40 @@ def critique_file(
 
         write_contact_sheet(clip.frames, verdict, contact_sheet)
     return verdict
+
+
+def judge_clip(
+    clip: Path, shot: Shot, checks: Sequence[Check], *, drawn: tuple[np.ndarray, float] | None = None
+) -> tuple[Verdict, dict[str, str]]:
+    """Judge a rendered clip as production does: the verdict, and its evidence pictures written beside the clip
+    (`contact_sheet` as .sheet.jpg, `thumbnail` as .thumb.png; one that cannot be written is left out, never fails
+    the verdict). `drawn`: the frames and rate the embedded renderer drew for this very file, judged instead of
+    decoding it when they are at the judged size."""
+    from studio.critic.report import write_contact_sheet, write_thumbnail
+    from studio.errors import StudioError
+
+    width, height = JUDGED_SIZE
+    if drawn is not None and drawn[0].shape[1:3] == (height, width):
+        # The embedded renderer's own frames, still in memory: what its near-lossless master holds.
+        analysis = ClipAnalysis(*drawn)
+    else:
+        # OCR reads the frames the text check samples while the rest of the clip is still being decoded.
+        decoding = ClipAnalysis.start(clip, width=width, height=height)
+        read_text_early(decoding, checks)
+        analysis = decoding.analysis()
+    verdict = judge(analysis, shot, checks)
+    evidence: dict[str, str] = {}
+    for key, write, suffix in (("contact_sheet", write_contact_sheet, EVIDENCE_SUFFIXES["contact_sheet"]),
+                               ("thumbnail", write_thumbnail, EVIDENCE_SUFFIXES["thumbnail"])):  # fmt: skip
+        try:
+            evidence[key] = str(write(analysis.frames, verdict, clip.with_suffix(suffix)))
+        except StudioError:
+            continue
+    return verdict, evidence
+
+
+EVIDENCE_SUFFIXES = {"contact_sheet": ".sheet.jpg", "thumbnail": ".thumb.png"}
+"""Where `judge_clip` writes a clip's evidence pictures: beside it, with these suffixes."""
 
 
 def read_text_early(decoding: ClipDecoding, checks: Sequence[Check]) -> None:

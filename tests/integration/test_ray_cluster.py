@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pytest
 
 from studio.agents.llm import OfflineBackedDirector
@@ -27,6 +28,8 @@ from studio.errors import ConfigError
 from studio.production import Production, open_station
 from studio.show import load_show
 from studio.state import StudioContext
+from studio.tools.base import MusicRequest
+from studio.tools.media import read_wav
 from studio.tools.registry import build_toolkit
 from tests.conftest import TEST_SHOWS
 from tests.integration.test_cli import _one_clean_error_line, studio
@@ -57,7 +60,8 @@ def cluster() -> Iterator[LocalCluster]:
 
 def test_studio_run_renders_a_shows_shots_on_the_clusters_workers(cluster: LocalCluster, tmp_path: Path) -> None:
     """`studio run SHOW --ray ADDRESS`: one render worker per render unit, on both nodes; every shot of the episode
-    rendered by one of them, with the embedded renderer they built from the station's settings."""
+    rendered by one of them, with the embedded renderer they built from the station's settings, and judged in a
+    Ray task on the cluster, its evidence pictures written on the station's machine."""
     env = {**cluster.env, "STUDIO_DATA_DIR": str(tmp_path / "data"), "STUDIO_RAY_RENDER_RESOURCE": "render"}
     done = subprocess.run(
         [sys.executable, "-m", "studio.cli", "run", str(TEST_SHOWS / "two_segments.yaml"), "--headless",
@@ -66,7 +70,8 @@ def test_studio_run_renders_a_shows_shots_on_the_clusters_workers(cluster: Local
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:] + cluster.logs()
     log = subprocess.run(
-        [sys.executable, "-m", "studio.cli", "log", "--json", "--type", "ClipRendered", "--type", "SegmentApproved"],
+        [sys.executable, "-m", "studio.cli", "log", "--json", "--type", "ClipRendered", "--type", "SegmentApproved",
+         "--type", "VerdictGiven"],
         capture_output=True, text=True, env=env, timeout=120, check=True,
     )  # fmt: skip
     events = [json.loads(line) for line in log.stdout.splitlines()]
@@ -76,6 +81,10 @@ def test_studio_run_renders_a_shows_shots_on_the_clusters_workers(cluster: Local
     assert all(re.fullmatch(r"\d \(\S+ pid \d+\)", worker) for worker in workers), workers
     assert {worker.split()[0] for worker in workers} == {"0", "1"}, "both workers rendered shots"
     assert all(event["stages"]["generate"]["backend"] == "procedural" for event in rendered)
+    verdicts = [event for event in events if event["type"] == "VerdictGiven"]
+    assert len(verdicts) == len(rendered), "every rendered shot judged"
+    assert all(event["backend"].endswith("(on the Ray cluster)") for event in verdicts), verdicts[0]["backend"]
+    assert all(Path(event["contact_sheet"]).stat().st_size > 1000 for event in verdicts), "evidence written here"
 
     status = subprocess.run([sys.executable, "-m", "studio.cli", "status"], capture_output=True, text=True, env=env,
                             timeout=120, check=True).stdout  # fmt: skip
@@ -120,6 +129,11 @@ def test_a_worker_lost_mid_shot_hands_it_to_another_and_nothing_approved_is_lost
     try:
         farm.start()
         assert farm.slots == 3
+        # A render worker scores a segment between its renders (MusicGen would run on its GPU).
+        track = farm.music(MusicRequest(prompt="upbeat kitchen", seconds=4.0, seed=3), tmp_path / "music.wav")
+        samples, rate = read_wav(track.path)
+        assert rate == track.sample_rate == 48000 and len(samples) == 4 * 48000 and np.abs(samples).max() > 0.01
+        assert " on worker " in track.backend and track.backend.startswith("synth"), track.backend
         doomed = next(slot for slot, where in enumerate(farm.where) if on_node(extra, where))
         context = StudioContext(show=show, settings=config, toolkit=build_toolkit(config), render_farm=farm,
                                 director=OfflineBackedDirector(), station=station, seed=show.channel.seed)  # fmt: skip
