@@ -151,14 +151,17 @@ def test_slots_render_side_by_side_and_the_clock_sums_them() -> None:
 
 
 def test_a_job_whose_worker_is_lost_goes_back_to_the_queue_for_another_slot() -> None:
-    """Slot 1's worker dies mid-job: the job is done by slot 0, slot 1 takes no more jobs, and the last slot left
-    is never retired (its jobs are rendered on the station's own machine)."""
+    """The other slot's worker dies mid-job while one slot holds a long job: the lost job waits in the queue, in
+    its place, and is done by the holding slot; the slot that lost its worker takes no more jobs, and the last slot
+    left is never retired (its jobs are rendered on the station's own machine)."""
     stage = _stage(slots=2)
     ran: list[tuple[str, int]] = []
+    holder: list[int] = []
     lost = threading.Event()
     started = threading.Event()
 
     def hold(queued_s: float, slot: int) -> str:
+        holder.append(slot)
         started.set()
         lost.wait(5)
         ran.append(("hold", slot))
@@ -166,8 +169,8 @@ def test_a_job_whose_worker_is_lost_goes_back_to_the_queue_for_another_slot() ->
 
     def shot(name: str) -> object:
         def run(queued_s: float, slot: int) -> str:
-            if slot == 1:
-                raise RenderWorkerLost("1 (127.0.0.1 pid 7)", "ActorDiedError: the node died")
+            if slot != holder[0]:
+                raise RenderWorkerLost(f"{slot} (127.0.0.1 pid 7)", "ActorDiedError: the node died")
             ran.append((name, slot))
             return name
 
@@ -175,13 +178,13 @@ def test_a_job_whose_worker_is_lost_goes_back_to_the_queue_for_another_slot() ->
 
     first = stage.submit((0,), hold)
     assert started.wait(5)
-    # Slot 0 is busy holding: slot 1 takes the next job and loses its worker; the job waits for slot 0.
+    # One slot is busy holding: the other takes the next job and loses its worker; the job waits for the holder.
     later = [stage.submit((key,), shot(f"shot {key}")) for key in (1, 2)]
     time.sleep(0.3)
     assert not any(future.done() for future in later), "nothing is lost: the job waits in the queue"
     assert stage.queued_keys() == [(1,), (2,)], "back in its place, first in the queue"
     lost.set()
     assert [stage.wait(future) for future in [first, *later]] == ["held", "shot 1", "shot 2"]
-    assert ran == [("hold", 0), ("shot 1", 0), ("shot 2", 0)]
+    assert ran == [("hold", holder[0]), ("shot 1", holder[0]), ("shot 2", holder[0])]
     assert stage.stats().jobs == 3
     stage.close()
