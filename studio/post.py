@@ -65,8 +65,8 @@ def conform_segment(
     output_path: Path,
 ) -> tuple[MediaInfo, str]:
     """Score the clips and conform them to one house-format file at `output_path` (whole or not at all). Returns
-    what the file holds and the music backend that ran (`runner` keeps what fell back). Raises `ToolError` when it
-    cannot be made to its planned length."""
+    what the file holds and the music backend that ran (`runner` keeps what fell back, and a `conform` stage when
+    the encode ran on a Ray cluster). Raises `ToolError` when it cannot be made to its planned length."""
     channel = ctx.show.channel
     music_path = ctx.work_dir / f"{output_path.stem}_music.wav"
     partial_path = output_path.with_name(f".{output_path.stem}.partial.mp4")
@@ -89,12 +89,13 @@ def conform_segment(
         output_path.parent.mkdir(parents=True, exist_ok=True)
         loudness = normalisation(track.path, target_lufs=ctx.settings.loudness_lufs,
                                  true_peak_dbtp=ctx.settings.true_peak_dbtp)  # fmt: skip
-        run_ffmpeg(
-            ["-y", *commands.conform_segment_argv(
-                clip_paths, track.path, partial_path, width=channel.width, height=channel.height, fps=channel.fps,
-                seconds=seconds, loudness=loudness, shot_filters=house_format_filters(ctx, clip_paths),
-            )]
-        )  # fmt: skip
+        recipe = {"width": channel.width, "height": channel.height, "fps": channel.fps, "seconds": seconds,
+                  "loudness": loudness, "shot_filters": house_format_filters(ctx, clip_paths)}  # fmt: skip
+        # With a render farm the encode runs in a Ray task on one of the cluster's CPUs; if it cannot, here.
+        if farm is not None and farm.conform(clip_paths, track.path, partial_path, recipe):
+            runner.stages["conform"] = {"backend": "ffmpeg on the Ray cluster"}
+        else:
+            run_ffmpeg(["-y", *commands.conform_segment_argv(clip_paths, track.path, partial_path, **recipe)])
         info = probe(partial_path)
         if (
             abs(info.video_seconds - seconds) > DURATION_TOLERANCE_S
@@ -109,6 +110,12 @@ def conform_segment(
         music_path.unlink(missing_ok=True)
         partial_path.unlink(missing_ok=True)
     return info, track.backend
+
+
+def made_by(music_backend: str, runner: StageRunner) -> str:
+    """A made segment's `backend`: its music's, and where it was conformed when not here."""
+    conform = runner.stages.get("conform")
+    return f"music:{music_backend}" + (f" · conform:{conform['backend']}" if conform else "")
 
 
 LINEAR_PEAK_MARGIN_DB = 0.2
@@ -231,7 +238,7 @@ def post(state: EpisodeState, runtime: Runtime[StudioContext]) -> dict[str, Any]
         )  # fmt: skip
         return {**done, "events": emitted(*fell_back, held)}
     approved_event = ctx.event(
-        ev.SegmentApproved, **where, backend=f"music:{music_backend}", segment_id=segment_id, path=str(output_path),
+        ev.SegmentApproved, **where, backend=made_by(music_backend, runner), segment_id=segment_id, path=str(output_path),
         seconds=seconds, shots=len(approved), dropped_shots=tuple(dropped), music_backend=music_backend,
         video_seconds=round(info.video_seconds, 3), audio_seconds=round(info.audio_seconds, 3), recipe=recipe,
         safety_gate=gate_record(verdict), duration_ms=(time.perf_counter() - started) * 1000,

@@ -8,8 +8,9 @@ station's settings), so its models stay loaded between shots, and renders whole 
 generation, extension, the upscaling pass, interpolation) in a scratch folder of its own; the finished shot comes
 back through Ray's object store and is written to the episode's folder here. Between renders the workers also score
 the segments (`RenderFarm.music`: MusicGen on their GPUs, beside the video models). The critic judges each clip in a Ray
-task on one of the cluster's CPUs (`judge_on_worker`), its evidence pictures written here. The station store, the
-agents' decisions and checkpoints, the rest of post (the conform, the safety gate) and playout stay on this machine.
+task on one of the cluster's CPUs (`judge_on_worker`), its evidence pictures written here, and each segment's
+conform encode runs in one too (`conform_on_worker`). The station store, the agents' decisions and checkpoints,
+the on-air safety gate and playout stay on this machine.
 
 Each worker is one slot of the render stage (`studio.pipeline.RenderStage`): the stage hands the next shot by
 priority to whichever worker is free. A worker that dies mid-shot (its machine lost, its process killed) is
@@ -131,6 +132,24 @@ def judge_on_worker(settings: Settings, clip: bytes, suffix: str, shot: Shot) ->
         return verdict, {key: Path(picture).read_bytes() for key, picture in evidence.items()}
 
 
+def conform_on_worker(clips: list[tuple[bytes, str]], music: bytes, recipe: dict[str, Any]) -> bytes:
+    """A Ray task: the segment's conform encode (`studio.broadcast.commands.conform_segment_argv`, the same argv the
+    station would run) over the clips' and music's bytes; the segment file's bytes."""
+    from studio.broadcast import commands
+    from studio.tools.media import run_ffmpeg
+
+    with tempfile.TemporaryDirectory(prefix="studio-conform-") as name:
+        folder = Path(name)
+        paths = []
+        for index, (data, suffix) in enumerate(clips):
+            paths.append(folder / f"clip{index:03d}{suffix}")
+            paths[-1].write_bytes(data)
+        music_path, output = folder / "music.wav", folder / "segment.mp4"
+        music_path.write_bytes(music)
+        run_ffmpeg(["-y", *commands.conform_segment_argv(paths, music_path, output, **recipe)])
+        return output.read_bytes()
+
+
 @dataclass
 class RenderFarm:
     """Render workers on a Ray cluster, one per unit of the render resource, each a slot of the render stage."""
@@ -146,6 +165,8 @@ class RenderFarm:
     """Each worker's `RenderWorker.describe()`."""
     _critic: Any = None
     """`judge_on_worker` as a Ray task (made on first use)."""
+    _conform: Any = None
+    """`conform_on_worker` as a Ray task (made on first use)."""
     _turn: int = 0
     """Whose turn it is to score the next segment (`music`)."""
 
@@ -249,6 +270,23 @@ class RenderFarm:
         output_path.parent.mkdir(parents=True, exist_ok=True)
         output_path.write_bytes(data)
         return AudioTrack(path=output_path, **{**facts, "backend": f"{facts['backend']} on worker {self.name(slot)}"})
+
+    def conform(self, clips: list[Path], music: Path, output_path: Path, recipe: dict[str, Any]) -> bool:
+        """Run a segment's conform encode in a Ray task on one of the cluster's CPUs, the file written to
+        `output_path` here; False when the cluster could not (the caller encodes it itself)."""
+        import ray
+
+        if self._conform is None:
+            self._conform = ray.remote(num_cpus=1)(conform_on_worker)
+        sources = [(clip.read_bytes(), clip.suffix) for clip in clips]
+        try:
+            data = ray.get(self._conform.remote(sources, music.read_bytes(), recipe))
+        except ray.exceptions.RayError as error:
+            log.warning("conform on the Ray cluster failed for %s (%s): encoding it here", output_path.name,
+                        _first_line(error))  # fmt: skip
+            return False
+        output_path.write_bytes(data)
+        return True
 
     def critique(self, clip: Path, shot: Shot) -> tuple[Verdict, dict[str, str]] | None:
         """Judge `clip` as production does (`studio.critic.judge.judge_clip`) in a Ray task on one of the cluster's

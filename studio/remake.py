@@ -22,7 +22,15 @@ from studio.agents.cinematographer import person_prompt, repair_shot
 from studio.agents.critic import judge_one
 from studio.errors import ToolError
 from studio.plan import MotionSpec, Shot
-from studio.post import assemble_episode, conform_segment, gate_record, gate_segment, segment_recipe, segment_seconds
+from studio.post import (
+    assemble_episode,
+    conform_segment,
+    gate_record,
+    gate_segment,
+    made_by,
+    segment_recipe,
+    segment_seconds,
+)
 from studio.render import StageRunner, render_one
 from studio.state import ProductionStopped
 from studio.vocabulary import banned_words, find_word, motion_from_prompt
@@ -175,7 +183,7 @@ def _remake(ctx: StudioContext, request: RemakeRequest, record: Record) -> tuple
         return failed(f"{request.segment_id} was {status} before its new version was ready")
     os.replace(staged_path, segment_path)
     remade = ctx.event(
-        ev.SegmentRemade, **where, backend=f"music:{music_backend}", segment_id=request.segment_id,
+        ev.SegmentRemade, **where, backend=made_by(music_backend, runner), segment_id=request.segment_id,
         path=str(segment_path), seconds=seconds, recipe=segment_recipe(shots, clips, recipe["mood"],
         recipe["music_seed"]), command_id=request.command_id, video_seconds=round(info.video_seconds, 3),
         audio_seconds=round(info.audio_seconds, 3), safety_gate=gate_record(gated),
@@ -183,7 +191,7 @@ def _remake(ctx: StudioContext, request: RemakeRequest, record: Record) -> tuple
     approved: list[ev.Event] = []
     if now.status == "held":  # the gate held the old version; the new one passed it
         approved.append(ctx.event(
-            ev.SegmentApproved, episode=episode, segment=segment, backend=f"music:{music_backend}",
+            ev.SegmentApproved, episode=episode, segment=segment, backend=made_by(music_backend, runner),
             segment_id=request.segment_id, path=str(segment_path), seconds=seconds, shots=len(shots),
             music_backend=music_backend, video_seconds=round(info.video_seconds, 3),
             audio_seconds=round(info.audio_seconds, 3), recipe=remade.recipe, safety_gate=gate_record(gated),

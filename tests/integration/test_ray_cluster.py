@@ -61,7 +61,8 @@ def cluster() -> Iterator[LocalCluster]:
 def test_studio_run_renders_a_shows_shots_on_the_clusters_workers(cluster: LocalCluster, tmp_path: Path) -> None:
     """`studio run SHOW --ray ADDRESS`: one render worker per render unit, on both nodes; every shot of the episode
     rendered by one of them, with the embedded renderer they built from the station's settings, and judged in a
-    Ray task on the cluster, its evidence pictures written on the station's machine."""
+    Ray task on the cluster, its evidence pictures written on the station's machine; each segment conformed in a
+    Ray task too."""
     env = {**cluster.env, "STUDIO_DATA_DIR": str(tmp_path / "data"), "STUDIO_RAY_RENDER_RESOURCE": "render"}
     done = subprocess.run(
         [sys.executable, "-m", "studio.cli", "run", str(TEST_SHOWS / "two_segments.yaml"), "--headless",
@@ -85,6 +86,9 @@ def test_studio_run_renders_a_shows_shots_on_the_clusters_workers(cluster: Local
     assert len(verdicts) == len(rendered), "every rendered shot judged"
     assert all(event["backend"].endswith("(on the Ray cluster)") for event in verdicts), verdicts[0]["backend"]
     assert all(Path(event["contact_sheet"]).stat().st_size > 1000 for event in verdicts), "evidence written here"
+    approved = [event for event in events if event["type"] == "SegmentApproved"]
+    assert all(event["backend"].endswith(" · conform:ffmpeg on the Ray cluster") for event in approved), approved
+    assert all(Path(event["path"]).stat().st_size > 10_000 for event in approved), "the segments written here"
 
     status = subprocess.run([sys.executable, "-m", "studio.cli", "status"], capture_output=True, text=True, env=env,
                             timeout=120, check=True).stdout  # fmt: skip
