@@ -19,8 +19,8 @@ MODULES = [
     "studio.memory",
     *(module.name for module in pkgutil.walk_packages(studio.memory.__path__, "studio.memory.")),
 ]
-# No module loads these when imported: the GPU stack, the TUI and the memory load lazily, where they are used.
-NEVER_AT_IMPORT = {"textual", "torch", "chromadb", "diffusers", "transformers", "langchain_openai"}
+# No module loads these when imported: the GPU stack, the TUI, the memory and Ray load lazily, where they are used.
+NEVER_AT_IMPORT = {"textual", "torch", "chromadb", "diffusers", "transformers", "langchain_openai", "ray"}
 # What a person types most (`studio log`, `steer`, `skip`, `validate`) starts without the media or graph stack.
 FRONT_DOOR = ["studio", "studio.cli", "studio.config", "studio.show", "studio.plan", "studio.station", "studio.events",
               "studio.secrets", "studio.progress", "studio.errors", "studio.lock", "studio.canon", "studio.steering",
