@@ -7,6 +7,10 @@ by a seeded draw over the very request (the same request meets the same fault, a
 - `corrupt_clip`: truncate the clip file after it was written, as a full disk or a crashed writer leaves it;
 - `render_latency`: take `slow_s` seconds instead of `latency_s` (a render that stalls).
 
+With `ensure_by=N`, a station fault whose rate is above 0 and that `faults.jsonl` does not hold yet fires on the
+Nth render of a process (and on each render after, until it has fired once): a soak short enough that the draws
+might miss a fault still meets every one.
+
 With `accelerated=1` (the default) renders are faked in accelerated time: the embedded renderer draws the shot
 straight at the house size and frame rate (no upscale, no interpolation), the render takes `latency_s`, and the
 critic leaves out OCR. Shots must then fit one generated clip (at most 3 s).
@@ -43,7 +47,7 @@ STATION_FAULTS = ("render_error", "corrupt_clip", "render_latency")
 OUTSIDE_FAULTS = ("llm_timeout", "llm_bad_json", "encoder_kill", "sigkill")
 """Faults a soak's harness injects from outside (the chat endpoint, the processes)."""
 FAULT_KINDS = STATION_FAULTS + OUTSIDE_FAULTS
-OPTIONS = ("seed", "latency_s", "slow_s", "accelerated")
+OPTIONS = ("seed", "latency_s", "slow_s", "accelerated", "ensure_by")
 FAULT_LOG_NAME = "faults.jsonl"
 INJECTED_MARK = "injected fault"
 """Part of the text of every error a fault raises, so the log tells an injected fault from a real one."""
@@ -60,6 +64,8 @@ class FaultPlan:
     slow_s: float = 2.0
     """How long a render hit by `render_latency` takes."""
     accelerated: bool = True
+    ensure_by: int = 0
+    """The render of a process by which every station fault with a rate has fired once (0: left to the draws)."""
 
     @classmethod
     def parse(cls, text: str) -> FaultPlan:
@@ -91,6 +97,7 @@ class FaultPlan:
             latency_s=options.get("latency_s", 0.05),
             slow_s=options.get("slow_s", 2.0),
             accelerated=bool(options.get("accelerated", 1)),
+            ensure_by=int(options.get("ensure_by", 0)),
         )
 
     def rate(self, kind: str) -> float:
@@ -142,13 +149,24 @@ class FaultyVideoGenerator:
         self.faults = faults
         self.channel = channel
         self.name = f"faulty:{inner.name}"
+        self.renders = 0
+        """Renders this process has started."""
+
+    def _hits(self, kind: str, key: tuple[object, ...]) -> bool:
+        """The seeded draw, or `ensure_by`: the fault has not fired yet and its render has come."""
+        if self.plan.draw(kind, *key):
+            return True
+        if not self.plan.ensure_by or self.plan.rate(kind) <= 0 or self.renders < self.plan.ensure_by:
+            return False
+        return not any(entry.get("fault") == kind for entry in read_fault_log(self.faults.path.parent))
 
     def generate(self, request: VideoRequest, output_path: Path) -> Clip:
         key = (request.shot_id, request.seed, request.prompt)
-        if self.plan.draw("render_error", *key):
+        self.renders += 1
+        if self._hits("render_error", key):
             self.faults.record("render_error", shot=request.shot_id)
             raise ToolError(f"{INJECTED_MARK}: render_error: the video backend crashed on {request.shot_id}")
-        slow = self.plan.draw("render_latency", *key)
+        slow = self._hits("render_latency", key)
         if slow:
             self.faults.record("render_latency", shot=request.shot_id, seconds=self.plan.slow_s)
         if self.plan.accelerated:
@@ -161,7 +179,7 @@ class FaultyVideoGenerator:
         elif slow:
             time.sleep(self.plan.slow_s)
         clip = self.inner.generate(request, output_path)
-        if self.plan.draw("corrupt_clip", *key):
+        if self._hits("corrupt_clip", key):
             size = output_path.stat().st_size
             with open(output_path, "r+b") as handle:
                 handle.truncate(size // 3)

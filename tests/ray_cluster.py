@@ -39,6 +39,9 @@ class LocalCluster:
         self.temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
+        self.client_port = free_port()
+        self.client_address = f"ray://127.0.0.1:{self.client_port}"
+        """The head's Ray Client server (`ray://` addresses)."""
         self.nodes: list[subprocess.Popen[bytes]] = []
         self.marks = self.temp / "marks"
         self.marks.mkdir()
@@ -63,7 +66,7 @@ class LocalCluster:
     def start_head(self, *, render: int = 1) -> None:
         """The head node (GCS, raylet), with `render` units of the render resource."""
         self._start("--head", f"--port={self.port}", "--include-dashboard=false", f"--temp-dir={self.temp}",
-                    render=render)  # fmt: skip
+                    f"--ray-client-server-port={self.client_port}", render=render)  # fmt: skip
 
     def add_worker(self, *, render: int = 1) -> subprocess.Popen[bytes]:
         """A worker node joining the head, with `render` units of the render resource."""

@@ -100,6 +100,11 @@ def test_studio_run_renders_a_shows_shots_on_the_clusters_workers(cluster: Local
     assert f"ray cluster at {cluster.address}: 2 nodes, CPU 2, render 2; 2 render workers (one per render)" in (
         doctor.stdout
     ), doctor.stdout
+    doctor = subprocess.run([sys.executable, "-m", "studio.cli", "doctor", "--ray", cluster.client_address],
+                            capture_output=True, text=True, env=env, timeout=120, check=False)  # fmt: skip
+    assert doctor.returncode == 0 and f"ray cluster at {cluster.client_address}: 2 nodes" in doctor.stdout, (
+        doctor.stdout + doctor.stderr
+    )  # through Ray Client
     env["STUDIO_RAY_RENDER_RESOURCE"] = "GPU"
     doctor = subprocess.run([sys.executable, "-m", "studio.cli", "doctor", "--ray", cluster.address],
                             capture_output=True, text=True, env=env, timeout=120, check=False)  # fmt: skip

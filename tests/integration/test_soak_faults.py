@@ -20,9 +20,11 @@ from benchmarks.soak import run_soak
 from studio.faults import FAULT_KINDS
 
 SEGMENTS = 40
-# Higher rates than the benchmark's, so that 40 segments meet every fault.
+# Higher rates than the benchmark's, so that 40 segments meet every fault; and `ensure_by`, so that a station fault the
+# seeded draws happen to miss still fires once (one run of the suite met no corrupt clip among the shots it made).
 FAULTS = (
-    "render_error=0.1,corrupt_clip=0.1,render_latency=0.1,llm_timeout=0.06,llm_bad_json=0.08,latency_s=0.05,slow_s=1.5"
+    "render_error=0.1,corrupt_clip=0.1,render_latency=0.1,llm_timeout=0.06,llm_bad_json=0.08,latency_s=0.05,slow_s=1.5,"
+    "ensure_by=6"
 )
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from studio.config import Settings
 from studio.errors import ConfigError, ToolError
-from studio.faults import FaultLog, FaultPlan, FaultyVideoGenerator, read_fault_log
+from studio.faults import STATION_FAULTS, FaultLog, FaultPlan, FaultyVideoGenerator, read_fault_log
 from studio.plan import MotionSpec
 from studio.show import Channel
 from studio.tools.base import SceneHint, VideoRequest
@@ -76,3 +76,27 @@ def test_a_corrupt_clip_is_cut_short_after_it_was_written(tmp_path: Path) -> Non
     cut = _faulty(tmp_path, "corrupt_clip=1,latency_s=0").generate(_request(), tmp_path / "cut.mkv")
     assert cut.path.stat().st_size < whole.path.stat().st_size / 2
     assert [entry["fault"] for entry in read_fault_log(tmp_path)] == ["corrupt_clip"]
+
+
+def test_ensure_by_fires_each_fault_that_the_draws_missed_once(tmp_path: Path) -> None:
+    """Rates so low that the seeded draws miss every one of these requests: with `ensure_by=3` the third render
+    of the process raises the render error, the fourth is slow and cut short, and later renders meet none (each
+    fault is in faults.jsonl once, which a restarted process reads too)."""
+    spec = "render_error=0.0001,corrupt_clip=0.0001,render_latency=0.0001,latency_s=0,slow_s=0,ensure_by=3,seed=5"
+    plan = FaultPlan.parse(spec)
+    assert plan.ensure_by == 3
+    assert not any(plan.draw(kind, "e0001-s01-sh01", seed, "Bo rolls") for kind in STATION_FAULTS for seed in range(9))
+    faulty = _faulty(tmp_path, spec)
+    outcomes = []
+    for seed in range(1, 7):
+        try:
+            faulty.generate(_request(seed), tmp_path / f"clip{seed}.mkv")
+            outcomes.append("rendered")
+        except ToolError:
+            outcomes.append("failed")
+    assert outcomes == ["rendered", "rendered", "failed", "rendered", "rendered", "rendered"]
+    assert [entry["fault"] for entry in read_fault_log(tmp_path)] == ["render_error", "render_latency", "corrupt_clip"]
+    again = _faulty(tmp_path, spec)  # a restarted station: the log says every fault has fired
+    for seed in range(7, 11):
+        again.generate(_request(seed), tmp_path / f"clip{seed}.mkv")
+    assert len(read_fault_log(tmp_path)) == 3
