@@ -56,7 +56,8 @@ class LocalCluster:
     def _start(self, *args: str, render: int = 1) -> subprocess.Popen[bytes]:
         log = open(self.temp / f"node-{len(self.nodes)}.log", "wb")  # noqa: SIM115 - the node's lifetime
         node = subprocess.Popen(
-            [shutil.which("ray") or "ray", "start", "--block", "--node-ip-address=127.0.0.1", "--num-cpus=1",
+            # `python -m` the CLI's module: the `ray` script need not be on PATH (a venv not activated).
+            [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--node-ip-address=127.0.0.1", "--num-cpus=1",
              "--num-gpus=0", "--resources", json.dumps({"render": render}), "--disable-usage-stats", *args],
             stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True,
         )  # fmt: skip
