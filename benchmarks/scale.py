@@ -116,20 +116,8 @@ def recovery(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
                           toolkit_factory=simulated_toolkit).start()  # fmt: skip
         doomed_node = nodes[-1]
         doomed = next(slot for slot, where in enumerate(farm.where) if on_node(doomed_node, where))
-        mark = cluster.marks / str(farm.where[doomed]["pid"])
         production = _production(farm, depth=6)
-        killed: dict[str, Any] = {}
-        stop = threading.Event()
-
-        def kill_mid_shot() -> None:
-            while not stop.is_set():
-                if mark.exists():
-                    killed["shot"], killed["at"] = mark.read_text(), time.time()
-                    cluster.kill(doomed_node)
-                    return
-                time.sleep(0.05)
-
-        threading.Thread(target=kill_mid_shot, daemon=True).start()
+        killed, stop = cluster.kill_mid_shot(doomed_node, farm.where[doomed]["pid"])
         started = time.perf_counter()
         made = production.run(1)
         wall = time.perf_counter() - started

@@ -813,7 +813,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     console.print(f"data dir: {settings.data_dir}", markup=False)
     cluster_refused = []
     if settings.ray_address:
-        from studio.ray_render import cluster_summary
+        from studio.ray_render import cluster_summary, missing_resource
 
         resource = settings.ray_render_resource
         try:
@@ -824,10 +824,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             for line in lines:
                 console.print(line, markup=False)
             if not units:
-                cluster_refused.append(
-                    f"the Ray cluster at {settings.ray_address} has no {resource} to render on (start its nodes with "
-                    "GPUs, or name the resource that stands for them in STUDIO_RAY_RENDER_RESOURCE)"
-                )
+                cluster_refused.append(missing_resource(settings.ray_address, resource))
     refused = cluster_refused + [
         f"{setting}={getattr(settings, setting)} cannot run here: {status.reason}"
         for status in statuses

@@ -181,7 +181,8 @@ class Settings(BaseSettings):
     ray_address: str | None = None
     """A Ray cluster to render on (`studio run --ray`): `auto` (the cluster this machine belongs to), `HOST:PORT` of
     its head, or `ray://HOST:PORT` (Ray Client). One render worker runs per unit of `ray_render_resource`, its models
-    loaded once; the store, the agents, the critic, post and playout stay here. Unset: everything runs here."""
+    loaded once; the critic and the conform encode run as Ray tasks on the cluster's CPUs; the store, the agents,
+    the safety gate and playout stay here. Unset: everything runs here."""
 
     ray_render_resource: str = "GPU"
     """The Ray resource a render worker takes one unit of: `GPU`, or a custom resource the cluster's nodes were

@@ -7,6 +7,7 @@ station runs in this process, in another, or has stopped; counts are since the d
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -113,22 +114,21 @@ def read_health(station: Station, show: str, *, running: bool, now: float | None
 def render_workers(station: Station, show: str, *, since: float, until: float) -> dict[str, dict[str, float]]:
     """Each Ray render worker's shots between `since` and `until` (`Health.render_workers`); empty when shots render
     on the station's own machine."""
-    workers: dict[str, dict[str, float]] = {}
-    minutes = max(until - since, 1.0) / 60
+    shots: Counter[str] = Counter()
+    seconds: Counter[str] = Counter()
+    lost: Counter[str] = Counter()
     for logged in station.events(show=show, types=["ClipRendered", "RenderWorkerLost"], since=since, until=until):
         event = logged.event
         if isinstance(event, ev.RenderWorkerLost):
-            workers.setdefault(event.worker, {"shots": 0, "per_minute": 0.0, "render_s": 0.0, "lost": 0})["lost"] += 1
-            continue
-        if not isinstance(event, ev.ClipRendered) or event.reused:
-            continue
-        worker = next((facts.get("worker") for facts in event.stages.values() if isinstance(facts, dict)), None)
-        if not worker:
-            continue
-        figures = workers.setdefault(worker, {"shots": 0, "per_minute": 0.0, "render_s": 0.0, "lost": 0})
-        figures["render_s"] = (figures["render_s"] * figures["shots"] + event.duration_ms / 1000) / (
-            figures["shots"] + 1
-        )
-        figures["shots"] += 1
-        figures["per_minute"] = figures["shots"] / minutes
-    return workers
+            lost[event.worker] += 1
+        elif isinstance(event, ev.ClipRendered) and not event.reused:
+            worker = next((facts.get("worker") for facts in event.stages.values() if isinstance(facts, dict)), None)
+            if worker:
+                shots[worker] += 1
+                seconds[worker] += event.duration_ms / 1000
+    minutes = max(until - since, 1.0) / 60
+    return {
+        worker: {"shots": shots[worker], "per_minute": shots[worker] / minutes,
+                 "render_s": seconds[worker] / shots[worker] if shots[worker] else 0.0, "lost": lost[worker]}
+        for worker in shots | lost
+    }  # fmt: skip

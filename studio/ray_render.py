@@ -173,21 +173,11 @@ class RenderFarm:
     def start(self, *, timeout_s: float = 120.0) -> RenderFarm:
         """Connect to the cluster and start one worker per unit of `resource`; raise `ConfigError` when there is
         no cluster at `address` or it has none of `resource`."""
-        ray = import_ray()
-        _reachable(self.address)
-        if not ray.is_initialized():
-            try:
-                ray.init(address=self.address, namespace=NAMESPACE, log_to_driver=False,
-                         logging_level=logging.WARNING)  # fmt: skip
-            except (ConnectionError, RuntimeError, ValueError) as error:
-                raise ConfigError(f"no Ray cluster at {self.address}: {error}") from None
+        ray, _ = _connect(self.address)
         units = int(ray.cluster_resources().get(self.resource, 0))
         if units < 1:
             found = ", ".join(f"{name} {amount:g}" for name, amount in sorted(ray.cluster_resources().items()))
-            raise ConfigError(
-                f"the Ray cluster at {self.address} has no {self.resource} to render on (it has {found}); start its "
-                f"nodes with GPUs, or name the resource that stands for them in STUDIO_RAY_RENDER_RESOURCE"
-            )
+            raise ConfigError(f"{missing_resource(self.address, self.resource)} (it has {found})")
         options: dict[str, Any] = {"num_cpus": 0, "max_restarts": 0}
         if self.resource == "GPU":
             options["num_gpus"] = 1
@@ -238,10 +228,7 @@ class RenderFarm:
             self.workers[slot] = None
             ray.kill(worker, no_restart=True)
             raise RenderWorkerLost(self.name(slot), _first_line(error)) from None
-        output_path.parent.mkdir(parents=True, exist_ok=True)
-        partial = output_path.with_name(f".{output_path.stem}.partial{output_path.suffix}")
-        partial.write_bytes(data)
-        os.replace(partial, output_path)
+        _write_whole(output_path, data)
         stages = {name: {**facts, "worker": self.name(slot)} for name, facts in stages.items()}
         return output_path, stages, fallbacks
 
@@ -306,9 +293,7 @@ class RenderFarm:
         evidence: dict[str, str] = {}
         for key, data in pictures.items():
             path = clip.with_suffix(EVIDENCE_SUFFIXES[key])
-            partial = path.with_name(f".{path.name}.partial")
-            partial.write_bytes(data)
-            os.replace(partial, path)
+            _write_whole(path, data)
             evidence[key] = str(path)
         return verdict, evidence
 
@@ -327,19 +312,12 @@ class RenderFarm:
 def cluster_summary(address: str, resource: str = "GPU") -> tuple[list[str], int]:
     """What `studio doctor` says of the Ray cluster at `address` (its nodes and their resources), and how many render
     workers `studio run --ray` would start there. Raises `ConfigError` as `RenderFarm.start` would."""
-    ray = import_ray()
-    _reachable(address)
-    connected = ray.is_initialized()
-    if not connected:
-        try:
-            ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, logging_level=logging.WARNING)
-        except (ConnectionError, RuntimeError, ValueError) as error:
-            raise ConfigError(f"no Ray cluster at {address}: {error}") from None
+    ray, connected = _connect(address)
     try:
         nodes = [node for node in ray.nodes() if node.get("Alive")]
         total = ray.cluster_resources()
     finally:
-        if not connected:
+        if connected:
             ray.shutdown()
 
     def shown(resources: dict[str, float]) -> str:
@@ -352,6 +330,28 @@ def cluster_summary(address: str, resource: str = "GPU") -> tuple[list[str], int
     lines = [f"ray cluster at {address}: {len(nodes)} node{'s' if len(nodes) != 1 else ''}, {shown(total)}; {workers}"]
     lines += [f"  node {node.get('NodeManagerAddress', '?')}: {shown(node.get('Resources', {}))}" for node in nodes]
     return lines, units
+
+
+def missing_resource(address: str, resource: str) -> str:
+    """Why `studio run --ray` cannot render on the cluster at `address`, and what to do about it."""
+    return (
+        f"the Ray cluster at {address} has no {resource} to render on: start its nodes with GPUs, or name the "
+        "resource that stands for them in STUDIO_RAY_RENDER_RESOURCE"
+    )
+
+
+def _connect(address: str) -> tuple[Any, bool]:
+    """The `ray` module connected to the cluster at `address`, and whether this call connected it (False: it
+    already was). Raises `ConfigError` when Ray is missing or no cluster answers there."""
+    ray = import_ray()
+    _reachable(address)
+    if ray.is_initialized():
+        return ray, False
+    try:
+        ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, logging_level=logging.WARNING)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise ConfigError(f"no Ray cluster at {address}: {error}") from None
+    return ray, True
 
 
 def _reachable(address: str, timeout_s: float = 5.0) -> None:
@@ -371,6 +371,14 @@ def _reachable(address: str, timeout_s: float = 5.0) -> None:
             f"no Ray cluster at {address}: nothing answers there ({error.strerror or error}); start one with "
             f"`ray start --head --port {port}`, or give its head's address"
         ) from None
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """`data` into `path`, whole or not at all (a `.partial` file renamed into place, as the station's own renders)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    partial.write_bytes(data)
+    os.replace(partial, path)
 
 
 def _first_line(error: BaseException) -> str:

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,6 +98,25 @@ class LocalCluster:
         """Kill a node and every process it started (its raylet, its workers): a machine lost."""
         os.killpg(node.pid, signal.SIGKILL)
         node.wait(30)
+
+    def kill_mid_shot(self, node: subprocess.Popen[bytes], pid: int) -> tuple[dict[str, Any], threading.Event]:
+        """Watch, in a thread, for worker process `pid`'s simulated renderer to mark a shot, and kill `node` then
+        (`FixedLatencyRenderer`: the mark is there while it renders). Returns what was killed (`shot`, `at`: its id
+        and the time), filled in when it happens, and the event that ends the watch."""
+        killed: dict[str, Any] = {}
+        stop = threading.Event()
+        mark = self.marks / str(pid)
+
+        def watch() -> None:
+            while not stop.is_set():
+                if mark.exists():
+                    killed["shot"], killed["at"] = mark.read_text(), time.time()
+                    self.kill(node)
+                    return
+                time.sleep(0.05)
+
+        threading.Thread(target=watch, name="kill-mid-shot", daemon=True).start()
+        return killed, stop
 
     def logs(self) -> str:
         return "\n".join(path.read_text(errors="replace")[-1500:] for path in sorted(self.temp.glob("node-*.log")))

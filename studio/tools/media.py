@@ -190,10 +190,10 @@ def video_size(info: MediaInfo | VideoTrack, *, max_width: int | None = None) ->
 def video_track(path: Path) -> VideoTrack:
     """The size, frame rate and frame count of the video in `path`: from an MP4's sample tables when it is one
     (`studio.tools.mp4`, without importing PyAV), else from `probe` (all zero without a video stream)."""
-    from studio.tools.mp4 import VideoTrack, video_track
+    from studio.tools.mp4 import VideoTrack, mp4_video_track
 
     try:
-        track = video_track(path)
+        track = mp4_video_track(path)
     except OSError:
         track = None  # probe says what is wrong with the file
     if track is not None:

@@ -2,7 +2,7 @@
 
 `studio critique` starts ffmpeg decoding a clip as soon as it knows the frames' size and how many there are.
 `studio.tools.media.probe` learns them with PyAV, whose import alone takes 40-60 ms of CPU; the boxes that hold them
-are a few hundred bytes near the start or the end of the file. `video_track` reads them with nothing but `struct`,
+are a few hundred bytes near the start or the end of the file. `mp4_video_track` reads them with nothing but `struct`,
 and answers None for anything it does not read with certainty (another container, a fragmented MP4, a track
 without samples), so the caller falls back to `probe`.
 """
@@ -102,7 +102,7 @@ def _video_track(stream: BinaryIO, trak: tuple[int, int]) -> VideoTrack | None:
     return VideoTrack(width=width, height=height, fps=frames * timescale / duration, frames=frames)
 
 
-def video_track(path: Path) -> VideoTrack | None:
+def mp4_video_track(path: Path) -> VideoTrack | None:
     """The first video track of the MP4 or QuickTime file at `path`, or None when it is not one this reads (not
     MP4, fragmented, malformed, no video track); raises OSError when the file cannot be read."""
     with open(path, "rb") as stream:
@@ -112,10 +112,10 @@ def video_track(path: Path) -> VideoTrack | None:
             top = {kind: (start, end) for kind, start, end in _boxes(stream, 0, size) if kind in (b"ftyp", b"moov")}
             if b"moov" not in top:
                 return None
-            tracks = [(start, end) for kind, start, end in _boxes(stream, *top[b"moov"]) if kind == b"trak"]
-            if any(kind == b"mvex" for kind, _, _ in _boxes(stream, *top[b"moov"])):
+            children = list(_boxes(stream, *top[b"moov"]))
+            if any(kind == b"mvex" for kind, _, _ in children):
                 return None  # fragmented: the samples are in movie fragments, not in the tables
-            for trak in tracks:
+            for trak in ((start, end) for kind, start, end in children if kind == b"trak"):
                 track = _video_track(stream, trak)
                 if track is not None:
                     return track

@@ -122,16 +122,6 @@ def test_a_worker_lost_mid_shot_hands_it_to_another_and_nothing_approved_is_lost
     show = load_show(TEST_SHOWS / "two_segments.yaml")
     farm = RenderFarm(config, cluster.address, resource="render", toolkit_factory=simulated_toolkit)
     stop = threading.Event()
-    killed: list[str] = []
-
-    def kill_mid_shot(mark: Path) -> None:
-        while not stop.is_set():
-            if mark.exists():
-                killed.append(mark.read_text())
-                cluster.kill(extra)
-                return
-            time.sleep(0.05)
-
     try:
         farm.start()
         assert farm.slots == 3
@@ -144,8 +134,7 @@ def test_a_worker_lost_mid_shot_hands_it_to_another_and_nothing_approved_is_lost
         context = StudioContext(show=show, settings=config, toolkit=build_toolkit(config), render_farm=farm,
                                 director=OfflineBackedDirector(), station=station, seed=show.channel.seed)  # fmt: skip
         production = Production(context)
-        watcher = threading.Thread(target=kill_mid_shot, args=(cluster.marks / str(farm.where[doomed]["pid"]),))
-        watcher.start()
+        killed, stop = cluster.kill_mid_shot(extra, farm.where[doomed]["pid"])
         made = production.run(1)
         production.close()
     finally:
@@ -155,12 +144,12 @@ def test_a_worker_lost_mid_shot_hands_it_to_another_and_nothing_approved_is_lost
     assert killed, "the doomed worker never rendered a shot"
     assert len(made) == 1 and made[0].exists()
     lost = [logged.event for logged in station.events(types=["RenderWorkerLost"])]
-    assert [event.shot for event in lost] == killed, "the shot it was rendering"
+    assert [event.shot for event in lost] == [killed["shot"]], "the shot it was rendering"
     assert lost[0].worker == farm.name(doomed) and lost[0].workers_left == 2
     assert "the shot goes to another" in lost[0].summary()
     assert not station.events(types=["RenderFailed"]), "the lost shot was rendered elsewhere, not failed"
     rendered = [logged.event for logged in station.events(types=["ClipRendered"])]
-    redone = [event for event in rendered if event.shot == killed[0]]
+    redone = [event for event in rendered if event.shot == killed["shot"]]
     assert redone and not redone[-1].stages["generate"]["worker"].startswith(f"{doomed} ")
     designed = {shot.shot_id for logged in station.events(types=["ShotsDesigned"]) for shot in logged.event.shots}
     assert designed <= {event.shot for event in rendered}, "every shot designed was rendered"

@@ -17,7 +17,7 @@ from studio.plan import CameraMove
 from studio.tools.checks import default_checks
 from studio.tools.checks.text import TextCheck, ocr_available
 from studio.tools.media import write_video
-from studio.tools.mp4 import video_track
+from studio.tools.mp4 import mp4_video_track
 from studio.vocabulary import motion_from_prompt
 from tests.unit.critic_fixtures import SceneSpec, make_shot, overlay_text, render_scene
 
@@ -68,7 +68,7 @@ def test_a_clip_that_is_not_mp4_is_measured_by_probe(tmp_path: Path, painted: Pa
     matroska = tmp_path / "painted.mkv"
     frames = ClipAnalysis.from_file(painted).frames
     write_video(list(frames), 12.0, matroska, width=448, height=256)
-    assert video_track(matroska) is None
+    assert mp4_video_track(matroska) is None
     info = media_module.probe(matroska)
     assert media_module.video_track(matroska) == (info.width, info.height, info.fps, info.video_frames)
     clip = ClipAnalysis.start(matroska, max_width=300).analysis()

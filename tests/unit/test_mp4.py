@@ -1,4 +1,4 @@
-"""`studio.tools.mp4.video_track` reads an MP4's first video track from its boxes as PyAV's probe measures it, and
+"""`studio.tools.mp4.mp4_video_track` reads an MP4's first video track from its boxes as PyAV's probe measures it, and
 answers None for what it does not read with certainty, so the caller asks PyAV instead."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from studio.tools.media import ffmpeg_exe, probe
-from studio.tools.mp4 import VideoTrack, video_track
+from studio.tools.mp4 import VideoTrack, mp4_video_track
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -39,7 +39,7 @@ def test_the_video_track_is_what_probe_measures(tmp_path: Path, name: str, args:
     path = tmp_path / name
     _ffmpeg(*args, str(path))
     info = probe(path)
-    track = video_track(path)
+    track = mp4_video_track(path)
     assert track is not None
     assert (track.width, track.height, track.frames) == (info.width, info.height, info.video_frames)
     assert track.fps == pytest.approx(info.fps, rel=1e-9)
@@ -49,7 +49,7 @@ def test_what_it_cannot_read_with_certainty_is_left_to_probe(tmp_path: Path) -> 
     fragmented = tmp_path / "fragmented.mp4"
     _ffmpeg(*VIDEO, "-c:v", "libx264", "-movflags", "frag_keyframe+empty_moov", str(fragmented))
     assert probe(fragmented).video_frames == 24
-    assert video_track(fragmented) is None, "a fragmented MP4's samples are not in its tables"
+    assert mp4_video_track(fragmented) is None, "a fragmented MP4's samples are not in its tables"
 
     matroska = tmp_path / "clip.mkv"
     _ffmpeg(*VIDEO, "-c:v", "libx264", str(matroska))
@@ -57,7 +57,7 @@ def test_what_it_cannot_read_with_certainty_is_left_to_probe(tmp_path: Path) -> 
     _ffmpeg(*AUDIO, "-c:a", "aac", str(sound))
     text = tmp_path / "notes.mp4"
     text.write_text("not a video at all")
-    assert [video_track(path) for path in (matroska, sound, text)] == [None, None, None]
+    assert [mp4_video_track(path) for path in (matroska, sound, text)] == [None, None, None]
 
     whole = tmp_path / "whole.mp4"
     _ffmpeg(*VIDEO, "-c:v", "libx264", "-movflags", "+faststart", str(whole))
@@ -65,7 +65,7 @@ def test_what_it_cannot_read_with_certainty_is_left_to_probe(tmp_path: Path) -> 
     for cut in (20, 200, len(data) // 2):
         truncated = tmp_path / f"cut-{cut}.mp4"
         truncated.write_bytes(data[:cut])
-        assert video_track(truncated) is None, cut
+        assert mp4_video_track(truncated) is None, cut
 
 
 def _box(kind: bytes, payload: bytes, *, large: bool = False) -> bytes:
@@ -89,4 +89,4 @@ def test_version_1_times_64_bit_sizes_compact_sizes_and_variable_durations(tmp_p
     path = tmp_path / "handmade.mp4"
     path.write_bytes(_box(b"ftyp", b"isom" + bytes(4)) + _box(b"mdat", bytes(100), large=True) + _box(b"moov", trak))
     # 15 frames over 10 x 20 + 5 x 40 = 400 ticks of 1/600 s.
-    assert video_track(path) == VideoTrack(width=640, height=360, fps=15 * 600 / 400, frames=15)
+    assert mp4_video_track(path) == VideoTrack(width=640, height=360, fps=15 * 600 / 400, frames=15)
