@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from studio import yamlfile
 from studio.errors import ShowFileError
+from studio.model_docs import DocumentedModel
 from studio.show import load_show
 
 if TYPE_CHECKING:
@@ -70,8 +71,8 @@ def length_minutes(text: str) -> int:
     return int(match[1] or 0) * 60 + int(match[2] or 0)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+class _Strict(DocumentedModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Slot(_Strict):

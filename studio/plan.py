@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from studio.model_docs import DocumentedModel
 
 CameraKind = Literal["static", "pan", "tilt", "zoom", "dolly", "truck", "pedestal"]
 Direction = Literal["none", "left", "right", "up", "down", "in", "out", "toward_camera", "away_from_camera"]
@@ -41,8 +43,8 @@ CAMERA_DIRECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+class _Model(DocumentedModel):
+    model_config = ConfigDict(extra="forbid")
 
 
 class CameraMove(_Model):

@@ -11,10 +11,11 @@ import string
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from studio import yamlfile
 from studio.colours import parse_colour, to_hex
+from studio.model_docs import DocumentedModel
 from studio.vocabulary import banned_words, word_pattern
 
 BEAT_PLACEHOLDERS = frozenset({"topic", "host", "cohost", "place"})
@@ -28,8 +29,8 @@ Colour = Annotated[str, AfterValidator(_normalise_colour)]
 NonEmpty = Annotated[str, Field(min_length=1)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+class _Strict(DocumentedModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Character(_Strict):

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from studio.model_docs import DocumentedModel
 from studio.plan import CheckResult
 from studio.tools.checks.text import leaked_words, sample_indices
 
@@ -46,8 +47,8 @@ camera or drone appear as an object. Reply with the JSON object the schema descr
 ProblemKind = Literal["reversed", "direction", "text", "colour", "artifact", "other"]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+class _Model(DocumentedModel):
+    model_config = ConfigDict(extra="forbid")
 
 
 class VisionProblem(_Model):

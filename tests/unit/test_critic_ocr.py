@@ -4,6 +4,8 @@ changes a step fails here)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -113,3 +115,64 @@ def test_the_gate_reads_with_rapidocr_itself_at_its_thresholds_when_the_wheel_ca
     engine = gate_module.gate_ocr_engine()
     assert type(engine).__name__ == "_RapidOCRLines"
     assert engine._engine.text_det.postprocess_op.thresh == gate_module.GATE_DET_THRESH
+
+
+def test_the_detector_input_is_rapidocrs_for_every_level() -> None:
+    """`_det_tensor` normalises in float32 what RapidOCR normalises with a float64 mean and deviation: the same
+    float32 for each of the 256 levels a picture can hold, in the same (1, 3, H, W) layout."""
+    from studio.tools.checks.ocr import _det_tensor
+
+    levels = np.arange(256, dtype=np.uint8)
+    picture = np.stack([levels, levels[::-1], np.roll(levels, 7)], axis=-1).reshape(8, 32, 3)
+    rapidocr_way = (picture.astype("float32") * (1 / 255.0) - np.array([0.5, 0.5, 0.5])) / np.array([0.5, 0.5, 0.5])
+    expected = np.expand_dims(rapidocr_way.transpose((2, 0, 1)), axis=0).astype(np.float32)
+    got = _det_tensor(picture)
+    assert got.dtype == np.float32 and got.shape == (1, 3, 8, 32) and got.flags.c_contiguous
+    assert got.tobytes() == expected.tobytes()
+
+
+def test_the_optimised_graphs_are_kept_in_the_cache_and_read_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first engine optimises each model and keeps the graph in the studio cache; the next loads it as it is
+    and reads the same lines to the bit; a damaged kept graph is optimised and kept again; without a cache, each
+    engine optimises its own."""
+    from studio.tools.checks.ocr import DET_MODEL, REC_MODEL, OnnxOCR, model_dir, optimised_model
+
+    monkeypatch.setenv("STUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    picture = _painted("PUMPKIN")
+    kept = {name: optimised_model(model_dir() / name) for name in (DET_MODEL, REC_MODEL)}
+    assert all(path is not None and path.parent == tmp_path / "cache" / "ocr" for path in kept.values())
+    assert not any(path.exists() for path in kept.values())  # type: ignore[union-attr]
+
+    first = OnnxOCR().read(picture)
+    assert [text for _, text, _ in first] == ["PUMPKIN"]
+    written = {name: path.stat().st_mtime_ns for name, path in kept.items()}  # type: ignore[union-attr]
+    assert sorted(p.name for p in (tmp_path / "cache" / "ocr").iterdir()) == sorted(p.name for p in kept.values())
+
+    def same(lines: list[tuple[np.ndarray, str, float]]) -> bool:
+        return [(box.tolist(), text, score) for box, text, score in lines] == [
+            (box.tolist(), text, score) for box, text, score in first
+        ]
+
+    assert same(OnnxOCR().read(picture))
+    assert {name: path.stat().st_mtime_ns for name, path in kept.items()} == written, "loaded, not optimised again"
+
+    kept[DET_MODEL].write_bytes(b"half a graph")  # type: ignore[union-attr]
+    assert same(OnnxOCR().read(picture))
+    assert kept[DET_MODEL].stat().st_size > 1_000_000  # type: ignore[union-attr]
+
+    # Another onnxruntime release, model file or CPU gets a graph of its own; the old one is cleared away.
+    import onnxruntime
+
+    monkeypatch.setattr(onnxruntime, "__version__", "0.0.0-other")
+    other = optimised_model(model_dir() / DET_MODEL)
+    assert other is not None and other != kept[DET_MODEL]
+    assert same(OnnxOCR().read(picture))
+    assert other.exists() and not kept[DET_MODEL].exists()  # type: ignore[union-attr]
+
+    # No cache to keep graphs in (its path is a file): every engine optimises afresh.
+    monkeypatch.setenv("STUDIO_CACHE_DIR", str(tmp_path / "a-file"))
+    (tmp_path / "a-file").write_text("not a folder")
+    assert optimised_model(model_dir() / DET_MODEL) is None
+    assert same(OnnxOCR().read(picture))
