@@ -278,8 +278,9 @@ class Settings(BaseSettings):
     """Seconds between pruning passes (media and checkpoints) besides the one after each segment airs."""
 
 
-# STUDIO_* variables that are not settings.
-OTHER_VARIABLES = frozenset({"STUDIO_DEBUG"})
+OTHER_VARIABLES = frozenset({"STUDIO_DEBUG", "STUDIO_CACHE_DIR"})
+"""Variables read where they are needed, not through `Settings`: `STUDIO_DEBUG` (tracebacks), `STUDIO_CACHE_DIR`
+(`studio.tools.checks.ocr.optimised_model`, read without loading the settings, which `studio critique` skips)."""
 
 
 def setting_variables() -> set[str]:

@@ -677,7 +677,7 @@ def test_doctor_names_the_critics_vision_model_with_its_key_and_url_password_mas
 
 
 def test_an_unknown_studio_variable_is_an_error_naming_the_setting_it_was_meant_to_be(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """pydantic-settings alone ignores a misspelt `STUDIO_*` variable (`extra="forbid"` applies to keyword
     arguments and dotenv files only), so the typo would silently do nothing: studio refuses it instead."""
@@ -689,6 +689,7 @@ def test_an_unknown_studio_variable_is_an_error_naming_the_setting_it_was_meant_
     monkeypatch.delenv("STUDIO_NOT_A_SETTING")
     monkeypatch.delenv("STUDIO_MAX_REPAIR")
     monkeypatch.setenv("STUDIO_DEBUG", "0")  # not a setting, but studio's own switch
+    monkeypatch.setenv("STUDIO_CACHE_DIR", str(tmp_path / "cache"))  # read by the OCR, not a setting either
     assert studio("doctor").returncode == 0
 
 
