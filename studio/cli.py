@@ -776,7 +776,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from studio.agents.llm import llm_configured
-    from studio.tools.media import decoder_exe, ffmpeg_exe
+    from studio.tools.media import ffmpeg_exe
     from studio.tools.registry import KIND_SETTING, backend_statuses
 
     settings = _settings(args, device=args.device, ray_address=args.ray)
@@ -810,8 +810,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     table.add_row("critic", "vision" if vision else "measured", "[green]selected[/green]", critic)
     console.print(table)
     console.print(f"ffmpeg: {ffmpeg_exe()}", markup=False)
-    if decoder_exe() != ffmpeg_exe():
-        console.print(f"ffmpeg that decodes clips for the critic: {decoder_exe()}", markup=False)
     console.print(f"data dir: {settings.data_dir}", markup=False)
     cluster_refused = []
     if settings.ray_address:

@@ -13,19 +13,17 @@ import subprocess
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from studio.errors import BackendUnavailable, ToolError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
     import numpy as np
 
     from studio.broadcast.commands import Loudness
     from studio.tools.mp4 import VideoTrack
-
-T = TypeVar("T")
 
 # Intermediate clips: lossless RGB (Ut Video), frame-exact and about 4x faster to write than FFV1 at 1024x576.
 INTERMEDIATE_SUFFIX = ".mkv"
@@ -38,47 +36,30 @@ INTERMEDIATE_SUFFIX = ".mkv"
 
 @functools.cache
 def ffmpeg_exe() -> str:
-    """ffmpeg on PATH when there is one, else the static build from the imageio-ffmpeg wheel."""
-    on_path = shutil.which("ffmpeg")
-    if on_path:
-        return on_path
-    try:
-        import imageio_ffmpeg
-    except ImportError:  # pragma: no cover - imageio-ffmpeg is a core dependency
-        raise BackendUnavailable("no ffmpeg found: install ffmpeg or `pip install imageio-ffmpeg`") from None
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-@functools.cache
-def decoder_exe() -> str:
-    """The ffmpeg that decodes videos to frames (`read_video`, `start_video_decode`): the static build the
-    imageio-ffmpeg wheel carries, else `ffmpeg_exe()`.
+    """The ffmpeg studio runs: `IMAGEIO_FFMPEG_EXE` when set, else the static build the imageio-ffmpeg wheel
+    carries, else ffmpeg on PATH.
 
     The static build starts in about 13 ms of CPU where a distribution's ffmpeg, linked to a hundred shared
-    libraries, takes about 60 (of the 1 s `studio critique` has), and the frames the critic judges then come from
-    the same decoder on every machine (a distribution's ffmpeg of another release decodes some codecs, MPEG-4 Part 2
-    for one, slightly differently). Found without importing imageio_ffmpeg, whose lookup runs the binary once."""
+    libraries, takes about 60: a station runs a dozen ffmpegs per segment, and `studio critique` has 1 s in all.
+    And every machine with the same studio runs the same ffmpeg release: the same frames decoded for the critic (a
+    distribution's ffmpeg of another release decodes some codecs, MPEG-4 Part 2 for one, slightly differently) and
+    the same encoders. Found without importing imageio_ffmpeg, whose lookup runs the binary once."""
     import importlib.util
     import os
 
+    chosen = os.environ.get("IMAGEIO_FFMPEG_EXE")
+    if chosen:
+        return chosen
     spec = importlib.util.find_spec("imageio_ffmpeg")
     if spec is not None and spec.submodule_search_locations:
         folder = Path(next(iter(spec.submodule_search_locations))) / "binaries"
         for candidate in sorted(folder.glob("ffmpeg*")):
             if candidate.is_file() and os.access(candidate, os.X_OK):
                 return str(candidate)
-    return ffmpeg_exe()
-
-
-def _run_decoder(command: list[str], start: Callable[[list[str]], T]) -> T:
-    """`start(command)`, a decode `_decode_command` built; when `decoder_exe()` cannot be run at all (a wheel built
-    for another machine), with `ffmpeg_exe()` instead."""
-    try:
-        return start(command)
-    except OSError:
-        if command[0] == ffmpeg_exe():
-            raise
-        return start([ffmpeg_exe(), *command[1:]])
+    on_path = shutil.which("ffmpeg")
+    if on_path:
+        return on_path
+    raise BackendUnavailable("no ffmpeg found: install ffmpeg or `pip install imageio-ffmpeg`")
 
 
 def run_ffmpeg(argv: Sequence[str], *, timeout: float = 600.0, input_bytes: bytes | None = None) -> None:
@@ -196,7 +177,7 @@ def _decode_command(
         raise ToolError(f"{path.name} has no video stream")
     out_w, out_h = width or source[0], height or source[1]
     threads = ["-threads", "1"] if one_thread else []
-    command = [decoder_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", *threads, "-i", str(path), "-an"]
+    command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", *threads, "-i", str(path), "-an"]
     if one_thread:
         command += ["-filter_threads", "1"]
     if (out_w, out_h) != source:
@@ -213,9 +194,7 @@ def read_video(path: Path, *, width: int | None = None, height: int | None = Non
 
     info = probe(path)
     command, out_w, out_h = _decode_command(path, (info.width, info.height), width, height)
-    completed = _run_decoder(
-        command, lambda argv: subprocess.run(argv, capture_output=True, check=False, start_new_session=True)
-    )
+    completed = subprocess.run(command, capture_output=True, check=False, start_new_session=True)
     if completed.returncode != 0:
         raise ToolError(f"cannot decode {path.name}: {completed.stderr.decode('utf-8', 'replace').strip()[-300:]}")
     frame_size = out_w * out_h * 3
@@ -263,10 +242,7 @@ def start_video_decode(
     )
     stderr = tempfile.TemporaryFile()
     try:
-        process = _run_decoder(
-            command,
-            lambda argv: subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True),
-        )
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True)
     except BaseException:
         stderr.close()
         raise

@@ -82,7 +82,7 @@ def test_a_file_that_cannot_be_decoded_raises_tool_error(
     not_a_video.write_text("not a video")
     with pytest.raises(ToolError):
         ClipAnalysis.start(not_a_video)
-    monkeypatch.setattr(media_module, "decoder_exe", lambda: "false")  # ffmpeg fails without a frame
+    monkeypatch.setattr(media_module, "ffmpeg_exe", lambda: "false")  # ffmpeg fails without a frame
     decoding = ClipAnalysis.start(painted)
     with pytest.raises(ToolError, match="cannot decode"):
         decoding.analysis()
