@@ -13,6 +13,7 @@ import ast
 import functools
 import inspect
 import sys
+import textwrap
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -76,7 +77,7 @@ def _class_node(cls: type) -> ast.ClassDef | None:
         if found is not None:
             return found
     try:
-        tree = ast.parse(_dedented(inspect.getsource(cls)))
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
     except (OSError, TypeError, SyntaxError):
         return None
     return next((s for s in ast.walk(tree) if isinstance(s, ast.ClassDef) and s.name == cls.__name__), None)
@@ -86,9 +87,3 @@ def _class_node(cls: type) -> ast.ClassDef | None:
 def _module_tree(path: str) -> ast.Module:
     with open(path, encoding="utf-8") as source:
         return ast.parse(source.read(), filename=path)
-
-
-def _dedented(source: str) -> str:
-    import textwrap
-
-    return textwrap.dedent(source)

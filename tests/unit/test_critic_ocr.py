@@ -4,6 +4,7 @@ changes a step fails here)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -132,7 +133,7 @@ def test_the_detector_input_is_rapidocrs_for_every_level() -> None:
 
 
 def test_the_optimised_graphs_are_kept_in_the_cache_and_read_the_same(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The first engine optimises each model and keeps the graph in the studio cache; the next loads it as it is
     and reads the same lines to the bit; a damaged kept graph is optimised and kept again; without a cache, each
@@ -170,6 +171,19 @@ def test_the_optimised_graphs_are_kept_in_the_cache_and_read_the_same(
     assert other is not None and other != kept[DET_MODEL]
     assert same(OnnxOCR().read(picture))
     assert other.exists() and not kept[DET_MODEL].exists()  # type: ignore[union-attr]
+
+    # A graph that cannot be written where it would be kept (here a folder stands in the way of the file being
+    # written): the engine is built all the same, and nothing half-written is kept.
+    import threading
+
+    monkeypatch.setattr(onnxruntime, "__version__", "0.0.0-blocked")
+    blocked = optimise_target = optimised_model(model_dir() / DET_MODEL)
+    assert optimise_target is not None
+    blocker = blocked.with_name(f".{blocked.name}.{os.getpid()}.{threading.get_ident()}")
+    blocker.mkdir()
+    assert same(OnnxOCR().read(picture))
+    assert not blocked.exists() and blocker.is_dir()
+    assert "EP Error" not in capsys.readouterr().out, "onnxruntime's failure reached stdout"
 
     # No cache to keep graphs in (its path is a file): every engine optimises afresh.
     monkeypatch.setenv("STUDIO_CACHE_DIR", str(tmp_path / "a-file"))

@@ -14,6 +14,7 @@ An `OnnxOCR` holds no state between readings: its onnxruntime sessions are safe 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import itertools
 import math
@@ -158,15 +159,26 @@ class OnnxOCR:
             return session(model, GraphOptimizationLevel.ORT_ENABLE_ALL)
         partial = kept.with_name(f".{kept.name}.{os.getpid()}.{threading.get_ident()}")
         try:
+            # Written first by hand: onnxruntime failing to write it would print its error on stdout (where
+            # `studio critique --json` writes its verdict) before raising.
+            with open(partial, "wb"):
+                pass
             built = session(model, GraphOptimizationLevel.ORT_ENABLE_ALL, save=partial)
+        except Exception:  # noqa: BLE001 - the graph cannot be written there (a read-only or full cache)
+            with contextlib.suppress(OSError):
+                if partial.is_file():
+                    partial.unlink()
+            return session(model, GraphOptimizationLevel.ORT_ENABLE_ALL)
+        try:
             for stale in kept.parent.glob(f"{model.stem}-*.onnx"):
                 if stale != kept:
                     stale.unlink(missing_ok=True)
             os.replace(partial, kept)  # whole or not at all, whatever other process writes it at the same time
-        except OSError:  # a read-only or full cache: this session is built, the next one optimises again
+        except OSError:  # this session is built all the same; the next one optimises again
             pass
         finally:
-            partial.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)  # left only when it could not be kept
         return built
 
     def detector(self) -> Any:
