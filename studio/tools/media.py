@@ -232,8 +232,8 @@ def start_video_decode(
     path: Path, *, width: int | None = None, height: int | None = None, track: VideoTrack | None = None
 ) -> tuple[subprocess.Popen[bytes], int, int]:
     """Start the ffmpeg that `read_video` runs, on one thread (`_decode_command`), writing raw RGB frames to its
-    stdout (stderr to a temporary file that nothing has to drain), and return it with the frames' width and height; `frames_of` reads them.
-    `track` is the file's `video_track` when the caller has it."""
+    stdout (stderr to a temporary file that nothing has to drain), and return it with the frames' width and height;
+    `frames_of` reads them. `track` is the file's `video_track` when the caller has it."""
     import tempfile
 
     track = track if track is not None else video_track(path)

@@ -5,6 +5,7 @@ changes a step fails here)."""
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import cv2
@@ -174,11 +175,9 @@ def test_the_optimised_graphs_are_kept_in_the_cache_and_read_the_same(
 
     # A graph that cannot be written where it would be kept (here a folder stands in the way of the file being
     # written): the engine is built all the same, and nothing half-written is kept.
-    import threading
-
     monkeypatch.setattr(onnxruntime, "__version__", "0.0.0-blocked")
-    blocked = optimise_target = optimised_model(model_dir() / DET_MODEL)
-    assert optimise_target is not None
+    blocked = optimised_model(model_dir() / DET_MODEL)
+    assert blocked is not None
     blocker = blocked.with_name(f".{blocked.name}.{os.getpid()}.{threading.get_ident()}")
     blocker.mkdir()
     assert same(OnnxOCR().read(picture))

@@ -15,6 +15,7 @@ An `OnnxOCR` holds no state between readings: its onnxruntime sessions are safe 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import itertools
 import math
@@ -82,6 +83,7 @@ def optimised_model(model: Path) -> Path | None:
     return folder / f"{model.stem}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}.onnx"
 
 
+@functools.cache
 def _cpu_identity() -> str:
     """The machine's architecture and its first CPU's model and feature flags (Linux), which decide the kernels
     and weight layouts onnxruntime optimises a graph for."""
@@ -150,13 +152,13 @@ class OnnxOCR:
 
         model = self.folder / name
         kept = optimised_model(model)
-        if kept is not None and kept.is_file():
+        if kept is None:
+            return session(model, GraphOptimizationLevel.ORT_ENABLE_ALL)
+        if kept.is_file():
             try:
                 return session(kept, GraphOptimizationLevel.ORT_DISABLE_ALL)
             except Exception:  # noqa: BLE001 - damaged (a full disk) or not onnxruntime's: optimised again below
                 kept.unlink(missing_ok=True)
-        if kept is None:
-            return session(model, GraphOptimizationLevel.ORT_ENABLE_ALL)
         partial = kept.with_name(f".{kept.name}.{os.getpid()}.{threading.get_ident()}")
         try:
             # Written first by hand: onnxruntime failing to write it would print its error on stdout (where
