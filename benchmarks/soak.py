@@ -153,10 +153,20 @@ class EncoderKiller:
 
     def run(self) -> None:
         while self.enabled and not self.stop.wait(self.rng.uniform(*ENCODER_KILL_EVERY_S)):
-            for pid in muxer_pids(self.hls_dir):
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
-                    self.faults.record("encoder_kill", pid=pid)
+            # The moment has come: the muxer is killed as soon as there is one (the station may be starting again
+            # after a SIGKILL, with no muxer yet; skipping the moment left a short soak with no kill at all).
+            while not self.stop.is_set() and not self._kill_muxers():
+                self.stop.wait(0.25)
+
+    def _kill_muxers(self) -> bool:
+        """SIGKILL every muxer running now; whether one was."""
+        killed = False
+        for pid in muxer_pids(self.hls_dir):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                self.faults.record("encoder_kill", pid=pid)
+                killed = True
+        return killed
 
 
 # --- the run ------------------------------------------------------------------------------------------------------------
