@@ -65,6 +65,7 @@ SIGKILLS = 3
 LLM_TIMEOUT_S = 1.0
 # The muxer is killed every this many seconds, give or take (uniformly drawn between the two).
 ENCODER_KILL_EVERY_S = (20.0, 60.0)
+ENCODER_ANSWER_S = 30.0  # the most a muxer kill is given to show in the log before the soak may SIGKILL the station
 # What a killed `studio run` needs before it is killed again: to have started and made something.
 MIN_RUN_S = 8.0
 
@@ -146,17 +147,35 @@ def muxer_pids(hls_dir: Path) -> list[int]:
 class EncoderKiller:
     """Kills the playout muxer now and then, on its own thread."""
 
-    def __init__(self, hls_dir: Path, rng: random.Random, faults: FaultLog, enabled: bool) -> None:
-        self.hls_dir, self.rng, self.faults, self.enabled = hls_dir, rng, faults, enabled
+    def __init__(self, hls_dir: Path, station_path: Path, rng: random.Random, faults: FaultLog, enabled: bool) -> None:
+        self.hls_dir, self.station_path, self.rng, self.faults = hls_dir, station_path, rng, faults
+        self.enabled = enabled
         self.stop = threading.Event()
+        self.answering = threading.Lock()
+        """Held from a kill until the station logs the muxer's restart: the soak's SIGKILL of the whole station
+        waits for it (a SIGKILL a moment after a muxer kill left that kill in no log, and the soak failed)."""
         self.thread = threading.Thread(target=self.run, name="encoder-killer", daemon=True)
 
     def run(self) -> None:
         while self.enabled and not self.stop.wait(self.rng.uniform(*ENCODER_KILL_EVERY_S)):
             # The moment has come: the muxer is killed as soon as there is one (the station may be starting again
             # after a SIGKILL, with no muxer yet; skipping the moment left a short soak with no kill at all).
-            while not self.stop.is_set() and not self._kill_muxers():
+            while not self.stop.is_set():
+                with self.answering:
+                    restarts = count_events(self.station_path, "EncoderRestarted")
+                    if self._kill_muxers():
+                        self._wait_for_restart(restarts)
+                        break
                 self.stop.wait(0.25)
+
+    def _wait_for_restart(self, restarts: int, timeout_s: float = ENCODER_ANSWER_S) -> None:
+        """Until the station logs one more muxer restart than `restarts` (or `timeout_s` passes: then the soak's
+        count of kills seen in the log says so)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not self.stop.is_set():
+            if count_events(self.station_path, "EncoderRestarted") > restarts:
+                return
+            self.stop.wait(0.2)
 
     def _kill_muxers(self) -> bool:
         """SIGKILL every muxer running now; whether one was."""
@@ -266,7 +285,7 @@ def run_soak(
     endpoint = ScriptedEndpoint(show, plan, fault_log, client_timeout_s=LLM_TIMEOUT_S)
     env = station_env(data_dir, full_faults, endpoint.url)
     log_path = work_dir / "station.log"
-    killer = EncoderKiller(data_dir / "hls", rng, fault_log, kill_encoder)
+    killer = EncoderKiller(data_dir / "hls", station_path, rng, fault_log, kill_encoder)
     result = SoakResult(segments, seed, full_faults)
     # SIGKILLs fall when this many segments have been approved, then after a random moment more.
     kill_at = sorted(rng.sample(range(max(2, segments // 10), max(3, segments * 9 // 10)), sigkills))
@@ -288,9 +307,10 @@ def run_soak(
                     raise RuntimeError("the soak ran out of time")
                 time.sleep(0.5)
             time.sleep(rng.uniform(0.0, 3.0))
-            result.rss_before_kills.append((count_events(station_path, "SegmentApproved"), rss_kib(process.pid)))
-            process.send_signal(signal.SIGKILL)
-            process.wait(30)
+            with killer.answering:  # not while the station is answering a muxer kill
+                result.rss_before_kills.append((count_events(station_path, "SegmentApproved"), rss_kib(process.pid)))
+                process.send_signal(signal.SIGKILL)
+                process.wait(30)
             fault_log.record("sigkill", pid=process.pid, approved=threshold)
             last_id = read_store(station_path, lambda s: s.last_event_id())
             process = start_station(show_path, env, log_path)
