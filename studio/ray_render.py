@@ -347,11 +347,36 @@ def _connect(address: str) -> tuple[Any, bool]:
     _reachable(address)
     if ray.is_initialized():
         return ray, False
-    try:
-        ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, logging_level=logging.WARNING)
-    except (ConnectionError, RuntimeError, ValueError) as error:
-        raise ConfigError(f"no Ray cluster at {address}: {error}") from None
-    return ray, True
+    attempt = 1
+    while True:
+        try:
+            ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, logging_level=logging.WARNING)
+            return ray, True
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            if attempt == CLIENT_ATTEMPTS or not _client_server_died(address, error):
+                raise ConfigError(f"no Ray cluster at {address}: {error}") from None
+        log.warning(
+            "the Ray Client server at %s failed to start this connection's own server (attempt %d of %d; Ray's"
+            " race, ray-project/ray#63202): connecting again", address, attempt, CLIENT_ATTEMPTS,
+        )  # fmt: skip
+        ray.shutdown()
+        attempt += 1
+
+
+CLIENT_ATTEMPTS = 3
+"""Connections tried through Ray Client when the head's proxy fails to start the server of this connection."""
+
+
+def _client_server_died(address: str, error: BaseException) -> bool:
+    """Whether `error`, from connecting to a `ray://` address, is the head's proxy failing to start this
+    connection's own server: the specific server is forked from the proxy's threaded gRPC process and now and then
+    dies at birth (ray-project/ray#63202; on a 2-core machine, 2 of 25 first connections to a head just started,
+    none of 80 later ones). Another connection gets another server, so it is worth trying again; any other error
+    is not."""
+    text = str(error)
+    return address.startswith("ray://") and (
+        "Initialization failure from server" in text or "Starting Ray client server failed" in text
+    )
 
 
 def _reachable(address: str, timeout_s: float = 5.0) -> None:
