@@ -288,7 +288,10 @@ def test_commands_reach_a_running_station_and_print_its_answer(tmp_path: Path) -
         unknown = studio("reject", "station-test-e0099-s01", data_dir=data_dir)
         _one_clean_error_line(unknown, "no segment 'station-test-e0099-s01'")
         steered = studio("steer", "topic: lamps", data_dir=data_dir)
-        assert steered.returncode == 0 and "received by the station" in steered.stdout, steered
+        # Received, or already followed when the next plan came first (segments made side by side plan sooner).
+        assert steered.returncode == 0 and (
+            "received by the station" in steered.stdout or "applied: followed in the plan of episode" in steered.stdout
+        ), steered
         empty = studio("steer", "  ", data_dir=data_dir)
         _one_clean_error_line(empty, "the note is empty")
     finally:

@@ -121,6 +121,9 @@ def test_checkpoints_of_finished_and_running_episodes_are_pruned_and_the_episode
                         and e.event.episode == 2 and e.event.segment == 0]
     )  # fmt: skip
     assert first.make_episode(2) is None
+    # As a stopping station does: its workers end at their next step. Left running, a segment made beside the first
+    # (pipeline depth 3) went on in this process while the second production resumed it: approved twice.
+    first.close()
     path = data_dir / "checkpoints.sqlite"
     finished = [first._thread_id(1), first.segment_thread_id(1, 0), first.segment_thread_id(1, 1)]
     running = first.segment_thread_id(2, 0)
