@@ -167,20 +167,18 @@ class OnnxOCR:
                 pass
             built = session(model, GraphOptimizationLevel.ORT_ENABLE_ALL, save=partial)
         except Exception:  # noqa: BLE001 - the graph cannot be written there (a read-only or full cache)
-            with contextlib.suppress(OSError):
-                if partial.is_file():
-                    partial.unlink()
-            return session(model, GraphOptimizationLevel.ORT_ENABLE_ALL)
-        try:
-            for stale in kept.parent.glob(f"{model.stem}-*.onnx"):
-                if stale != kept:
-                    stale.unlink(missing_ok=True)
-            os.replace(partial, kept)  # whole or not at all, whatever other process writes it at the same time
-        except OSError:  # this session is built all the same; the next one optimises again
-            pass
+            built = session(model, GraphOptimizationLevel.ORT_ENABLE_ALL)
+        else:
+            try:
+                for stale in kept.parent.glob(f"{model.stem}-*.onnx"):
+                    if stale != kept:
+                        stale.unlink(missing_ok=True)
+                os.replace(partial, kept)  # whole or not at all, whatever other process writes it at the same time
+            except OSError:  # this session is built all the same; the next one optimises again
+                pass
         finally:
-            with contextlib.suppress(OSError):
-                partial.unlink(missing_ok=True)  # left only when it could not be kept
+            with contextlib.suppress(OSError):  # a folder in its way is not ours: it stays
+                partial.unlink(missing_ok=True)  # the written graph, left only when it could not be kept
         return built
 
     def detector(self) -> Any:
