@@ -39,6 +39,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,24 +156,37 @@ class EncoderKiller:
         """Held from a kill until the station logs the muxer's restart: the soak's SIGKILL of the whole station
         waits for it (a SIGKILL a moment after a muxer kill left that kill in no log, and the soak failed)."""
         self.thread = threading.Thread(target=self.run, name="encoder-killer", daemon=True)
+        self.kills = 0
 
     def run(self) -> None:
         while self.enabled and not self.stop.wait(self.rng.uniform(*ENCODER_KILL_EVERY_S)):
             # The moment has come: the muxer is killed as soon as there is one (the station may be starting again
             # after a SIGKILL, with no muxer yet; skipping the moment left a short soak with no kill at all).
-            while not self.stop.is_set():
-                with self.answering:
-                    restarts = count_events(self.station_path, "EncoderRestarted")
-                    if self._kill_muxers():
-                        self._wait_for_restart(restarts)
-                        break
-                self.stop.wait(0.25)
+            self._kill_when_muxing(lambda: self.stop.is_set())
+
+    def ensure_one(self, timeout_s: float = ENCODER_ANSWER_S) -> None:
+        """Kill the muxer now if no kill was injected yet (a short soak can end before the first drawn moment):
+        every fault kind is met in every run. Call after `stop` is set (the killer's thread then kills no more)."""
+        if not self.enabled or self.kills:
+            return
+        self.thread.join()
+        deadline = time.monotonic() + timeout_s
+        self._kill_when_muxing(lambda: time.monotonic() > deadline)
+
+    def _kill_when_muxing(self, give_up: Callable[[], bool]) -> None:
+        while not give_up():
+            with self.answering:
+                restarts = count_events(self.station_path, "EncoderRestarted")
+                if self._kill_muxers():
+                    self._wait_for_restart(restarts)
+                    return
+            time.sleep(0.25)
 
     def _wait_for_restart(self, restarts: int, timeout_s: float = ENCODER_ANSWER_S) -> None:
         """Until the station logs one more muxer restart than `restarts` (or `timeout_s` passes: then the soak's
         count of kills seen in the log says so)."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and not self.stop.is_set():
+        while time.monotonic() < deadline:
             if count_events(self.station_path, "EncoderRestarted") > restarts:
                 return
             self.stop.wait(0.2)
@@ -184,6 +198,7 @@ class EncoderKiller:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
                 self.faults.record("encoder_kill", pid=pid)
+                self.kills += 1
                 killed = True
         return killed
 
@@ -324,6 +339,7 @@ def run_soak(
             time.sleep(0.5)
         # Enough made: production pauses, playout airs what can air (whole episodes), then the station stops.
         killer.stop.set()
+        killer.ensure_one()
         read_store(station_path, lambda store: store.add_command(slug(show.title), "pause", {}))
         quiet_since, aired = time.monotonic(), -1
         while time.monotonic() - quiet_since < 15 and time.monotonic() < deadline:
