@@ -897,10 +897,13 @@ class EncoderRestarted(Event):
     reason: str
     restarts: int
     log_tail: str = ""
+    replaying: tuple[str, ...] = ()
+    """Items the muxer that ended had taken in but not written out (or was airing): they air again first."""
 
     def summary(self) -> str:
         tail = f" (ffmpeg: {self.log_tail})" if self.log_tail else ""
-        return f"muxer restarted ({self.restarts} so far): {self.reason}{tail}"
+        again = f"; airing again: {', '.join(self.replaying)}" if self.replaying else ""
+        return f"muxer restarted ({self.restarts} so far): {self.reason}{again}{tail}"
 
 
 @dataclass(frozen=True, kw_only=True)

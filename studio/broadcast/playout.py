@@ -13,7 +13,10 @@ The queue (`PlayoutQueue`, the station store's rundown in production) says what 
 - `skip()` cuts the segment on air: its feeder is killed and the muxer restarted behind a discontinuity (a cut
   stream cannot be continued under stream copy without a timestamp jump the muxer would wait out).
 - The encoder dies (or a feeder hangs past its watchdog): a new encoder continues the same playlist behind
-  `#EXT-X-DISCONTINUITY` and the interrupted item airs again from its start.
+  `#EXT-X-DISCONTINUITY` and the interrupted item airs again from its start. So do the segments before it that had
+  gone into the dead muxer's pipe but that it had not yet written out: a muxer reading at real time holds seconds
+  of the channel, and it writes an HLS segment only once it is closed. What each muxer has written out is read
+  from the playlist it keeps (`_WrittenOut`).
 
 Everything it does is reported as `studio.events` through `emit`; RTMP URLs in them have their key masked.
 """
@@ -57,6 +60,13 @@ RTMP_RETRY_S = 30.0
 # A muxer with RTMP that dies sooner than this after starting is taken to have failed on RTMP (a server that
 # accepts TCP but refuses the stream would otherwise take HLS down with it in a restart loop).
 RTMP_EARLY_DEATH_S = 10.0
+# A skip lets the muxer write out what it holds (segments before the cut) for at most this long.
+SKIP_DRAIN_S = 15.0
+# A station starting after one that died gives the muxer left behind this long to write out what it held.
+ORPHAN_DRAIN_S = 10.0
+# A segment fed this much channel time before the muxer's latest is taken as written out even when its playlist
+# does not show it (a muxer reading at real time holds seconds, not minutes): what is tracked stays bounded.
+WRITTEN_OUT_HORIZON_S = 60.0
 FFMPEG_LOG_ARGS = ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"]
 
 
@@ -110,6 +120,72 @@ class _Item:
     seconds: float
     label: str
     segment: QueuedSegment | None = None
+
+
+@dataclass(eq=False)
+class _Feed:
+    """One item on its way out: fed into the current muxer (or being fed), and not yet seen written out."""
+
+    item: _Item
+    attempts: int = 0
+    end: float = float("inf")
+    """Where the item ends on the current muxer's output, in seconds from its start; inf while it is being fed."""
+    outcome: str = ""
+    """What feeding it came to (`_feed`'s outcomes); empty until then."""
+
+
+class _WrittenOut:
+    """How many seconds of the channel the current muxer has written out: the durations of the segments it added
+    to the HLS playlist (a segment is listed once it is closed and on disk). Read again only when the playlist
+    changed."""
+
+    def __init__(self, playlist: Path) -> None:
+        self.playlist = playlist
+        self.seconds = 0.0
+        self._last_sequence = -1
+        self._stamp: tuple[int, int, int] | None = None
+
+    def restart(self) -> None:
+        """A new muxer: count from the segments listed now (a muxer continuing the playlist numbers on)."""
+        self.seconds = 0.0
+        self._stamp = None
+        self._last_sequence = max((sequence for sequence, _ in self._entries()), default=-1)
+
+    def update(self) -> float:
+        """Read the playlist if it changed; the seconds written out so far."""
+        try:
+            stat = self.playlist.stat()
+        except OSError:
+            return self.seconds
+        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        if stamp == self._stamp:
+            return self.seconds
+        self._stamp = stamp
+        for sequence, seconds in self._entries():
+            if sequence > self._last_sequence:
+                self.seconds += seconds
+                self._last_sequence = sequence
+        return self.seconds
+
+    def _entries(self) -> list[tuple[int, float]]:
+        """(media sequence number, duration) of each segment listed."""
+        try:
+            lines = self.playlist.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return []
+        entries: list[tuple[int, float]] = []
+        sequence, seconds = 0, 0.0
+        for line in lines:
+            if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+                with contextlib.suppress(ValueError):
+                    sequence = int(line.partition(":")[2])
+            elif line.startswith("#EXTINF:"):
+                with contextlib.suppress(ValueError):
+                    seconds = float(line.partition(":")[2].split(",")[0])
+            elif line and not line.startswith("#"):
+                entries.append((sequence, seconds))
+                sequence, seconds = sequence + 1, 0.0
+        return entries
 
 
 @dataclass
@@ -192,6 +268,13 @@ class PlayoutSupervisor:
         """The segment `_air_segment` is busy with, from its check until its outcome is recorded."""
         self._skip_lock = threading.Lock()
         self._skip: _SkipRequest | None = None
+        self._written = _WrittenOut(self.playlist_path)
+        self._unwritten: list[_Feed] = []
+        """What went into the current muxer (or is going in) and is not yet seen written out, in order."""
+        self._replaying: tuple[str, ...] = ()
+        """What the latest muxer to start airs again for the one before it."""
+        self._backlog: list[_Feed] = []
+        """What airs before anything new: what a muxer that died had not written out, then the item asked for."""
 
     # --- public -----------------------------------------------------------------------------------------------
 
@@ -454,41 +537,71 @@ class PlayoutSupervisor:
 
     def _feed(self, item: _Item) -> str:
         """Feed one item into the muxer: `fed` once all of it went in, else `skipped`, `failed` or `stopped`.
-        The channel's position advances by the item's length whatever happened (the muxer restarted if it was cut)."""
-        outcome = "failed"
-        for attempt in range(2):
+
+        What a muxer that died had taken in but not written out airs again first, in order, and an item the muxer
+        died under airs again from its start (each item twice at most). The channel's position advances by the
+        item's length whatever happened (the muxer restarted if it was cut)."""
+        wanted = _Feed(item)
+        self._backlog.append(wanted)
+        while not wanted.outcome:
             if self._stop_requested.is_set():
                 return "stopped"
             self._maybe_restore_rtmp()
             encoder = self._ensure_encoder()
             if encoder is None:
                 return "stopped"
-            self._on_air = item
-            result, stderr_tail = self._run_feeder(item, encoder)
-            if result == "fed":
-                self._position_s += item.seconds
-                return "fed"
-            if result == "stopped" or self._stop_requested.is_set():
-                return "stopped"
-            if result == "skipped":
-                self._restart_encoder(f"{item.label} was cut short by a skip")
-                outcome = "skipped"
-                break
-            if result == "timeout":
-                self._emit(ev.FeederTimedOut, item=item.label, seconds=item.seconds)
-                # a muxer that stops reading is most likely blocked on a stalled RTMP connection
-                self._restart_encoder(f"a feeder for {item.label} hung", suspect_rtmp=True)
-                break
+            self._feed_once(self._backlog.pop(0), encoder)
+        return wanted.outcome
+
+    def _feed_once(self, feed: _Feed, encoder: subprocess.Popen[bytes]) -> None:
+        """Run one feeder for `feed`; sets its outcome, or puts it back (through `_unwritten`) when the muxer died."""
+        item = feed.item
+        feed.attempts += 1
+        feed.end = float("inf")
+        self._unwritten.append(feed)
+        self._on_air = item
+        result, stderr_tail = self._run_feeder(item, encoder)
+        if result == "fed":
+            self._position_s += item.seconds
+            feed.end = self._position_s - self._encoder_start_position
+            feed.outcome = "fed"
+            if item.segment is None:  # a filler card lost in a dead muxer is not worth airing again
+                self._unwritten.remove(feed)
+            self._note_written()
+            return
+        self._unwritten.remove(feed)
+        if result == "stopped" or self._stop_requested.is_set():
+            feed.outcome = "stopped"
+            return
+        if result == "skipped":
+            # The muxer writes out what it holds before it goes (the segments before the cut must not be lost).
+            self._restart_encoder(f"{item.label} was cut short by a skip", drain=True)
+            feed.outcome = "skipped"
+        elif result == "timeout":
+            self._emit(ev.FeederTimedOut, item=item.label, seconds=item.seconds)
+            # a muxer that stops reading is most likely blocked on a stalled RTMP connection
+            self._restart_encoder(f"a feeder for {item.label} hung", suspect_rtmp=True)
+            feed.outcome = "failed"
+        else:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 encoder.wait(0.5)  # a feeder sees EPIPE a moment before its dying muxer can be reaped
+            if encoder.poll() is not None and feed.attempts < 2:
+                self._unwritten.append(feed)  # airs again from its start, behind a discontinuity
+                self._restart_encoder(f"the muxer exited ({encoder.returncode}) while airing {item.label}")
+                return
             if encoder.poll() is not None:
                 self._restart_encoder(f"the muxer exited ({encoder.returncode}) while airing {item.label}")
-                if attempt == 0:
-                    continue  # the interrupted item airs again from its start, behind a discontinuity
             self._emit(ev.ItemFailed, item=item.label, error=self._redact(stderr_tail))
-            break
+            feed.outcome = "failed"
         self._position_s += item.seconds
-        return outcome
+
+    def _note_written(self) -> None:
+        """Forget what the muxer has written out (read from its playlist), and what went in long enough ago."""
+        if not self._unwritten:
+            return
+        written = self._written.update() + 0.5 / self.fps
+        horizon = self._position_s - self._encoder_start_position - WRITTEN_OUT_HORIZON_S
+        self._unwritten = [feed for feed in self._unwritten if feed.end > written and feed.end > horizon]
 
     def _run_feeder(self, item: _Item, encoder: subprocess.Popen[bytes]) -> tuple[str, str]:
         argv = [ffmpeg_exe(), *FFMPEG_LOG_ARGS, *commands.feed_item_argv(item.path, FEED_LEAD_S + self._position_s)]
@@ -513,6 +626,7 @@ class PlayoutSupervisor:
                 try:
                     outcome = "fed" if feeder.wait(timeout=0.1) == 0 else "failed"
                 except subprocess.TimeoutExpired:
+                    self._note_written()
                     if self._stop_requested.is_set():
                         outcome = "stopped"
                     elif self._skip is not None and item.segment is not None and self._skip.target is item.segment:
@@ -539,6 +653,7 @@ class PlayoutSupervisor:
         ]  # fmt: skip
         self._last_encoder_start = time.monotonic()
         self._encoder_start_position = self._position_s
+        self._written.restart()
         try:
             return subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._encoder_log,
@@ -547,6 +662,20 @@ class PlayoutSupervisor:
         except OSError as error:
             raise BroadcastError(f"cannot start the playout muxer ({argv[0]}): {error}") from None
 
+    def _requeue_unwritten(self) -> None:
+        """The muxer is gone: what it took in and did not write out airs again before anything new (an item it
+        lost twice is given up)."""
+        self._note_written()
+        again = [feed for feed in self._unwritten if feed.attempts < 2]
+        for feed in self._unwritten:
+            if feed.attempts >= 2:
+                self._emit(ev.ItemFailed, item=feed.item.label, error="two muxers died before writing it out")
+        self._unwritten = []
+        self._backlog[:0] = again
+        self._replaying = tuple(feed.item.label for feed in again)
+        if again:
+            logger.warning("airing again what the muxer had not written out: %s", ", ".join(self._replaying))
+
     def _ensure_encoder(self) -> subprocess.Popen[bytes] | None:
         encoder = self._encoder
         if encoder is not None and encoder.poll() is None:
@@ -554,9 +683,17 @@ class PlayoutSupervisor:
         code = encoder.returncode if encoder is not None else None
         return self._restart_encoder(f"the muxer exited ({code})")
 
-    def _restart_encoder(self, reason: str, *, suspect_rtmp: bool = False) -> subprocess.Popen[bytes] | None:
-        with self._process_lock:
-            _terminate(self._encoder)
+    def _restart_encoder(
+        self, reason: str, *, suspect_rtmp: bool = False, drain: bool = False
+    ) -> subprocess.Popen[bytes] | None:
+        """Start a new muxer in place of the current one, which is ended first: at once, or (`drain`) once it has
+        written out what it holds."""
+        if drain:
+            self._close_encoder(drain_timeout=SKIP_DRAIN_S)
+        else:
+            with self._process_lock:
+                _terminate(self._encoder)
+        self._requeue_unwritten()
         since_last = time.monotonic() - self._last_encoder_start
         if since_last < RESTART_BACKOFF_S and self._stop_requested.wait(RESTART_BACKOFF_S - since_last):
             return None
@@ -575,7 +712,7 @@ class PlayoutSupervisor:
         self._encoder_restarts += 1
         self._emit(
             ev.EncoderRestarted, reason=reason, log_tail=self._redact(self._encoder_log_tail()),
-            restarts=self._encoder_restarts,
+            restarts=self._encoder_restarts, replaying=self._replaying,
         )  # fmt: skip
         return self._encoder
 
@@ -586,6 +723,7 @@ class PlayoutSupervisor:
         if _reachable(self.rtmp_url):
             self._rtmp_active = True
             self._close_encoder()
+            self._requeue_unwritten()
             with self._process_lock:
                 if self._stop_requested.is_set():
                     return
@@ -614,6 +752,9 @@ class PlayoutSupervisor:
             time.sleep(0.05)
         with self._process_lock:
             _terminate(encoder)
+        self._note_written()
+        if encoder.returncode == 0 and not interrupted:
+            self._unwritten.clear()  # it read its input to the end and wrote everything out
 
     def _encoder_log_tail(self) -> str:
         log_path = self.media_dir / "playout" / "encoder.log"
@@ -666,16 +807,20 @@ def _terminate(process: subprocess.Popen[bytes] | None, grace: float = 3.0) -> N
             process.stdin.close()
 
 
-def _end_orphans(our_paths: list[Path]) -> None:
-    """Kill ffmpeg processes a station that died (SIGKILL, power cut) left feeding or muxing into these paths.
+def _end_orphans(our_paths: list[Path], drain_s: float | None = None) -> None:
+    """End the ffmpeg processes a station that died (SIGKILL, power cut) left feeding or muxing into these paths.
 
     They run in their own sessions (so a Ctrl-C reaches the station, which ends them cleanly) and so outlive a
-    station that is killed; a muxer left behind would keep rewriting the playlist the new one writes. Linux only
-    (/proc); elsewhere nothing is done and orphans end by themselves once their input runs out."""
+    station that is killed; a muxer left behind would keep rewriting the playlist the new one writes. Feeders are
+    killed at once (the segment they fed is on air in the store, so it airs again from its start); a muxer is given
+    `drain_s` (`ORPHAN_DRAIN_S`) to write out what it holds, which the store already counts as aired, and end by
+    itself (its input ends with its feeder), then killed. Linux only (/proc); elsewhere nothing is done and orphans
+    end by themselves once their input runs out."""
     proc = Path("/proc")
     if not proc.is_dir():
         return
     markers = [str(path).encode() for path in our_paths]
+    muxers: list[int] = []
     for entry in proc.iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
@@ -685,10 +830,35 @@ def _end_orphans(our_paths: list[Path]) -> None:
             continue
         if not argv or b"ffmpeg" not in Path(argv[0].decode(errors="replace")).name.encode():
             continue
-        if any(marker in arg for arg in argv for marker in markers):
-            with contextlib.suppress(OSError):
-                os.kill(int(entry.name), signal.SIGKILL)
-                logger.warning("ended ffmpeg %s left behind by a station that stopped abruptly", entry.name)
+        if not any(marker in arg for arg in argv for marker in markers):
+            continue
+        if b"pipe:0" in argv:
+            muxers.append(int(entry.name))
+        else:
+            _kill_orphan(int(entry.name))
+    deadline = time.monotonic() + (ORPHAN_DRAIN_S if drain_s is None else drain_s)
+    while any(_alive(pid) for pid in muxers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in muxers:
+        if _alive(pid):
+            _kill_orphan(pid)
+        else:
+            logger.warning("the muxer %s left behind by a station that stopped abruptly wrote out what it held", pid)
+
+
+def _kill_orphan(pid: int) -> None:
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+        logger.warning("ended ffmpeg %s left behind by a station that stopped abruptly", pid)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` runs (an exited one its parent has not reaped yet counts as ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 def _end_playlist(playlist_path: Path) -> None:
