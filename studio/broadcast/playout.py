@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -60,6 +61,9 @@ RTMP_RETRY_S = 30.0
 # A muxer with RTMP that dies sooner than this after starting is taken to have failed on RTMP (a server that
 # accepts TCP but refuses the stream would otherwise take HLS down with it in a restart loop).
 RTMP_EARLY_DEATH_S = 10.0
+# A playlist longer than this (one that keeps every segment) is read from its end, where new segments are listed.
+PLAYLIST_TAIL_BYTES = 65536
+_SEGMENT_NUMBER = re.compile(r"(\d+)\.ts$")
 # A skip lets the muxer write out what it holds (segments before the cut) for at most this long.
 SKIP_DRAIN_S = 15.0
 # A station starting after one that died gives the muxer left behind this long to write out what it held.
@@ -149,7 +153,12 @@ class _WrittenOut:
         """A new muxer: count from the segments listed now (a muxer continuing the playlist numbers on)."""
         self.seconds = 0.0
         self._stamp = None
-        self._last_sequence = max((sequence for sequence, _ in self._entries()), default=-1)
+        try:
+            long = self.playlist.stat().st_size > PLAYLIST_TAIL_BYTES
+        except OSError:
+            long = False
+        entries = self._tail_entries(reach_back=False) if long else None
+        self._last_sequence = max((sequence for sequence, _ in entries or self._entries()), default=-1)
 
     def update(self) -> float:
         """Read the playlist if it changed; the seconds written out so far."""
@@ -161,7 +170,8 @@ class _WrittenOut:
         if stamp == self._stamp:
             return self.seconds
         self._stamp = stamp
-        for sequence, seconds in self._entries():
+        entries = self._tail_entries() if stat.st_size > PLAYLIST_TAIL_BYTES else None
+        for sequence, seconds in entries if entries is not None else self._entries():
             if sequence > self._last_sequence:
                 self.seconds += seconds
                 self._last_sequence = sequence
@@ -180,12 +190,43 @@ class _WrittenOut:
                 with contextlib.suppress(ValueError):
                     sequence = int(line.partition(":")[2])
             elif line.startswith("#EXTINF:"):
-                with contextlib.suppress(ValueError):
-                    seconds = float(line.partition(":")[2].split(",")[0])
+                seconds = _extinf_seconds(line)
             elif line and not line.startswith("#"):
                 entries.append((sequence, seconds))
                 sequence, seconds = sequence + 1, 0.0
         return entries
+
+    def _tail_entries(self, *, reach_back: bool = True) -> list[tuple[int, float]] | None:
+        """The entries at the end of a long playlist (one that keeps every segment: `hls_list_size` 0), numbered
+        by their segment names (ffmpeg names a segment by its sequence number); None when that cannot be read with
+        certainty (a name without its number, or a tail that does not reach back to what was counted last)."""
+        try:
+            with open(self.playlist, "rb") as handle:
+                handle.seek(-PLAYLIST_TAIL_BYTES, os.SEEK_END)
+                lines = handle.read().decode("utf-8", "replace").splitlines()[1:]  # the first may be cut
+        except OSError:
+            return None
+        entries: list[tuple[int, float]] = []
+        seconds: float | None = None
+        for line in lines:
+            if line.startswith("#EXTINF:"):
+                seconds = _extinf_seconds(line)
+            elif line and not line.startswith("#") and seconds is not None:
+                match = _SEGMENT_NUMBER.search(line)
+                if match is None:
+                    return None
+                entries.append((int(match.group(1)), seconds))
+                seconds = None
+        if not entries or (reach_back and entries[0][0] > self._last_sequence + 1):
+            return None
+        return entries
+
+
+def _extinf_seconds(line: str) -> float:
+    try:
+        return float(line.partition(":")[2].split(",")[0])
+    except ValueError:
+        return 0.0
 
 
 @dataclass

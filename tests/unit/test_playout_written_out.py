@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from unittest.mock import patch
 
-from studio.broadcast.playout import _WrittenOut
+import pytest
+
+from studio.broadcast.playout import PLAYLIST_TAIL_BYTES, _WrittenOut
 
 
 def _playlist(path: Path, sequence: int, durations: list[float], *, ended: bool = False) -> None:
@@ -60,3 +63,27 @@ def test_a_missing_or_damaged_playlist_counts_nothing_new(tmp_path: Path) -> Non
     assert written.update() == 0.0
     _playlist(path, 0, [2.0, 2.0], ended=True)
     assert written.update() == 2.0  # seg 0 was counted (at 0 s) from the damaged list; seg 1 is new
+
+
+def test_a_long_playlist_is_read_from_its_end_with_the_same_result(tmp_path: Path) -> None:
+    """A playlist that keeps every segment (hls_list_size 0) grows for as long as the channel runs: a week is 26 MB,
+    which took 0.5 s to parse in full at each new segment. Past PLAYLIST_TAIL_BYTES only its end is read."""
+    path = tmp_path / "index.m3u8"
+    durations = [2.0 + (index % 7) / 24 for index in range(2300)]
+    _playlist(path, 0, durations[:2000])
+    assert path.stat().st_size > PLAYLIST_TAIL_BYTES
+    tail, full = _WrittenOut(path), _WrittenOut(path)  # full: a reference read in full
+    tail.restart()
+    assert tail._last_sequence == 1999
+    _playlist(path, 0, durations)
+    with patch.object(_WrittenOut, "_entries", side_effect=AssertionError("read in full")):
+        assert tail.update() == pytest.approx(sum(durations[2000:]))
+    assert full._entries()[-1] == (2299, durations[-1])
+    # Too far behind for the tail (nothing read since 2000 segments ago), or names without their number: in full.
+    behind = _WrittenOut(path)
+    behind._last_sequence = 9
+    assert behind.update() == pytest.approx(sum(durations[10:]))
+    path.write_text(path.read_text().replace(".ts\n", ".mpegts\n"))
+    renamed = _WrittenOut(path)
+    renamed._last_sequence = 2289
+    assert renamed.update() == pytest.approx(sum(durations[2290:]))
