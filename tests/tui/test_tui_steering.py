@@ -7,6 +7,10 @@ applies, and the test waits for its effect in the store and for its answer on th
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,10 +18,12 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, TextArea
 
+from benchmarks.soak import wait_until_started
 from studio import events as ev
 from studio.plan import Shot
 from studio.runtime import StationRuntime
 from studio.show import load_show
+from studio.state import slug
 from studio.station import LoggedEvent, Station
 from studio.tui.app import StudioApp
 from tests.conftest import TEST_SHOWS
@@ -29,13 +35,35 @@ WAIT_S = 300.0
 
 
 @pytest.fixture
-def station_dir(tmp_path: Path) -> Iterator[tuple[StationRuntime, Path]]:
-    runtime = StationRuntime(load_show(SHOW), settings_for(tmp_path / "data"))
-    runtime.start()
+def station_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A station of the two-segment show running as `studio run --headless` in its own process, as a person
+    attaches the TUI to one (`studio attach`): its show key and store. `@pytest.mark.buffer(seconds)` sets how far
+    production runs ahead of playout (by default 120 s: a segment planned now airs minutes later).
+
+    In the test's own process its production would keep the process busy, and a Textual pilot waits after each key
+    for the whole process to go idle (up to 1 s): typing a steering note took 14 s, the first test here 100 s in a
+    loaded suite."""
+    data_dir = tmp_path / "data"
+    path = data_dir / "station.sqlite"
+    env = {**os.environ, "STUDIO_DATA_DIR": str(data_dir)}
+    if (marker := request.node.get_closest_marker("buffer")) is not None:
+        env["STUDIO_BUFFER_TARGET_S"] = str(marker.args[0])
+    with open(tmp_path / "station.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "studio.cli", "run", str(SHOW), "--headless", "--port", "0"],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
     try:
-        yield runtime, tmp_path / "data" / "station.sqlite"
+        wait_until_started(path, 0, process)
+        yield slug(load_show(SHOW).title), path
     finally:
-        runtime.stop()
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise AssertionError(f"the station did not stop on SIGTERM; see {tmp_path / 'station.log'}") from None
 
 
 async def until(pilot: object, station: Station, predicate: Callable[[ev.Event], bool], after: int = 0) -> LoggedEvent:
@@ -73,14 +101,17 @@ def commands_table_statuses(app: StudioApp) -> dict[str, str]:
     return {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[3]) for i in range(table.row_count)}
 
 
+# A station that stops making episodes once three are buffered: keys typed while production runs flat out on both
+# cores took 0.7 s each to reach the app (100 s for this test under a loaded suite).
+@pytest.mark.buffer(12.0)
 def test_a_direction_and_a_pinned_trait_typed_in_the_tui_shape_the_next_plan_and_prompts(
-    station_dir: tuple[StationRuntime, Path],
+    station_dir: tuple[str, Path],
 ) -> None:
-    runtime, path = station_dir
+    show, path = station_dir
     station = Station(path)
 
     async def scenario() -> None:
-        app = StudioApp(path, runtime.show_key, attached=True, refresh_s=0.2)
+        app = StudioApp(path, show, attached=True, refresh_s=0.2)
         async with app.run_test(size=(100, 30)) as pilot:
             first_plan = await until(pilot, station, lambda e: isinstance(e, ev.EpisodePlanned))
             # The trait first: every shot of Bo designed after it is pinned carries it, none before.
@@ -121,12 +152,14 @@ def test_a_direction_and_a_pinned_trait_typed_in_the_tui_shape_the_next_plan_and
         station.close()
 
 
+# The segment rejected is planned after the cut and must not have aired by then: with 20 s buffered it airs about
+# 20 s after its plan, and the test waits that long for the episode to air.
+@pytest.mark.buffer(20.0)
 def test_reject_skip_and_pause_pressed_in_the_tui_reach_playout_and_production(
-    station_dir: tuple[StationRuntime, Path],
+    station_dir: tuple[str, Path],
 ) -> None:
-    runtime, path = station_dir
+    show, path = station_dir
     station = Station(path)
-    show = runtime.show_key
 
     async def scenario() -> None:
         app = StudioApp(path, show, attached=True, refresh_s=0.2)
