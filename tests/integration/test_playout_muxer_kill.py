@@ -127,10 +127,11 @@ def test_a_station_killed_just_after_a_segment_aired_leaves_it_to_its_muxer_to_w
         show="t", hls_dir=hls_dir, media_dir=media_dir, width=WIDTH, height=HEIGHT, fps=FPS,
         queue=QueueAdapter(recorder), emit=recorder.emit, realtime=True, hls_list_size=0,
     )  # fmt: skip
+    supervisor.finish()  # before it starts: it airs nothing (not even the ident), so the output is the dead one's
     supervisor.start()
-    supervisor.finish()
     assert supervisor.wait(60)
     assert muxer_pids(hls_dir) == []
+    assert (hls_dir / "index.m3u8").exists(), "aired, but nothing of it reached the output"
     names = [line for line in (hls_dir / "index.m3u8").read_text().splitlines() if line and line[0] != "#"]
     listing = tmp_path / "output.ffconcat"
     listing.write_text("ffconcat version 1.0\n" + "".join(f"file '{hls_dir / name}'\n" for name in names))
