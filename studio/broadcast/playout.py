@@ -128,12 +128,12 @@ class _Item:
 
 @dataclass(eq=False)
 class _Feed:
-    """One item on its way out: fed into the current muxer (or being fed), and not yet seen written out."""
+    """One item on its way out: being fed, or fed into the current muxer and not yet seen written out."""
 
     item: _Item
     attempts: int = 0
     end: float = float("inf")
-    """Where the item ends on the current muxer's output, in seconds from its start; inf while it is being fed."""
+    """Where the item ends on the current muxer's output, in seconds from its start; inf until it is fed whole."""
     outcome: str = ""
     """What feeding it came to (`_feed`'s outcomes); empty until then."""
 
@@ -154,11 +154,10 @@ class _WrittenOut:
         self.seconds = 0.0
         self._stamp = None
         try:
-            long = self.playlist.stat().st_size > PLAYLIST_TAIL_BYTES
+            size = self.playlist.stat().st_size
         except OSError:
-            long = False
-        entries = self._tail_entries(reach_back=False) if long else None
-        self._last_sequence = max((sequence for sequence, _ in entries or self._entries()), default=-1)
+            size = 0
+        self._last_sequence = max((sequence for sequence, _ in self._listed(size, reach_back=False)), default=-1)
 
     def update(self) -> float:
         """Read the playlist if it changed; the seconds written out so far."""
@@ -170,12 +169,16 @@ class _WrittenOut:
         if stamp == self._stamp:
             return self.seconds
         self._stamp = stamp
-        entries = self._tail_entries() if stat.st_size > PLAYLIST_TAIL_BYTES else None
-        for sequence, seconds in entries if entries is not None else self._entries():
+        for sequence, seconds in self._listed(stat.st_size):
             if sequence > self._last_sequence:
                 self.seconds += seconds
                 self._last_sequence = sequence
         return self.seconds
+
+    def _listed(self, size: int, *, reach_back: bool = True) -> list[tuple[int, float]]:
+        """The entries of a playlist of `size` bytes: read from its end when it is long and that says enough."""
+        entries = self._tail_entries(reach_back=reach_back) if size > PLAYLIST_TAIL_BYTES else None
+        return entries if entries is not None else self._entries()
 
     def _entries(self) -> list[tuple[int, float]]:
         """(media sequence number, duration) of each segment listed."""
@@ -311,7 +314,7 @@ class PlayoutSupervisor:
         self._skip: _SkipRequest | None = None
         self._written = _WrittenOut(self.playlist_path)
         self._unwritten: list[_Feed] = []
-        """What went into the current muxer (or is going in) and is not yet seen written out, in order."""
+        """Segments fed into the current muxer and not yet seen written out (then one it died under), in order."""
         self._replaying: tuple[str, ...] = ()
         """What the latest muxer to start airs again for the one before it."""
         self._backlog: list[_Feed] = []
@@ -599,18 +602,16 @@ class PlayoutSupervisor:
         item = feed.item
         feed.attempts += 1
         feed.end = float("inf")
-        self._unwritten.append(feed)
         self._on_air = item
         result, stderr_tail = self._run_feeder(item, encoder)
         if result == "fed":
             self._position_s += item.seconds
             feed.end = self._position_s - self._encoder_start_position
             feed.outcome = "fed"
-            if item.segment is None:  # a filler card lost in a dead muxer is not worth airing again
-                self._unwritten.remove(feed)
-            self._note_written()
+            if item.segment is not None:  # a filler card lost in a dead muxer is not worth airing again
+                self._unwritten.append(feed)
+                self._note_written()
             return
-        self._unwritten.remove(feed)
         if result == "stopped" or self._stop_requested.is_set():
             feed.outcome = "stopped"
             return
@@ -626,12 +627,13 @@ class PlayoutSupervisor:
         else:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 encoder.wait(0.5)  # a feeder sees EPIPE a moment before its dying muxer can be reaped
-            if encoder.poll() is not None and feed.attempts < 2:
-                self._unwritten.append(feed)  # airs again from its start, behind a discontinuity
-                self._restart_encoder(f"the muxer exited ({encoder.returncode}) while airing {item.label}")
-                return
             if encoder.poll() is not None:
+                again = feed.attempts < 2
+                if again:
+                    self._unwritten.append(feed)  # airs again from its start, behind a discontinuity
                 self._restart_encoder(f"the muxer exited ({encoder.returncode}) while airing {item.label}")
+                if again:
+                    return
             self._emit(ev.ItemFailed, item=item.label, error=self._redact(stderr_tail))
             feed.outcome = "failed"
         self._position_s += item.seconds
@@ -848,13 +850,13 @@ def _terminate(process: subprocess.Popen[bytes] | None, grace: float = 3.0) -> N
             process.stdin.close()
 
 
-def _end_orphans(our_paths: list[Path], drain_s: float | None = None) -> None:
+def _end_orphans(our_paths: list[Path], drain_s: float = ORPHAN_DRAIN_S) -> None:
     """End the ffmpeg processes a station that died (SIGKILL, power cut) left feeding or muxing into these paths.
 
     They run in their own sessions (so a Ctrl-C reaches the station, which ends them cleanly) and so outlive a
     station that is killed; a muxer left behind would keep rewriting the playlist the new one writes. Feeders are
     killed at once (the segment they fed is on air in the store, so it airs again from its start); a muxer is given
-    `drain_s` (`ORPHAN_DRAIN_S`) to write out what it holds, which the store already counts as aired, and end by
+    `drain_s` to write out what it holds, which the store already counts as aired, and end by
     itself (its input ends with its feeder), then killed. Linux only (/proc); elsewhere nothing is done and orphans
     end by themselves once their input runs out."""
     proc = Path("/proc")
@@ -877,7 +879,7 @@ def _end_orphans(our_paths: list[Path], drain_s: float | None = None) -> None:
             muxers.append(int(entry.name))
         else:
             _kill_orphan(int(entry.name))
-    deadline = time.monotonic() + (ORPHAN_DRAIN_S if drain_s is None else drain_s)
+    deadline = time.monotonic() + drain_s
     while any(_alive(pid) for pid in muxers) and time.monotonic() < deadline:
         time.sleep(0.1)
     for pid in muxers:
