@@ -162,7 +162,7 @@ class EncoderKiller:
         while self.enabled and not self.stop.wait(self.rng.uniform(*ENCODER_KILL_EVERY_S)):
             # The moment has come: the muxer is killed as soon as there is one (the station may be starting again
             # after a SIGKILL, with no muxer yet; skipping the moment left a short soak with no kill at all).
-            self._kill_when_muxing(lambda: self.stop.is_set())
+            self._kill_when_muxing(self.stop.is_set)
 
     def ensure_one(self, timeout_s: float = ENCODER_ANSWER_S) -> None:
         """Kill the muxer now if no kill was injected yet (a short soak can end before the first drawn moment):
@@ -189,7 +189,7 @@ class EncoderKiller:
         while time.monotonic() < deadline:
             if count_events(self.station_path, "EncoderRestarted") > restarts:
                 return
-            self.stop.wait(0.2)
+            time.sleep(0.2)  # not stop.wait: ensure_one waits here after stop is set
 
     def _kill_muxers(self) -> bool:
         """SIGKILL every muxer running now; whether one was."""
