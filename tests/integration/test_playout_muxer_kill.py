@@ -22,9 +22,19 @@ import pytest
 
 from benchmarks.soak import muxer_pids
 from studio import events as ev
+from studio.broadcast import commands
 from studio.broadcast.playout import PlayoutSupervisor, QueuedSegment
 from studio.tools.media import probe, run_ffmpeg
 from tests.integration.test_playout import FPS, HEIGHT, WIDTH, Media, QueueAdapter, Recorder, media  # noqa: F401
+
+
+def output_video_seconds(hls_dir: Path, work_dir: Path) -> float:
+    """Seconds of video on the HLS output: every segment the playlist lists, joined in order and probed."""
+    names = [line for line in (hls_dir / "index.m3u8").read_text().splitlines() if line and line[0] != "#"]
+    listing, joined = work_dir / "output.ffconcat", work_dir / "output.ts"
+    commands.write_ffconcat([hls_dir / name for name in names], listing)
+    run_ffmpeg(["-y", "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(joined)])
+    return probe(joined).video_seconds
 
 
 class KillTheMuxerAfter(QueueAdapter):
@@ -73,11 +83,7 @@ def test_a_segment_aired_before_the_muxer_died_is_in_the_output(
     assert ids[kill_after - 1] in restart.replaying, restart
     assert set(restart.replaying) <= set(ids[: kill_after + 1])
     assert list(restart.replaying) == sorted(restart.replaying), "in airing order"
-    names = [line for line in (hls_dir / "index.m3u8").read_text().splitlines() if line and line[0] != "#"]
-    listing = tmp_path / "output.ffconcat"
-    listing.write_text("ffconcat version 1.0\n" + "".join(f"file '{hls_dir / name}'\n" for name in names))
-    run_ffmpeg(["-y", "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(tmp_path / "output.ts")])
-    output_seconds = probe(tmp_path / "output.ts").video_seconds
+    output_seconds = output_video_seconds(hls_dir, tmp_path)
     assert output_seconds >= segments * 3.0 - 0.1, "aired, but not on the output"
     # What airs again is what the dead muxer held: at most the segments it had taken in since it was last written out.
     assert output_seconds <= (segments + len(restart.replaying)) * 3.0 + 0.1
@@ -132,8 +138,4 @@ def test_a_station_killed_just_after_a_segment_aired_leaves_it_to_its_muxer_to_w
     assert supervisor.wait(60)
     assert muxer_pids(hls_dir) == []
     assert (hls_dir / "index.m3u8").exists(), "aired, but nothing of it reached the output"
-    names = [line for line in (hls_dir / "index.m3u8").read_text().splitlines() if line and line[0] != "#"]
-    listing = tmp_path / "output.ffconcat"
-    listing.write_text("ffconcat version 1.0\n" + "".join(f"file '{hls_dir / name}'\n" for name in names))
-    run_ffmpeg(["-y", "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(tmp_path / "output.ts")])
-    assert probe(tmp_path / "output.ts").video_seconds >= 3.0 - 0.1, "aired, but not on the output"
+    assert output_video_seconds(hls_dir, tmp_path) >= 3.0 - 0.1, "aired, but not on the output"

@@ -10,7 +10,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, TextArea
 
-from benchmarks.soak import wait_until_started
+from benchmarks.soak import start_station, wait_until_started
 from studio import events as ev
 from studio.plan import Shot
 from studio.runtime import StationRuntime
@@ -48,11 +47,7 @@ def station_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
     env = {**os.environ, "STUDIO_DATA_DIR": str(data_dir)}
     if (marker := request.node.get_closest_marker("buffer")) is not None:
         env["STUDIO_BUFFER_TARGET_S"] = str(marker.args[0])
-    with open(tmp_path / "station.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "studio.cli", "run", str(SHOW), "--headless", "--port", "0"],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
-        )  # fmt: skip
+    process = start_station(SHOW, env, tmp_path / "station.log")
     try:
         wait_until_started(path, 0, process)
         yield slug(load_show(SHOW).title), path
