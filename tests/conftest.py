@@ -145,6 +145,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.continue_on_collection_errors = True
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked `slow` run first (in their own order), so that the workers share them out at the start
+    instead of one worker running a minute-long soak alone at the end while the others have finished."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--device",

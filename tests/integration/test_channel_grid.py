@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from studio import events as ev
 from studio.agents.llm import OfflineBackedDirector
 from studio.channel import load_channel
@@ -62,6 +64,7 @@ def simulated_times(station: Station) -> list[tuple[datetime, ev.Event]]:
     return timed
 
 
+@pytest.mark.slow
 def test_three_shows_air_in_their_slots_across_a_simulated_day(tmp_path: Path) -> None:
     channel = load_channel(DAY)
     data_dir = tmp_path / "data"
@@ -143,6 +146,7 @@ def test_three_shows_air_in_their_slots_across_a_simulated_day(tmp_path: Path) -
     station.close()
 
 
+@pytest.mark.slow
 def test_studio_run_with_several_show_files_makes_and_airs_an_episode_of_each_in_turn(
     tmp_path: Path, monkeypatch: Any
 ) -> None:

@@ -406,6 +406,7 @@ def test_models_pull_offline_is_a_clean_error_that_says_what_to_do(hf_home: Path
     assert files_under(hf_home / "hub" / "models--nguu--film-pytorch" / "snapshots") == []
 
 
+@pytest.mark.slow
 def test_models_pull_with_no_network_is_a_clean_error_not_a_traceback(
     hf_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

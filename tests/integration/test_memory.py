@@ -72,6 +72,7 @@ os._exit(0)  # no clean shutdown: what Chroma wrote must already be on disk
     assert [m.episode for m in index.query("soup", k=5, before_episode=2)] == [1]
 
 
+@pytest.mark.slow
 def test_a_corrupt_index_is_one_clear_error_and_a_rebuild_restores_it_from_the_store(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     station = run_station(data_dir, episodes=1)
@@ -135,6 +136,7 @@ def test_a_missing_embedding_model_says_how_to_get_it(tmp_path: Path) -> None:
 # --- canon, pins and prompts --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_canon_is_verbatim_in_every_prompt_and_a_pin_is_in_every_later_prompt_and_none_before(tmp_path: Path) -> None:
     """Three episodes and two restarts with a real Chroma directory; a trait pinned between them."""
     data_dir = tmp_path / "data"

@@ -361,6 +361,7 @@ def test_rtmp_server_lost_and_restored_keeps_hls_and_resumes_the_stream(
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["closes", "silent"])
 def test_a_server_that_accepts_tcp_but_refuses_the_stream_keeps_hls_on_air_without_a_restart_loop(
     media: Media, tmp_path: Path, mode: str
@@ -445,6 +446,7 @@ def test_a_hung_feeder_is_cut_by_its_watchdog_and_the_channel_goes_on(media: Med
     )
 
 
+@pytest.mark.slow
 def test_a_muxer_that_stops_reading_mid_stream_is_replaced_and_rtmp_comes_back(
     media: Media, tmp_path: Path, nginx_rtmp: NginxRtmp, ffprobe: str
 ) -> None:

@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'studio[ray]' (the test command does)")
 
-pytestmark = pytest.mark.timeout(600)
+# One worker runs them all (they share the module's local Ray cluster): `--dist loadgroup`, scripts/test.
+pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("test_ray_cluster")]
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,7 @@ def cluster() -> Iterator[LocalCluster]:
         local.stop()
 
 
+@pytest.mark.slow
 def test_studio_run_renders_a_shows_shots_on_the_clusters_workers(cluster: LocalCluster, tmp_path: Path) -> None:
     """`studio run SHOW --ray ADDRESS`: one render worker per render unit, on both nodes; every shot of the episode
     rendered by one of them, with the embedded renderer they built from the station's settings, and judged in a

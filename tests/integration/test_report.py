@@ -32,6 +32,10 @@ from tests.integration.test_cli import _one_clean_error_line, studio
 from tests.integration.test_cli_paths import build_store, station_events
 from tests.integration.test_graph import LeakyGenerator
 
+# One worker runs them all (they read one real run, the module's `run`, 18 s): `--dist loadgroup`,
+# scripts/test.
+pytestmark = pytest.mark.xdist_group("test_report")
+
 SHOW_KEY = "report-lab"
 SHOW = """\
 title: Report Lab

@@ -38,6 +38,7 @@ def rows(path: Path) -> dict[str, dict[str, int]]:
         db.close()
 
 
+@pytest.mark.slow
 def test_a_station_over_a_tiny_budget_prunes_only_what_has_aired_oldest_first(tmp_path: Path, show: Show) -> None:
     """Each pass is checked against the log as it stood when the pass was recorded: nothing deleted had not yet
     aired (or, for a take, was part of a segment still to air), nothing of the latest aired episode, no picture."""

@@ -73,6 +73,7 @@ def running(tmp_path: Path, show: Show) -> Iterator[tuple[StationRuntime, Statio
         client.close()
 
 
+@pytest.mark.slow
 def test_a_person_steers_a_running_station(running: tuple[StationRuntime, Station]) -> None:
     runtime, client = running
     show = runtime.show_key
@@ -198,6 +199,7 @@ def test_a_segment_corrupted_after_approval_is_skipped_and_never_offered_again(t
     )
 
 
+@pytest.mark.slow
 def test_production_waits_while_the_buffer_is_full_and_filler_airs_only_between_episodes(
     tmp_path: Path, show: Show
 ) -> None:

@@ -149,6 +149,7 @@ def test_a_direction_and_a_pinned_trait_typed_in_the_tui_shape_the_next_plan_and
 
 # The segment rejected is planned after the cut and must not have aired by then: with 20 s buffered it airs about
 # 20 s after its plan, and the test waits that long for the episode to air.
+@pytest.mark.slow
 @pytest.mark.buffer(20.0)
 def test_reject_skip_and_pause_pressed_in_the_tui_reach_playout_and_production(
     station_dir: tuple[str, Path],
@@ -263,6 +264,7 @@ async def reprompt_the_first_shot(pilot: object, app: StudioApp, station: Statio
     assert any(f"command {command.id} (reprompt) applied" in text for text in app.answers), app.answers
 
 
+@pytest.mark.slow
 def test_manual_approval_toggled_in_the_tui_makes_segments_wait_for_a_press(tmp_path: Path) -> None:
     runtime = StationRuntime(load_show(SHOW), settings_for(tmp_path / "data", playout_realtime=False), episodes=1)
     runtime.start()

@@ -165,11 +165,15 @@ def procedural(seed: int, camera: str = "pan", direction: str = "right", place: 
 # --- the labelled set ----------------------------------------------------------------------------------------------
 
 
+WORD = LabelledClip("word", "word", gradient, (Overlay("PEPSI", (400, 300)),))
+"""A brand word in white on a gradient: the first clip of the set, cheap to make alone."""
+
+
 def labelled_clips() -> list[LabelledClip]:
     """Every kind of text the gate must catch, and clean clips (texture that OCR could mistake for text)."""
     corner_x = WIDTH - 200
     return [
-        LabelledClip("word", "word", gradient, (Overlay("PEPSI", (400, 300)),)),
+        WORD,
         LabelledClip("word-small", "word", noise_texture(1), (Overlay("kitchen", (120, 420), scale=0.8),)),
         LabelledClip("token-ok", "short token", gradient, (Overlay("OK", (500, 300)),)),
         LabelledClip("token-tv", "short token", noise_texture(2), (Overlay("TV", (300, 200), colour=(250, 250, 60)),)),

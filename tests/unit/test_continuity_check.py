@@ -29,6 +29,10 @@ from tests.unit.critic_fixtures import (
     rotate_hue,
 )
 
+# One worker runs them all (they share the labelled clips, the module's `clips`, 20 s of CPU): `--dist loadgroup`,
+# scripts/test.
+pytestmark = pytest.mark.xdist_group("test_continuity_check")
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -45,6 +49,7 @@ def clips() -> list[LabelledClip]:
     return continuity_set(SCENES, start_seed=0)
 
 
+@pytest.mark.slow
 def test_drifted_palettes_are_caught_and_correct_clips_pass(clips: list[LabelledClip]) -> None:
     check = ContinuityCheck()
     started = time.perf_counter()

@@ -44,6 +44,10 @@ from tests.unit.critic_fixtures import (
     render_scene,
 )
 
+# One worker runs them all (they share the labelled clips, the module's `clips`, 9 s of CPU): `--dist loadgroup`,
+# scripts/test.
+pytestmark = pytest.mark.xdist_group("test_critic_checks")
+
 if TYPE_CHECKING:
     from studio.tools.base import Check
 

@@ -17,7 +17,7 @@ from studio.gate import GateVerdict, SafetyGate, ToneVerdict, distinct_frames, i
 from studio.runtime import StationQueue
 from studio.station import Station
 from tests.scripted_chat import ScriptedChatModel
-from tests.unit.gate_fixtures import LabelledClip, labelled_clips
+from tests.unit.gate_fixtures import WORD, LabelledClip, labelled_clips
 from tests.unit.test_playout_queue import approve, plan
 
 pytest.importorskip("rapidocr")
@@ -57,6 +57,7 @@ def judged(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[LabelledClip,
     return [(clip, gate.judge_file(clip.write(directory))) for clip in labelled_clips()]
 
 
+@pytest.mark.slow
 def test_every_kind_of_text_is_caught_and_clean_clips_pass(judged: list[tuple[LabelledClip, GateVerdict]]) -> None:
     rows = []
     for clip, verdict in judged:
@@ -214,7 +215,7 @@ def test_a_file_the_gate_cannot_read_is_held(tmp_path: Path) -> None:
 
 
 def test_the_embedded_renderers_pictures_are_not_read_for_text_unless_asked_and_a_models_always_are(
-    judged: list[tuple[LabelledClip, GateVerdict]], tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     """The embedded renderer draws no letters, so its segments cost no OCR (about 7 s of CPU each on 2 cores); the
     titles are still checked. A generative model's pictures, or a test model painting words, are always read."""
@@ -223,8 +224,9 @@ def test_the_embedded_renderers_pictures_are_not_read_for_text_unless_asked_and_
     from studio.config import load_settings
     from studio.post import text_unread_because
 
-    clip = next(clip for clip, _ in judged if clip.name == "word")
-    path = clip.write(tmp_path)
+    # The labelled set's "word" clip, made alone: this test does not need the set judged (70 s of CPU, made again
+    # on a second worker whenever xdist gives this test to another one).
+    path = WORD.write(tmp_path)
     reason = "every shot was drawn by the embedded procedural renderer, which draws no text"
     unread = SafetyGate().judge_file(path, avoid_words=["glitter"], on_air_text=["Glitter"], text_unread_because=reason)
     assert unread.evidence["text"] == f"not read: {reason}"
