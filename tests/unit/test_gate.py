@@ -22,6 +22,10 @@ from tests.unit.test_playout_queue import approve, plan
 
 pytest.importorskip("rapidocr")
 
+# One worker runs them all (two tests read the labelled set judged, 70 s of CPU, the module's `judged`): `--dist
+# loadgroup`, scripts/test.
+pytestmark = pytest.mark.xdist_group("test_gate")
+
 
 @pytest.mark.parametrize(
     ("text", "readable"),
