@@ -85,10 +85,11 @@ def station_env(data_dir: Path, faults: str, endpoint_url: str) -> dict[str, str
     return env
 
 
-def start_station(show_path: Path, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+def start_station(show_path: Path, env: dict[str, str], log_path: Path, *extra: str) -> subprocess.Popen[bytes]:
+    """`studio run SHOW --headless --port 0 EXTRA...` in `env`, its output appended to `log_path`."""
     with open(log_path, "ab") as log_file:
         return subprocess.Popen(
-            [sys.executable, "-m", "studio.cli", "run", str(show_path), "--headless", "--port", "0"],
+            [sys.executable, "-m", "studio.cli", "run", str(show_path), "--headless", "--port", "0", *extra],
             stdout=log_file, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
 

@@ -11,13 +11,13 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from benchmarks.soak import start_station, wait_until_started
 from studio import events as ev
 from studio.station import Station
 from tests.conftest import TEST_SHOWS
@@ -26,29 +26,9 @@ SHOW = TEST_SHOWS / "two_segments.yaml"
 KILLS = 4
 
 
-def start_station(data_dir: Path, *extra: str) -> subprocess.Popen[bytes]:
+def start(data_dir: Path, *extra: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ, STUDIO_DATA_DIR=str(data_dir), STUDIO_PIPELINE_DEPTH="3")  # the product default
-    return subprocess.Popen(
-        [sys.executable, "-m", "studio.cli", "run", str(SHOW), "--headless", "--port", "0", *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-    )  # fmt: skip
-
-
-def wait_until_started(station_path: Path, after: int, process: subprocess.Popen[bytes], timeout: float = 300) -> int:
-    """Wait for this run's StationStarted event; returns its id."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if station_path.exists():
-            station = Station(station_path)
-            try:
-                found = station.events(after_id=after, types=["StationStarted"])
-            finally:
-                station.close()
-            if found:
-                return found[0].id
-        assert process.poll() is None, f"the station exited ({process.returncode}) before it started"
-        time.sleep(0.1)
-    raise AssertionError("the station did not start")
+    return start_station(SHOW, env, data_dir.parent / "station.log", *extra)  # the log kept beside the store
 
 
 @pytest.mark.slow
@@ -61,7 +41,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_repeats_nothing(tmp_path: P
     steer_id: int | None = None
     kill_moments: list[float] = []
     for run in range(KILLS):
-        process = start_station(data_dir)
+        process = start(data_dir)
         last_id = wait_until_started(station_path, last_id, process)
         wait = rng.uniform(1.0, 10.0)
         if run == 1:
@@ -81,7 +61,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_repeats_nothing(tmp_path: P
 
     # Three: the note reaches the next episode planned after it, and two may have been planned before it (the one
     # being made and the next, planned just in time).
-    final = start_station(data_dir, "--episodes", "3")
+    final = start(data_dir, "--episodes", "3")
     assert final.wait(900) == 0, "the last run did not finish its episodes"
 
     station = Station(station_path)
