@@ -228,8 +228,7 @@ def test_the_embedded_renderers_pictures_are_not_read_for_text_unless_asked_and_
     from studio.config import load_settings
     from studio.post import text_unread_because
 
-    # The labelled set's "word" clip, made alone: this test does not need the set judged (70 s of CPU, made again
-    # on a second worker whenever xdist gives this test to another one).
+    # The labelled set's "word" clip, made alone: this test does not need the whole set judged (70 s of CPU).
     path = WORD.write(tmp_path)
     reason = "every shot was drawn by the embedded procedural renderer, which draws no text"
     unread = SafetyGate().judge_file(path, avoid_words=["glitter"], on_air_text=["Glitter"], text_unread_because=reason)
